@@ -1,0 +1,1 @@
+"""Target-model adapters (placeholder while the foundation lands)."""

@@ -1,0 +1,6 @@
+from vsodboost.hookspecs import hookimpl
+
+
+@hookimpl
+def register_targets(register):
+    pass

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``vsodboost`` CLI (one module each, listed in :data:`vsodboost.cli.COMMANDS`)."""

@@ -1,0 +1,59 @@
+"""Typed errors of vsodboost.
+
+Every error a user can trigger derives from :class:`VsodboostError` and from the matching builtin
+(``ValueError``, ``KeyError``, ``FileNotFoundError``...), so callers can catch either. Messages say what was
+received, what was expected and how to fix it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "VsodboostError",
+    "InputError",
+    "UnknownNameError",
+    "DuplicateNameError",
+    "WeightsError",
+    "MissingWeightsError",
+    "ChecksumError",
+    "TargetError",
+    "PluginError",
+]
+
+
+class VsodboostError(Exception):
+    """Base class of all vsodboost errors."""
+
+
+class InputError(VsodboostError, ValueError):
+    """An input (video, frame, map, folder, option) is not what the SDK expects."""
+
+
+class UnknownNameError(VsodboostError, KeyError):
+    """A registry lookup used a name nobody registered. The message lists the available names."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message and add quotes
+        return str(self.args[0]) if self.args else ""
+
+
+class DuplicateNameError(VsodboostError, ValueError):
+    """A component was registered twice under the same name."""
+
+
+class WeightsError(VsodboostError, RuntimeError):
+    """A checkpoint does not match the model it is loaded into (the message carries the key diff)."""
+
+
+class MissingWeightsError(WeightsError, FileNotFoundError):
+    """Weights are not available locally and could not be downloaded (the message names the file and folder)."""
+
+
+class ChecksumError(WeightsError):
+    """A weight file's sha256 differs from the published one."""
+
+
+class TargetError(VsodboostError, ValueError):
+    """A target model returned something that breaks the :class:`~vsodboost.TargetModel` contract."""
+
+
+class PluginError(VsodboostError, RuntimeError):
+    """A plugin broke the registration protocol."""
