@@ -1,1 +1,73 @@
-"""Target-model adapters (placeholder while the foundation lands)."""
+"""Target-model adapters: ``adapters.ssav()``, ``adapters.mga(maps=ROOT)``, ``adapters.precomputed(ROOT)`` …
+
+Any registered target, built-in or from a third-party plugin, resolves as ``adapters.<name>(**kwargs)``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+from .methods import METHODS, MethodSpec, MethodTarget, make_method
+from .precomputed import PrecomputedTarget, read_map
+
+__all__ = [
+    "precomputed", "ssav", "mga", "cos", "lsti", "pcsa",
+    "MethodSpec", "MethodTarget", "METHODS", "PrecomputedTarget", "read_map", "create", "available",
+]
+
+
+def precomputed(root: str | os.PathLike[str], **kwargs: Any) -> PrecomputedTarget:
+    """Published maps of any method: ``<root>/<seq>/<stem>.<png|jpg|bmp>`` matched by stem."""
+    return PrecomputedTarget(root, **kwargs)
+
+
+def ssav(maps: str | os.PathLike[str] | None = None, **kwargs: Any) -> MethodTarget:
+    """SSAV (Caffe): maps mode only."""
+    return make_method("ssav", maps, **kwargs)
+
+
+def mga(maps: str | os.PathLike[str] | None = None, **kwargs: Any) -> MethodTarget:
+    """MGA: maps mode, or live with ``weights=`` (RGB + flow image, 512²)."""
+    return make_method("mga", maps, **kwargs)
+
+
+def cos(maps: str | os.PathLike[str] | None = None, **kwargs: Any) -> MethodTarget:
+    """COSNet: maps mode, or live with ``weights=``."""
+    return make_method("cos", maps, **kwargs)
+
+
+def lsti(maps: str | os.PathLike[str] | None = None, **kwargs: Any) -> MethodTarget:
+    """LSTI (MATLAB + Caffe): maps mode only."""
+    return make_method("lsti", maps, **kwargs)
+
+
+def pcsa(maps: str | os.PathLike[str] | None = None, **kwargs: Any) -> MethodTarget:
+    """PCSA: maps mode, or live with ``weights=`` (T = 5 clips)."""
+    return make_method("pcsa", maps, **kwargs)
+
+
+def create(name: str, /, **kwargs: Any) -> Any:
+    """Build any registered target by name (see ``vsodboost plugins``)."""
+    from vsodboost import plugins
+
+    return plugins.targets().create(name, **kwargs)
+
+
+def available() -> list[str]:
+    from vsodboost import plugins
+
+    return plugins.targets().names()
+
+
+def __getattr__(name: str) -> Any:
+    # `adapters.mymodel()` for targets registered by third-party plugins
+    if name.startswith("_"):
+        raise AttributeError(name)
+    from vsodboost import plugins
+
+    reg = plugins.targets()
+    if name in reg:
+        return functools.partial(reg.create, name)
+    raise AttributeError(f"vsodboost.adapters has no target {name!r}; registered targets: {', '.join(reg.names())}")

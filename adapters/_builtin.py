@@ -1,6 +1,19 @@
+"""Built-in targets, registered through the same hook as third-party plugins."""
+
+from __future__ import annotations
+
+from typing import Callable
+
 from vsodboost.hookspecs import hookimpl
+
+from . import cos, lsti, mga, pcsa, precomputed, ssav
+from .methods import METHODS
 
 
 @hookimpl
-def register_targets(register):
-    pass
+def register_targets(register: Callable[..., None]) -> None:
+    register("precomputed", precomputed, description="published maps of any method: <root>/<seq>/<stem>.png")
+    for fn in (ssav, mga, cos, lsti, pcsa):
+        spec = METHODS[fn.__name__]
+        mode = "maps + live" if spec.live else "maps"
+        register(fn.__name__, fn, description=f"{spec.title} [{mode}]")

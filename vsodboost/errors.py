@@ -17,6 +17,7 @@ __all__ = [
     "ChecksumError",
     "TargetError",
     "PluginError",
+    "MissingMapsError",
 ]
 
 
@@ -57,3 +58,7 @@ class TargetError(VsodboostError, ValueError):
 
 class PluginError(VsodboostError, RuntimeError):
     """A plugin broke the registration protocol."""
+
+
+class MissingMapsError(VsodboostError, FileNotFoundError):
+    """A maps-mode adapter cannot find the published maps (the message says what to download and where)."""

@@ -1,0 +1,158 @@
+"""The five target methods our users named, with what an adapter must know about each (REFERENCE.md).
+
+Each adapter works now in **maps mode**: it reads the method's published maps (``maps=ROOT``, or
+``$VSODBOOST_HOME/<method>/``). Live inference (``weights=...``) is wired for the methods that have a PyTorch port
+in :mod:`vsodboost.nets`; SSAV (Caffe) and LSTI (MATLAB + Caffe) stay in maps mode — a live port would need their
+networks re-implemented in PyTorch and their Caffe weights converted by name.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from vsodboost._weights import home_dir
+from vsodboost.errors import InputError, MissingMapsError
+from vsodboost.video import Video
+
+from .precomputed import PrecomputedTarget
+
+__all__ = ["MethodSpec", "METHODS", "MethodTarget", "make_method"]
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """Protocol of one VSOD method: how it reads a clip, how it preprocesses, where its maps are published."""
+
+    name: str
+    title: str
+    framework: str
+    clip_length: int  # frames the network sees at once
+    clip_protocol: str
+    input_size: tuple[int, int]  # (H, W) the network runs at
+    colour_order: str  # "RGB" or "BGR"
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float] | None
+    value_scale: float  # pixels are divided by this before mean/std (1 for 0–255 inputs)
+    needs_flow: bool
+    output: str
+    published_maps: str  # where the authors publish their maps, and for which datasets
+    results_layout: str = "<dataset>/<seq>/<stem>.png"
+    live: str | None = None  # dotted path of the live-inference class in vsodboost.nets, if any
+    notes: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_CAFFE_MEAN_BGR = (104.00698793, 116.66876762, 122.67891434)
+_IMAGENET_MEAN, _IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+METHODS: dict[str, MethodSpec] = {
+    "ssav": MethodSpec(
+        name="ssav", title="SSAV (Fan et al., CVPR 2019)", framework="Caffe (ConvLSTM fork)",
+        clip_length=3, clip_protocol="3 consecutive frames, non-overlapping windows",
+        input_size=(473, 473), colour_order="BGR", mean=_CAFFE_MEAN_BGR, std=None, value_scale=1.0,
+        needs_flow=False, output="sigmoid of channel 1, min-max, resized back",
+        published_maps="results of SSAV on DAVIS, FBMS, SegTrack-v2, ViSal, VOS, DAVSOD… from the DAVSOD "
+                       "repository (github.com/DengPingFan/DAVSOD)",
+        notes="Live inference would need the ConvLSTM Caffe fork ported to PyTorch and its .caffemodel converted by "
+              "layer name; use maps mode.",
+    ),
+    "mga": MethodSpec(
+        name="mga", title="MGA (Li et al., ICCV 2019)", framework="PyTorch (MIT)",
+        clip_length=1, clip_protocol="1 frame + its colour-coded optical flow image",
+        input_size=(512, 512), colour_order="RGB", mean=_IMAGENET_MEAN, std=_IMAGENET_STD, value_scale=255.0,
+        needs_flow=True, output="sigmoid, min-max, bilinear back to frame size",
+        published_maps="results on DAVIS, FBMS and ViSal (annotated frames only) from "
+                       "github.com/lhaof/Motion-Guided-Attention",
+        live="vsodboost.nets.mga:MGALive",
+        notes="Flow images: FlowNet 2.0 in the paper, Middlebury colour wheel normalised per frame.",
+    ),
+    "cos": MethodSpec(
+        name="cos", title="COSNet (Lu et al., CVPR 2019)", framework="PyTorch",
+        clip_length=6, clip_protocol="target frame + 5 reference frames; outputs averaged over references "
+                                     "(the reference picks them at random; vsodboost picks evenly spaced, seeded)",
+        input_size=(473, 473), colour_order="BGR", mean=_CAFFE_MEAN_BGR, std=None, value_scale=1.0,
+        needs_flow=False, output="sigmoid, resized back to the frame size (not the authors' fixed 480×854)",
+        published_maps="results on DAVIS, FBMS and YouTube-Objects from github.com/carrierlxk/COSNet",
+        live="vsodboost.nets.cosnet:COSNetLive",
+    ),
+    "lsti": MethodSpec(
+        name="lsti", title="LSTI (Chen et al., TIP 2020)", framework="MATLAB + Caffe",
+        clip_length=7, clip_protocol="batches of 7 frames with Coarse2Fine flow and superpixels",
+        input_size=(0, 0), colour_order="BGR", mean=(0.0, 0.0, 0.0), std=None, value_scale=1.0,
+        needs_flow=True, output="min-max, resized back",
+        published_maps="results on many VSOD datasets, released by the authors on Baidu Pan",
+        notes="A live port would need the MATLAB superpixel/flow pipeline re-implemented; use maps mode.",
+    ),
+    "pcsa": MethodSpec(
+        name="pcsa", title="PCSA (Gu et al., AAAI 2020)", framework="PyTorch + custom CUDA op",
+        clip_length=5, clip_protocol="clips of T = 5 frames",
+        input_size=(256, 448), colour_order="RGB", mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), value_scale=255.0,
+        needs_flow=False, output="sigmoid per frame, resized back",
+        published_maps="results on DAVIS, DAVSOD, FBMS, SegTrack-v2, ViSal, VOS from github.com/guyuchao/PyramidCSA",
+        live="vsodboost.nets.pcsa:PCSALive",
+        notes="The released weights were effectively trained on raw [0, 1] RGB (a normalisation indexing bug).",
+    ),
+}
+
+
+class MethodTarget:
+    """A named method's target: maps mode (published maps) or live mode (a PyTorch port with its checkpoint)."""
+
+    def __init__(self, spec: MethodSpec, backend: Any, mode: str) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.mode = mode
+        self._backend = backend
+
+    def predict(self, video: Video) -> Sequence[np.ndarray | None]:
+        if self.mode == "maps":
+            return self._backend.predict(video)
+        return self._backend.predict_video(list(video))
+
+    def __repr__(self) -> str:
+        return f"MethodTarget({self.spec.name!r}, mode={self.mode!r}, backend={self._backend!r})"
+
+
+def _download_hint(spec: MethodSpec, where: Path) -> str:
+    return (f"download {spec.title}'s published maps ({spec.published_maps}) and unpack them as "
+            f"{where}/<seq>/<stem>.png (or {where}/<dataset>/<seq>/<stem>.png), or pass maps=ROOT")
+
+
+def make_method(
+    method: str,
+    maps: str | os.PathLike[str] | None = None,
+    *,
+    weights: str | os.PathLike[str] | None = None,
+    sequence: str | None = None,
+    prefix: str = "",
+    suffix: str = "",
+    **live_kwargs: Any,
+) -> MethodTarget:
+    """Build the adapter of ``method``: ``maps=ROOT`` (maps mode), ``weights=FILE`` (live), or neither
+    (maps from ``$VSODBOOST_HOME/<method>/``)."""
+    spec = METHODS[method]
+    if maps is not None and weights is not None:
+        raise InputError(f"{method}: pass either maps=ROOT (published maps) or weights=FILE (live inference), not both")
+    if weights is not None or live_kwargs:
+        if spec.live is None:
+            raise InputError(f"{spec.title} has no live PyTorch port ({spec.notes}) — pass maps=ROOT instead")
+        modname, _, clsname = spec.live.partition(":")
+        try:
+            cls = getattr(importlib.import_module(modname), clsname)
+        except (ImportError, AttributeError) as exc:
+            raise InputError(f"live inference for {spec.title} is not available in this install ({exc}); "
+                             "pass maps=ROOT instead") from exc
+        return MethodTarget(spec, cls(weights=weights, **live_kwargs), "live")
+    default = home_dir() / method
+    root = Path(maps).expanduser() if maps is not None else default
+    if not root.is_dir():
+        raise MissingMapsError(f"{spec.title}: maps folder {root} does not exist; " + _download_hint(spec, default))
+    backend = PrecomputedTarget(root, sequence=sequence, prefix=prefix, suffix=suffix, name=method,
+                                hint=_download_hint(spec, default))
+    return MethodTarget(spec, backend, "maps")

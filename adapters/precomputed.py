@@ -1,0 +1,122 @@
+"""Maps mode: a target that reads a method's published saliency maps from disk."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from vsodboost.errors import InputError, MissingMapsError
+from vsodboost.video import Video
+
+__all__ = ["PrecomputedTarget", "read_map"]
+
+MAP_EXTS = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+def read_map(path: str | os.PathLike[str], size: tuple[int, int] | None = None, *, normalize: bool = True) -> np.ndarray:
+    """Read a saliency map as float32 in [0, 1], the field's way.
+
+    Colour files are converted to grayscale (OpenCV's luma), the map is resized to ``size`` = (H, W) with
+    bilinear interpolation when it differs, then divided by 255 and min-max normalised per image when
+    ``normalize`` (as pysodmetrics does; a constant map stays as it is).
+    """
+    p = Path(path)
+    img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise InputError(f"cannot read saliency map {p}: not an image OpenCV can decode")
+    if img.ndim == 3:
+        img = cv2.cvtColor(img[:, :, :3], cv2.COLOR_BGR2GRAY)
+    if img.dtype == np.uint16:
+        img = (img.astype(np.float32) / 257.0).round().astype(np.uint8)
+    elif img.dtype != np.uint8:
+        raise InputError(f"saliency map {p} has unsupported dtype {img.dtype}; expected 8- or 16-bit grayscale")
+    if size is not None and img.shape[:2] != tuple(size):
+        img = cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+    m = img.astype(np.float32) / 255.0
+    if normalize:
+        lo, hi = float(m.min()), float(m.max())
+        if hi > lo:
+            m = (m - lo) / (hi - lo)
+    return m
+
+
+class PrecomputedTarget:
+    """Reads ``<root>/<seq>/<prefix><stem><suffix>.<png|jpg|bmp>`` for each frame, matched by stem.
+
+    The sequence folder is ``sequence`` if given, else ``video.name``; when ``<root>/<seq>`` is absent, a unique
+    ``<root>/<dataset>/<seq>`` is used (published results are often grouped by dataset), and when ``root`` itself
+    holds maps it is used directly. Frames without a map get ``None`` (never a zero map). Maps are resized to the
+    frame size (bilinear) and min-max normalised per frame.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        sequence: str | None = None,
+        prefix: str = "",
+        suffix: str = "",
+        exts: Sequence[str] = MAP_EXTS,
+        normalize: bool = True,
+        name: str = "precomputed",
+        hint: str = "",
+    ) -> None:
+        self.root = Path(root).expanduser()
+        if not self.root.is_dir():
+            raise MissingMapsError(f"maps folder {self.root} does not exist" + (f"; {hint}" if hint else ""))
+        self.sequence = sequence
+        self.prefix, self.suffix = prefix, suffix
+        self.exts = tuple(e.lower() if e.startswith(".") else f".{e.lower()}" for e in exts)
+        self.normalize = normalize
+        self.name = name
+        self.hint = hint
+
+    def sequence_dir(self, seq: str) -> Path:
+        direct = self.root / seq
+        if direct.is_dir():
+            return direct
+        nested = [d / seq for d in self.root.iterdir() if d.is_dir() and (d / seq).is_dir()]
+        if len(nested) == 1:
+            return nested[0]
+        if len(nested) > 1:
+            raise InputError(f"{self.name}: sequence {seq!r} exists under several dataset folders of {self.root}: "
+                             f"{[str(n.parent.name) for n in nested]}; pass root=<one of them>")
+        if any(f.suffix.lower() in self.exts for f in self.root.iterdir() if f.is_file()):
+            return self.root
+        raise MissingMapsError(
+            f"{self.name}: no maps for sequence {seq!r}: expected a folder {direct} (or <root>/<dataset>/{seq})"
+            + (f"; {self.hint}" if self.hint else "")
+        )
+
+    def _index(self, folder: Path) -> dict[str, Path]:
+        index: dict[str, Path] = {}
+        for f in folder.iterdir():
+            if not (f.is_file() and f.suffix.lower() in self.exts):
+                continue
+            stem = f.stem
+            if self.prefix and not stem.startswith(self.prefix):
+                continue
+            if self.suffix and not stem.endswith(self.suffix):
+                continue
+            stem = stem[len(self.prefix): len(stem) - len(self.suffix) if self.suffix else None]
+            if stem in index:  # prefer the first extension in `exts`
+                if self.exts.index(f.suffix.lower()) >= self.exts.index(index[stem].suffix.lower()):
+                    continue
+            index[stem] = f
+        return index
+
+    def coverage(self, video: Video) -> list[bool]:
+        index = self._index(self.sequence_dir(self.sequence or video.name))
+        return [n in index for n in video.names]
+
+    def predict(self, video: Video) -> list[np.ndarray | None]:
+        index = self._index(self.sequence_dir(self.sequence or video.name))
+        return [read_map(index[n], video.size, normalize=self.normalize) if n in index else None
+                for n in video.names]
+
+    def __repr__(self) -> str:
+        return f"PrecomputedTarget(name={self.name!r}, root={str(self.root)!r})"

@@ -1,0 +1,54 @@
+"""Shared fixtures. The default run is CPU-only and offline; `realdata` tests need ../shared/data
+(or $VSODBOOST_DATA) and skip with a reason when it is absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vsodboost.datasets import find_shared_data
+
+
+@pytest.fixture(autouse=True)
+def _offline_home(tmp_path_factory, monkeypatch):
+    # never touch the user's cache or the network from tests
+    monkeypatch.setenv("VSODBOOST_HOME", str(tmp_path_factory.mktemp("vsodboost_home")))
+    monkeypatch.setenv("VSODBOOST_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    root = find_shared_data()
+    if root is None:
+        pytest.skip("real data not found: set VSODBOOST_DATA or place the data at ../shared/data beside the checkout")
+    return root
+
+
+def make_clip(tmp_path: Path, seq: str = "seq", n: int = 6, h: int = 48, w: int = 64, ext: str = ".jpg",
+              stems: list[str] | None = None) -> tuple[Path, list[np.ndarray]]:
+    """Write a small synthetic clip (a bright square moving right over a textured background)."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    bg = (rng.random((h, w, 3)) * 80).astype(np.uint8)
+    folder = tmp_path / seq
+    folder.mkdir(parents=True, exist_ok=True)
+    frames = []
+    for i in range(n):
+        f = bg.copy()
+        x = 4 + 2 * i
+        f[h // 3: h // 3 + 12, x: x + 12] = (230, 200, 40)
+        frames.append(f)
+        stem = stems[i] if stems else f"{i:05d}"
+        cv2.imwrite(str(folder / f"{stem}{ext}"), f[:, :, ::-1])
+    return folder, frames
+
+
+@pytest.fixture
+def clip_factory(tmp_path):
+    def _make(**kw):
+        return make_clip(tmp_path, **kw)
+    return _make

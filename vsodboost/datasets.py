@@ -1,0 +1,184 @@
+"""Readers for the two dataset layouts the VSOD field uses.
+
+- ``davis``: the official DAVIS layout, ``JPEGImages/480p/<seq>/*.jpg``, ``Annotations/480p/<seq>/*.png``,
+  ``ImageSets/480p/{train,val}.txt`` (lines ``/JPEGImages/480p/<seq>/00000.jpg /Annotations/...``).
+- ``davsod``: the DAVSOD-benchmark layout used by the SegTrack-v2, ViSal, DAVSOD and VOS releases,
+  ``<seq>/Imgs/*.{jpg,png}`` and ``<seq>/ground-truth/*.png`` (sometimes ``GT``).
+
+Masks are matched to frames by stem, never by position (ViSal's stems are irregular and only every 5th frame is
+annotated). A mask whose stem has no frame is reported as an error, since it means the dataset is broken.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Literal
+
+from .errors import InputError
+from .video import IMAGE_EXTS, Video, natural_key
+
+__all__ = ["SequenceData", "read_dataset", "read_davis", "read_davsod", "detect_layout", "find_shared_data"]
+
+Layout = Literal["davis", "davsod", "auto"]
+_GT_DIRS = ("ground-truth", "GT", "gt", "ground_truth")
+_IMG_DIRS = ("Imgs", "imgs", "Images", "JPEGImages")
+
+
+@dataclass
+class SequenceData:
+    """One sequence: its frames (natural order) and the GT masks that exist, by frame stem."""
+
+    name: str
+    frames: list[Path]
+    gt: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def stems(self) -> list[str]:
+        return [f.stem for f in self.frames]
+
+    @property
+    def annotated(self) -> list[str]:
+        """Stems of annotated frames, in frame order."""
+        return [s for s in self.stems if s in self.gt]
+
+    def video(self) -> Video:
+        return Video(paths=self.frames, name=self.name)
+
+    def __repr__(self) -> str:
+        return f"SequenceData({self.name!r}, frames={len(self.frames)}, gt={len(self.gt)})"
+
+
+def _images(folder: Path) -> list[Path]:
+    return sorted((f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTS),
+                  key=lambda f: natural_key(f.name))
+
+
+def _pair(name: str, frames: list[Path], masks: list[Path]) -> SequenceData:
+    if not frames:
+        raise InputError(f"sequence {name!r} has no frames")
+    stems = {f.stem for f in frames}
+    if len(stems) != len(frames):
+        raise InputError(f"sequence {name!r}: two frames share a stem (e.g. 00001.jpg and 00001.png)")
+    gt: dict[str, Path] = {}
+    orphans = []
+    for m in masks:
+        if m.stem in stems:
+            gt[m.stem] = m
+        else:
+            orphans.append(m.name)
+    if orphans:
+        raise InputError(
+            f"sequence {name!r}: {len(orphans)} mask(s) have no frame with the same stem, e.g. {orphans[:3]}; "
+            "masks are matched to frames by file stem"
+        )
+    return SequenceData(name, frames, gt)
+
+
+def _select(names: list[str], sequences: Iterable[str] | None, root: Path) -> list[str]:
+    if sequences is None:
+        return names
+    wanted = list(sequences)
+    missing = [s for s in wanted if s not in names]
+    if missing:
+        raise InputError(f"sequences {missing} not found under {root}; available: {names}")
+    return wanted
+
+
+def read_davis(
+    root: str | os.PathLike[str],
+    *,
+    split: str | None = None,
+    resolution: str = "480p",
+    sequences: Iterable[str] | None = None,
+) -> list[SequenceData]:
+    """Read a DAVIS-layout dataset; ``split`` selects ``ImageSets/<res>/<split>.txt`` (None: all sequences)."""
+    root = Path(root)
+    img_root, ann_root = root / "JPEGImages" / resolution, root / "Annotations" / resolution
+    if not img_root.is_dir():
+        raise InputError(f"{root} is not a DAVIS root: {img_root} is missing")
+    names = sorted((d.name for d in img_root.iterdir() if d.is_dir()), key=natural_key)
+    if split is not None:
+        listing = root / "ImageSets" / resolution / f"{split}.txt"
+        if not listing.is_file():
+            raise InputError(f"split file {listing} is missing; available splits: "
+                             f"{sorted(p.stem for p in listing.parent.glob('*.txt'))}")
+        in_split: list[str] = []
+        for line in listing.read_text().split("\n"):
+            tok = line.strip().split()
+            if not tok:
+                continue
+            # either "/JPEGImages/480p/<seq>/00000.jpg /Annotations/..." or a bare sequence name per line
+            seq = Path(tok[0]).parent.name if "/" in tok[0] else tok[0]
+            if seq not in in_split:
+                in_split.append(seq)
+        names = [n for n in in_split if n in names]
+    out = []
+    for n in _select(names, sequences, root):
+        masks = _images(ann_root / n) if (ann_root / n).is_dir() else []
+        out.append(_pair(n, _images(img_root / n), masks))
+    return out
+
+
+def _subdir(seq_dir: Path, options: tuple[str, ...]) -> Path | None:
+    return next((seq_dir / o for o in options if (seq_dir / o).is_dir()), None)
+
+
+def read_davsod(root: str | os.PathLike[str], *, sequences: Iterable[str] | None = None) -> list[SequenceData]:
+    """Read a DAVSOD-benchmark-layout dataset (``<seq>/Imgs``, ``<seq>/ground-truth``)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"dataset root {root} does not exist")
+    names = sorted((d.name for d in root.iterdir() if d.is_dir() and _subdir(d, _IMG_DIRS)), key=natural_key)
+    if not names:
+        raise InputError(f"{root} has no `<seq>/Imgs` folders; is it a DAVSOD-layout dataset?")
+    out = []
+    for n in _select(names, sequences, root):
+        img_dir = _subdir(root / n, _IMG_DIRS)
+        gt_dir = _subdir(root / n, _GT_DIRS)
+        out.append(_pair(n, _images(img_dir), _images(gt_dir) if gt_dir else []))  # type: ignore[arg-type]
+    return out
+
+
+def detect_layout(root: str | os.PathLike[str]) -> str:
+    root = Path(root)
+    if (root / "JPEGImages").is_dir():
+        return "davis"
+    if root.is_dir() and any(_subdir(d, _IMG_DIRS) for d in root.iterdir() if d.is_dir()):
+        return "davsod"
+    raise InputError(
+        f"cannot tell the layout of {root}: expected DAVIS (JPEGImages/480p/<seq>) or DAVSOD (<seq>/Imgs)"
+    )
+
+
+def read_dataset(
+    root: str | os.PathLike[str],
+    layout: Layout = "auto",
+    *,
+    split: str | None = None,
+    sequences: Iterable[str] | None = None,
+) -> list[SequenceData]:
+    """Read ``root`` in the given layout (``auto`` detects it)."""
+    if layout == "auto":
+        layout = detect_layout(root)  # type: ignore[assignment]
+    if layout == "davis":
+        return read_davis(root, split=split, sequences=sequences)
+    if layout == "davsod":
+        return read_davsod(root, sequences=sequences)
+    raise InputError(f"unknown dataset layout {layout!r}; expected 'davis', 'davsod' or 'auto'")
+
+
+def find_shared_data() -> Path | None:
+    """The real-data folder: ``$VSODBOOST_DATA``, else ``../shared/data`` beside the checkout or the cwd."""
+    env = os.environ.get("VSODBOOST_DATA")
+    if env:
+        p = Path(env).expanduser()
+        return p if p.is_dir() else None
+    here = Path(__file__).resolve().parent.parent
+    for base in (here, Path.cwd()):
+        p = base.parent / "shared" / "data"
+        if p.is_dir():
+            return p
+    return None
+

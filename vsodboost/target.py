@@ -1,0 +1,77 @@
+"""The contract between vsodboost and a target VSOD model.
+
+A target is anything with a ``name`` and a ``predict(video)`` method:
+
+- **receives** a :class:`~vsodboost.video.Video`: the frames of one clip (uint8 RGB H×W×3, all the same size), in
+  order, with ``video.names`` (frame stems) and ``video.name`` (the sequence name). The Booster calls ``predict``
+  once per buffer of ≤ ``buffer_size`` frames; a buffer is a slice of the same video, names preserved.
+- **returns** a sequence with exactly one entry per frame, in the same order: a float map H×W (frame size) with
+  values in [0, 1] (``np.ndarray`` or ``torch.Tensor``; H×W×1 is accepted), **or ``None``** when the target has no
+  map for that frame (e.g. published maps that cover annotated frames only). Frames without a map are never mined
+  as training frames, but they still receive boosted maps.
+
+:func:`check_target_output` enforces this contract and names the adapter in its errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+import torch
+
+from .errors import TargetError
+from .video import Video
+
+__all__ = ["TargetModel", "TargetMaps", "check_target_output"]
+
+TargetMaps = list["np.ndarray | None"]
+
+
+@runtime_checkable
+class TargetModel(Protocol):
+    """A VSOD model whose maps vsodboost improves (see the module docstring for the full contract)."""
+
+    name: str
+
+    def predict(self, video: Video) -> Sequence[np.ndarray | None]:
+        """One saliency map per frame (float H×W in [0, 1]) or ``None`` for frames without a map."""
+        ...
+
+
+def check_target_output(out: Any, video: Video, target: Any) -> TargetMaps:
+    """Validate ``target.predict(video)``'s output and return float32 maps (or None), frame size each."""
+    who = f"target {getattr(target, 'name', type(target).__name__)!r} ({type(target).__name__})"
+    if isinstance(out, (np.ndarray, torch.Tensor)) and getattr(out, "ndim", 0) == 3:
+        out = list(out)  # a stacked (T,H,W) array is fine too
+    if not isinstance(out, Sequence) or isinstance(out, (str, bytes)):
+        raise TargetError(f"{who}.predict returned {type(out).__name__}; expected a list with one map (or None) "
+                          "per frame")
+    if len(out) != len(video):
+        raise TargetError(f"{who}.predict returned {len(out)} maps for {len(video)} frames; expected one per frame "
+                          "(None for a frame without a map)")
+    maps: TargetMaps = []
+    for i, m in enumerate(out):
+        if m is None:
+            maps.append(None)
+            continue
+        where = f"{who}: map for frame {i} ({video.names[i]!r})"
+        if isinstance(m, torch.Tensor):
+            m = m.detach().float().cpu().numpy()
+        if not isinstance(m, np.ndarray):
+            raise TargetError(f"{where} is a {type(m).__name__}; expected a float array H×W")
+        if m.ndim == 3 and m.shape[-1] == 1:
+            m = m[..., 0]
+        if m.ndim == 3 and m.shape[0] == 1:
+            m = m[0]
+        if m.shape != (video.height, video.width):
+            raise TargetError(f"{where} has shape {m.shape}; expected the frame size {(video.height, video.width)}")
+        if not np.issubdtype(m.dtype, np.floating):
+            raise TargetError(f"{where} has dtype {m.dtype}; expected float in [0, 1] (divide uint8 maps by 255)")
+        if not np.isfinite(m).all():
+            raise TargetError(f"{where} contains NaN or infinite values")
+        lo, hi = float(m.min()), float(m.max())
+        if lo < 0.0 or hi > 1.0:
+            raise TargetError(f"{where} has values in [{lo:.4g}, {hi:.4g}]; expected [0, 1] (apply a sigmoid?)")
+        maps.append(m.astype(np.float32, copy=False))
+    return maps
