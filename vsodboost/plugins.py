@@ -25,6 +25,7 @@ __all__ = ["BUILTIN_PLUGINS", "get_plugin_manager", "registry", "targets", "flow
 #: Modules that provide the built-in components, loaded like any plugin.
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "vsodboost.adapters._builtin",
+    "vsodboost.flow._plugin",
 )
 
 ENTRY_POINT_GROUP = "vsodboost"
