@@ -85,7 +85,10 @@ def _collect(kind: str) -> Registry[Any]:
     pm = get_plugin_manager()
     reg: Registry[Any] = Registry(kind)
     hook = getattr(pm.hook, _HOOKS[kind])
-    for impl in reversed(hook.get_hookimpls()):  # registration order
+    # get_hookimpls() is in registration order (pluggy *calls* them in reverse). Built-ins go first so that a
+    # third-party plugin reusing a built-in name is the one skipped with a warning, not the built-in.
+    impls = sorted(hook.get_hookimpls(), key=lambda i: pm.get_name(i.plugin) not in BUILTIN_PLUGINS)
+    for impl in impls:
         plugin_name = pm.get_name(impl.plugin) or repr(impl.plugin)
 
         def register(name: str, factory: Callable[..., Any], *, description: str = "", _p: str = plugin_name,
