@@ -7,7 +7,8 @@ A target is anything with a ``name`` and a ``predict(video)`` method:
   once per buffer of ≤ ``buffer_size`` frames; a buffer is a slice of the same video, names preserved.
 - **returns** a sequence with exactly one entry per frame, in the same order: a float map H×W (frame size) with
   values in [0, 1] (``np.ndarray`` or ``torch.Tensor``; H×W×1 is accepted), **or ``None``** when the target has no
-  map for that frame (e.g. published maps that cover annotated frames only). Frames without a map are never mined
+  map for that frame (e.g. published maps that cover annotated frames only). A stacked array or tensor
+  (T,H,W) or (T,1,H,W) is accepted as one map per frame. Frames without a map are never mined
   as training frames, but they still receive boosted maps.
 
 :func:`check_target_output` enforces this contract and names the adapter in its errors.
@@ -42,8 +43,8 @@ class TargetModel(Protocol):
 def check_target_output(out: Any, video: Video, target: Any) -> TargetMaps:
     """Validate ``target.predict(video)``'s output and return float32 maps (or None), frame size each."""
     who = f"target {getattr(target, 'name', type(target).__name__)!r} ({type(target).__name__})"
-    if isinstance(out, (np.ndarray, torch.Tensor)) and getattr(out, "ndim", 0) == 3:
-        out = list(out)  # a stacked (T,H,W) array is fine too
+    if isinstance(out, (np.ndarray, torch.Tensor)) and getattr(out, "ndim", 0) in (3, 4):
+        out = list(out)  # a stacked (T,H,W) or (T,1,H,W) array is fine too (each entry is checked below)
     if not isinstance(out, Sequence) or isinstance(out, (str, bytes)):
         raise TargetError(f"{who}.predict returned {type(out).__name__}; expected a list with one map (or None) "
                           "per frame")
