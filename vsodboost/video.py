@@ -153,6 +153,9 @@ class Video(Sequence[np.ndarray]):
         self.name = name
         first = self._load(0)
         self.height, self.width = int(first.shape[0]), int(first.shape[1])
+        if self._arrays is not None:  # in memory: check every size now (files are checked as they are read)
+            for i in range(1, n):
+                self[i]
 
     # -- construction helpers ------------------------------------------------------------------------------
     @property
