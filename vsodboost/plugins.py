@@ -26,6 +26,7 @@ __all__ = ["BUILTIN_PLUGINS", "get_plugin_manager", "registry", "targets", "flow
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "vsodboost.adapters._builtin",
     "vsodboost.flow._plugin",
+    "vsodboost.spatial._plugin",
 )
 
 ENTRY_POINT_GROUP = "vsodboost"

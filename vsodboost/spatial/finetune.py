@@ -1,0 +1,170 @@
+"""Per-buffer fine-tuning (Sec. V-C) and whole-buffer prediction of the spatial model."""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import InputError
+
+__all__ = ["FinetuneConfig", "finetune", "predict_maps", "otsu_threshold"]
+
+
+@dataclass
+class FinetuneConfig:
+    """How a fresh copy of the spatial model learns from the mined frames (values: docs/booster.md)."""
+
+    iterations: int = 30
+    batch_size: int = 4
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    input_size: int = 256  # square side the model trains and predicts at (multiple of 32)
+    hflip: bool = True
+    scale_jitter: float = 0.15  # random crop keeping ≥ (1 − jitter) of each side; 0 disables
+    loss: Literal["bce", "bce+iou"] = "bce+iou"
+    pseudo_gt: Literal["soft", "otsu"] = "soft"  # target maps as they are, or binarised by Otsu (authors' sibling repo)
+    train_layers: Literal["all", "decoder"] = "all"
+    grad_clip: float = 0.5  # as the authors' code (clip by value)
+    predict_batch: int = 8
+
+    def __post_init__(self) -> None:
+        if self.input_size % 32 or self.input_size < 64:
+            raise InputError(f"finetune.input_size must be a multiple of 32 and ≥ 64, got {self.input_size}")
+        if self.iterations < 0 or self.batch_size < 1 or self.lr <= 0:
+            raise InputError(f"finetune needs iterations ≥ 0, batch_size ≥ 1, lr > 0; got {asdict(self)}")
+        if self.loss not in ("bce", "bce+iou") or self.pseudo_gt not in ("soft", "otsu") or \
+                self.train_layers not in ("all", "decoder"):
+            raise InputError(f"finetune: unknown loss/pseudo_gt/train_layers in {asdict(self)}")
+
+
+def otsu_threshold(m: torch.Tensor, bins: int = 256) -> torch.Tensor:
+    """Otsu's threshold of a map in [0,1] (per map of a (B,H,W) batch), from a ``bins``-bin histogram."""
+    b = m.shape[0]
+    idx = (m.reshape(b, -1).clamp(0, 1) * (bins - 1)).round().long()
+    hist = torch.zeros(b, bins, dtype=torch.float64, device=m.device).scatter_add_(
+        1, idx, torch.ones_like(idx, dtype=torch.float64))
+    p = hist / hist.sum(1, keepdim=True)
+    levels = torch.arange(bins, dtype=torch.float64, device=m.device) / (bins - 1)
+    w0 = p.cumsum(1)
+    mu = (p * levels).cumsum(1)
+    mu_t = mu[:, -1:]
+    between = (mu_t * w0 - mu) ** 2 / (w0 * (1 - w0)).clamp_min(1e-12)
+    return levels[between.argmax(1)].to(m.dtype)
+
+
+def _resize(x: torch.Tensor, size: int) -> torch.Tensor:
+    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+
+
+def _batch(frames: torch.Tensor, targets: torch.Tensor, idx: torch.Tensor, cfg: FinetuneConfig,
+           gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    x = frames[idx].float() / 255.0
+    y = targets[idx].unsqueeze(1)
+    if cfg.scale_jitter > 0:
+        h, w = x.shape[-2:]
+        xs, ys = [], []
+        for i in range(x.shape[0]):
+            s = 1.0 - cfg.scale_jitter * torch.rand(1, generator=gen).item()
+            ch, cw = max(8, int(h * s)), max(8, int(w * s))
+            t = int(torch.randint(0, h - ch + 1, (1,), generator=gen))
+            l = int(torch.randint(0, w - cw + 1, (1,), generator=gen))
+            xs.append(_resize(x[i: i + 1, :, t: t + ch, l: l + cw], cfg.input_size))
+            ys.append(_resize(y[i: i + 1, :, t: t + ch, l: l + cw], cfg.input_size))
+        x, y = torch.cat(xs), torch.cat(ys)
+    else:
+        x, y = _resize(x, cfg.input_size), _resize(y, cfg.input_size)
+    if cfg.hflip:
+        flip = torch.rand(x.shape[0], generator=gen) < 0.5
+        x[flip] = x[flip].flip(-1)
+        y[flip] = y[flip].flip(-1)
+    return x, y
+
+
+def _loss(logits: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
+    loss = F.binary_cross_entropy_with_logits(logits, y)
+    if kind == "bce+iou":
+        p = torch.sigmoid(logits)
+        inter = (p * y).sum((1, 2, 3))
+        union = (p + y - p * y).sum((1, 2, 3))
+        loss = loss + (1 - (inter + 1) / (union + 1)).mean()
+    return loss
+
+
+def finetune(model: nn.Module, frames: torch.Tensor, targets: torch.Tensor, cfg: FinetuneConfig, *,
+             seed: int = 0, copy_model: bool = True,
+             callback: Callable[[int, float], None] | None = None) -> tuple[nn.Module, list[float]]:
+    """Fine-tune a **copy** of ``model`` on ``frames`` (uint8 (K,3,H,W)) with pseudo-GT ``targets`` (float (K,H,W)).
+
+    The model passed in is never modified: every buffer starts from the same pretrained weights (the authors' code
+    carries weights from one video to the next, a bug we do not copy). Returns the tuned copy and the losses.
+    ``copy_model=False`` trains ``model`` in place (saliency pretraining); ``callback(iteration, loss)`` reports
+    progress.
+    """
+    if frames.ndim != 4 or frames.shape[1] != 3 or frames.dtype != torch.uint8:
+        raise InputError(f"finetune: frames must be uint8 (K,3,H,W), got {frames.dtype} {tuple(frames.shape)}")
+    if targets.shape != (frames.shape[0], *frames.shape[-2:]):
+        raise InputError(f"finetune: targets {tuple(targets.shape)} do not match frames {tuple(frames.shape)}")
+    if frames.shape[0] == 0:
+        raise InputError("finetune: no training frames")
+    tuned = copy.deepcopy(model) if copy_model else model
+    device = next(tuned.parameters()).device
+    frames, targets = frames.to(device), targets.to(device=device, dtype=torch.float32)
+    if cfg.pseudo_gt == "otsu":
+        thr = otsu_threshold(targets).view(-1, 1, 1)
+        targets = (targets > thr).float()
+    gen = torch.Generator().manual_seed(seed)
+    for p in tuned.parameters():
+        p.requires_grad_(True)
+    if cfg.train_layers == "decoder":
+        for p in tuned.encoder.parameters():  # type: ignore[union-attr]
+            p.requires_grad_(False)
+    params = [p for p in tuned.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    tuned.train()
+    if cfg.train_layers == "decoder":
+        tuned.encoder.eval()  # type: ignore[union-attr]  # frozen BN statistics too
+    losses: list[float] = []
+    k = frames.shape[0]
+    for _ in range(cfg.iterations):
+        idx = torch.randint(0, k, (min(cfg.batch_size, max(k, 2)),), generator=gen)
+        x, y = _batch(frames, targets, idx.to(frames.device), cfg, gen)
+        out = tuned(x)
+        logits = out[0] if isinstance(out, tuple) else out
+        loss = _loss(logits, y, cfg.loss)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_value_(params, cfg.grad_clip)
+        opt.step()
+        losses.append(float(loss.detach()))
+        if callback is not None:
+            callback(len(losses), losses[-1])
+        if not math.isfinite(losses[-1]):
+            raise InputError("fine-tuning diverged (non-finite loss); lower finetune.lr")
+    tuned.eval()
+    return tuned, losses
+
+
+@torch.no_grad()
+def predict_maps(model: nn.Module, frames: torch.Tensor, *, input_size: int, batch: int = 8) -> torch.Tensor:
+    """Saliency maps of uint8 frames (N,3,H,W) → float (N,H,W) in [0,1] at frame size (sigmoid, bilinear back)."""
+    model.eval()
+    device = next(model.parameters()).device
+    h, w = frames.shape[-2:]
+    out = []
+    for s in range(0, frames.shape[0], batch):
+        x = _resize(frames[s: s + batch].to(device).float() / 255.0, input_size)
+        y = model(x)
+        logits = y[0] if isinstance(y, tuple) else y
+        out.append(F.interpolate(torch.sigmoid(logits), size=(h, w), mode="bilinear", align_corners=False)[:, 0])
+    return torch.cat(out).float().cpu()
+
+
+def describe(cfg: FinetuneConfig) -> dict[str, Any]:
+    return asdict(cfg)
