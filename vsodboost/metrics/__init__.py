@@ -1,0 +1,30 @@
+"""Saliency metrics with pysodmetrics' conventions, in torch: per-frame functions and a streaming accumulator.
+
+See ``docs/metrics.md`` for the conventions, the averaging modes and the measured speed.
+"""
+
+from __future__ import annotations
+
+from .functional import (
+    adaptive_e_measure,
+    adaptive_f_measure,
+    e_measure_curve,
+    f_measure_curve,
+    frame_metrics,
+    frame_stats,
+    mae,
+    s_measure,
+    weighted_f_measure,
+)
+
+__all__ = [
+    "mae",
+    "s_measure",
+    "f_measure_curve",
+    "adaptive_f_measure",
+    "e_measure_curve",
+    "adaptive_e_measure",
+    "weighted_f_measure",
+    "frame_metrics",
+    "frame_stats",
+]
