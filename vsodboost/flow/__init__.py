@@ -14,7 +14,12 @@ from typing import Any
 
 from ._base import LAST_FRAME_MODES, FlowBackend, as_frames, buffer_flows, check_frames
 from ._color import flow_to_color, middlebury_wheel
+from .correlation import correlation
+from .liteflownet import LiteFlowNet
 from .opencv import DISFlow, FarnebackFlow, OpenCVFlow
+from .pwcnet import PWCNet
+from .raft import RAFTFlow
+from .spynet import SPyNet
 
 __all__ = [
     "FlowBackend",
@@ -30,6 +35,11 @@ __all__ = [
     "OpenCVFlow",
     "DISFlow",
     "FarnebackFlow",
+    "SPyNet",
+    "PWCNet",
+    "LiteFlowNet",
+    "RAFTFlow",
+    "correlation",
 ]
 
 #: The embedded default: needs no weights (see docs/flow.md for the measurement behind it).
@@ -41,6 +51,8 @@ def create_flow(name: str = DEFAULT_FLOW, /, **kwargs: Any) -> FlowBackend:
 
     Keyword arguments go to the backend's factory (those set to None are dropped), e.g.
     ``create_flow("dis", preset="fast")``, ``create_flow("spynet", weights="sintel-final", device="cuda")``.
+    Deep backends default to their published weights; ``weights="random"`` gives a random initialisation
+    (None is dropped by the registry). Missing weights raise :class:`~vsodboost.MissingWeightsError`.
     """
     from .. import plugins
 
