@@ -1,0 +1,95 @@
+"""Shared helpers of the MQPM evidence scripts (Θ choice, Table I): per-frame target metrics on ../shared/data.
+
+Frame-level metrics follow pysodmetrics 1.6.2 (the field's conventions); a subset's maxF is the maximum of its
+frames' mean F-curve, as pysodmetrics computes it for a whole dataset.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from vsodboost.datasets import find_shared_data  # noqa: E402
+from vsodboost.mqpm.data import build_flow_sets  # noqa: E402
+
+CACHE = Path("/tmp/vsodboost-cache")
+TARGET = {"DAVIS2016": ("PDB", "DAVIS2016"), "ViSal": ("MGA", "ViSal")}
+
+
+def flow_sets():
+    root = find_shared_data()
+    return build_flow_sets([root / "DAVIS2016", root / "ViSal"], "dis", cache_dir=CACHE)
+
+
+def _read_gray(p: Path) -> np.ndarray:
+    import cv2
+    return cv2.imread(str(p), cv2.IMREAD_GRAYSCALE)
+
+
+def target_metrics(sets) -> dict[tuple[str, str, str], dict]:
+    """(dataset, seq, stem) → {"fcurve": (256,), "S": float, "MAE": float} for frames with a published map."""
+    import py_sod_metrics as M
+    cache = CACHE / "mqpm_target_metrics.npz"
+    if cache.is_file():
+        z = np.load(cache, allow_pickle=False)
+        keys = [tuple(k.split("|")) for k in z["keys"]]
+        return {k: {"fcurve": z["fcurve"][i], "S": float(z["S"][i]), "MAE": float(z["MAE"][i])}
+                for i, k in enumerate(keys)}
+    root = find_shared_data()
+    out = {}
+    for fs in sets:
+        method, sub = TARGET[fs.dataset]
+        for stem in fs.stems:
+            mp = root / "results" / method / sub / fs.sequence / f"{stem}.png"
+            if not mp.is_file():
+                continue
+            gt_p = (root / "DAVIS2016/Annotations/480p" / fs.sequence / f"{stem}.png" if fs.dataset == "DAVIS2016"
+                    else root / "ViSal" / fs.sequence / "ground-truth" / f"{stem}.png")
+            pred, gt = _read_gray(mp), _read_gray(gt_p)
+            f, s, m = M.Fmeasure(), M.Smeasure(), M.MAE()
+            f.step(pred, gt), s.step(pred, gt), m.step(pred, gt)
+            out[(fs.dataset, fs.sequence, stem)] = {"fcurve": f.get_results()["fm"]["curve"],
+                                                    "S": float(s.get_results()["sm"]),
+                                                    "MAE": float(m.get_results()["mae"])}
+    keys = list(out)
+    np.savez(cache, keys=np.array(["|".join(k) for k in keys]),
+             fcurve=np.stack([out[k]["fcurve"] for k in keys]), S=np.array([out[k]["S"] for k in keys]),
+             MAE=np.array([out[k]["MAE"] for k in keys]))
+    return out
+
+
+def subset_metrics(tm: dict, keys) -> dict:
+    keys = [k for k in keys if k in tm]
+    if not keys:
+        return {"n": 0, "maxF": float("nan"), "S": float("nan"), "MAE": float("nan")}
+    return {"n": len(keys), "maxF": float(np.mean([tm[k]["fcurve"] for k in keys], axis=0).max()),
+            "S": float(np.mean([tm[k]["S"] for k in keys])), "MAE": float(np.mean([tm[k]["MAE"] for k in keys]))}
+
+
+def s_measure_np(pred: np.ndarray, gt: np.ndarray) -> float:
+    """pysodmetrics S-measure of a [0,1] map against a {0,255} mask (same size)."""
+    import py_sod_metrics as M
+    s = M.Smeasure()
+    s.step((np.clip(pred, 0, 1) * 255).astype(np.uint8), gt)
+    return float(s.get_results()["sm"])
+
+
+def spearman(a, b) -> float:
+    ra = np.argsort(np.argsort(a)); rb = np.argsort(np.argsort(b))
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def flow_images(fs, flip: bool = False) -> torch.Tensor:
+    from vsodboost.flow import flow_to_color
+    f = torch.from_numpy(fs.flows).float()
+    if flip:
+        f = f.flip(-1); f[:, 0] = -f[:, 0]
+    return flow_to_color(f)
+
+
+def setup_logging():
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

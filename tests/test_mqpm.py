@@ -1,0 +1,233 @@
+"""Motion quality: labels (Eqs. 2–4), Θ and MQS (Eq. 1), the flow cache, training/resume and the predictor."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vsodboost.datasets import read_dataset
+from vsodboost.errors import (DuplicateNameError, InputError, MissingWeightsError, UnknownNameError,
+                              WeightsError)
+from vsodboost.flow import flow_to_color
+from vsodboost.models import SaliencyUNet, UNetConfig
+from vsodboost.mqpm import MQPM, get_theta, load_mqpm, motion_quality_scores, mqpm_checkpoint, mqs_labels
+from vsodboost.mqpm.data import build_flow_sets, cached_flows
+from vsodboost.mqpm.theta import register_theta
+
+
+# ---------------------------------------------------------------------------------------------- labels (Eqs. 2–4)
+def test_labels_worked_example():
+    # λ0 = .5 → mean{.9,.8,.6} = .7667 → λ = .6333 → mean{.9,.8} = .85 → λ = .675 → same set: fixed point
+    labels, lam = mqs_labels([0.9, 0.8, 0.6, 0.3])
+    assert labels.tolist() == [True, True, False, False]
+    assert lam == pytest.approx(0.675)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(0, 1), min_size=1, max_size=60))
+def test_labels_are_a_fixed_point(scores):
+    labels, lam = mqs_labels(scores)
+    s = np.asarray(scores)
+    assert labels.tolist() == (s >= lam).tolist()
+    if labels.any():
+        assert lam == pytest.approx((0.5 + s[labels].mean()) / 2, abs=1e-12)
+        assert lam >= 0.5 and s.max() >= lam  # the best frame is always HQ when one beats chance
+    else:
+        assert lam == 0.5 and (s < 0.5).all()
+
+
+def test_labels_degenerate_cases():
+    labels, lam = mqs_labels([0.7] * 5)  # all equal above chance: all HQ, λ between chance and the score
+    assert labels.all() and lam == pytest.approx(0.6)
+    labels, lam = mqs_labels([0.3, 0.2, 0.49])  # nothing beats chance: no HQ frame
+    assert not labels.any() and lam == 0.5
+    labels, lam = mqs_labels(torch.tensor([0.5]))
+    assert isinstance(labels, torch.Tensor) and labels.tolist() == [True] and lam == 0.5
+
+
+@pytest.mark.parametrize("bad", [[], [[0.5, 0.6]], [0.5, 1.2], [0.4, float("nan")]])
+def test_labels_reject_bad_scores(bad):
+    with pytest.raises(InputError, match="scores"):
+        mqs_labels(bad)
+
+
+# --------------------------------------------------------------------------------------------------- Θ and Eq. 1
+def _square_flow(n: int = 3, h: int = 64, w: int = 96, noise: float = 0.0, seed: int = 0):
+    """Camera pans left (background flow (-1, 0)); a square moves right (4, 1). Returns flows and GT."""
+    rng = np.random.default_rng(seed)
+    flow = torch.zeros(n, 2, h, w)
+    flow[:, 0] = -1.0
+    gt = torch.zeros(n, h, w, dtype=torch.uint8)
+    for i in range(n):
+        y, x = 16 + 2 * i, 20 + 5 * i
+        flow[i, 0, y:y + 24, x:x + 24] = 4.0
+        flow[i, 1, y:y + 24, x:x + 24] = 1.0
+        gt[i, y:y + 24, x:x + 24] = 255
+    if noise:
+        flow = flow + noise * torch.from_numpy(rng.standard_normal(flow.shape)).float()
+    return flow, gt
+
+
+def test_border_contrast_finds_the_differently_moving_object():
+    flow, gt = _square_flow()
+    sal = get_theta("default")(flow_to_color(flow))
+    assert sal.shape == gt.shape and float(sal.min()) >= 0 and float(sal.max()) <= 1
+    inside, outside = sal[gt > 0].mean(), sal[gt == 0].mean()
+    assert inside > 0.8 and outside < 0.1
+
+
+def test_mqs_ranks_clean_flow_above_noisy_flow():
+    clean, gt = _square_flow()
+    noisy, _ = _square_flow(noise=6.0)
+    s_clean = motion_quality_scores(flow_to_color(clean), gt)
+    s_noisy = motion_quality_scores(flow_to_color(noisy), gt)
+    assert s_clean.shape == (3,)
+    assert (s_clean > 0.9).all() and (s_noisy < s_clean - 0.2).all()
+    # the null Θ ignores the flow: identical scores for clean and noisy flows
+    assert torch.allclose(motion_quality_scores(flow_to_color(clean), gt, "center"),
+                          motion_quality_scores(flow_to_color(noisy), gt, "center"))
+
+
+def test_theta_registry_and_bad_input():
+    with pytest.raises(UnknownNameError, match="border-contrast"):
+        get_theta("cpd")
+    with pytest.raises(DuplicateNameError):
+        register_theta("saturation", lambda x: x)
+    custom = lambda x: torch.ones(x.shape[0], *x.shape[-2:])  # noqa: E731
+    assert get_theta(custom) is custom
+    with pytest.raises(InputError, match="uint8"):
+        get_theta("default")(torch.rand(1, 3, 8, 8))
+    with pytest.raises(InputError, match="gt must be"):
+        motion_quality_scores(torch.zeros(2, 3, 8, 8, dtype=torch.uint8), torch.zeros(3, 8, 8))
+
+
+# ----------------------------------------------------------------------------------------------------- data/cache
+def _davis(tmp_path: Path, seqs=("a", "b"), n: int = 6, h: int = 64, w: int = 96, gt_every: int = 1,
+           with_gt: bool = True) -> Path:
+    root = tmp_path / "DAVIS"
+    rng = np.random.default_rng(1)
+    for k, s in enumerate(seqs):
+        img_d = root / "JPEGImages/480p" / s
+        ann_d = root / "Annotations/480p" / s
+        img_d.mkdir(parents=True)
+        ann_d.mkdir(parents=True)
+        bg = (rng.random((h, w + 40, 3)) * 255).astype(np.uint8)
+        bg = cv2.GaussianBlur(bg, (5, 5), 0)
+        for i in range(n):
+            f = bg[:, i: i + w].copy()  # the camera pans
+            y, x = 16 + k * 4, 10 + 6 * i
+            f[y:y + 20, x:x + 20] = (240, 220, 30)
+            cv2.imwrite(str(img_d / f"{i:05d}.jpg"), f[:, :, ::-1])
+            if with_gt and i % gt_every == 0:
+                m = np.zeros((h, w), np.uint8)
+                m[y:y + 20, x:x + 20] = 255
+                cv2.imwrite(str(ann_d / f"{i:05d}.png"), m)
+    return root
+
+
+class _CountingDIS:
+    def __init__(self):
+        from vsodboost.flow import create_flow
+        self.inner, self.calls = create_flow("dis", preset="ultrafast"), 0
+
+    def estimate(self, frames):
+        self.calls += 1
+        return self.inner.estimate(frames)
+
+    def __repr__(self):
+        return "CountingDIS()"
+
+
+def test_flow_cache_is_reused_and_corruption_is_recomputed(tmp_path, caplog):
+    root = _davis(tmp_path, seqs=("a",), gt_every=2)
+    seq = read_dataset(root)[0]
+    be = _CountingDIS()
+    fs = cached_flows(seq, be, backend_name="dis", cache_dir=tmp_path / "c")
+    assert fs.stems == ["00000", "00002", "00004"] and fs.flows.shape == (3, 2, 64, 96)
+    assert fs.flows.dtype == np.float16 and set(np.unique(fs.gt)) <= {0, 255}
+    # the square moves +6 px/frame on top of the pan: the flow inside it points right
+    assert fs.flows[0, 0, 20:30, 15:25].astype(float).mean() > 3
+    n = be.calls
+    again = cached_flows(seq, be, backend_name="dis", cache_dir=tmp_path / "c")
+    assert be.calls == n and np.array_equal(again.flows, fs.flows)
+    entry = next((tmp_path / "c").rglob("flows.npy"))
+    raw = bytearray(entry.read_bytes())
+    raw[-50:] = b"\x00" * 50
+    entry.write_bytes(bytes(raw))
+    with caplog.at_level(logging.WARNING, logger="vsodboost.mqpm"):
+        fixed = cached_flows(seq, be, backend_name="dis", cache_dir=tmp_path / "c")
+    assert "corrupt" in caplog.text and be.calls > n
+    assert np.array_equal(fixed.flows, fs.flows)
+
+
+def test_training_data_errors(tmp_path):
+    with pytest.raises(InputError, match="has GT masks"):
+        build_flow_sets([_davis(tmp_path / "x", with_gt=False)], "dis", cache_dir=tmp_path / "c")
+    with pytest.raises(InputError, match="at least 2"):
+        build_flow_sets([_davis(tmp_path / "y", n=1)], "dis", cache_dir=tmp_path / "c")
+    root = _davis(tmp_path / "z", seqs=("a",))
+    cv2.imwrite(str(root / "Annotations/480p/a/00099.png"), np.zeros((64, 96), np.uint8))
+    with pytest.raises(InputError, match="no frame with the same stem"):
+        build_flow_sets([root], "dis", cache_dir=tmp_path / "c")
+    root = _davis(tmp_path / "w", seqs=("a",))
+    cv2.imwrite(str(root / "Annotations/480p/a/00003.png"), np.zeros((32, 48), np.uint8))
+    with pytest.raises(InputError, match="masks must match frames"):
+        build_flow_sets([root], "dis", cache_dir=tmp_path / "c")
+
+
+# ----------------------------------------------------------------------------------------------- predictor/loading
+@pytest.fixture(scope="module")
+def tiny_net() -> SaliencyUNet:
+    torch.manual_seed(0)
+    return SaliencyUNet(UNetConfig(cls_head=True, input_size=(64, 64))).eval()
+
+
+def test_predict_shapes_batching_and_device(tiny_net):
+    imgs = flow_to_color(_square_flow(n=5, h=50, w=70)[0])
+    p1, m1 = MQPM(tiny_net, batch_size=2).predict(imgs)
+    p2, m2 = MQPM(tiny_net, batch_size=16).predict(imgs)
+    assert p1.shape == (5,) and m1.shape == (5, 50, 70)
+    assert torch.allclose(p1, p2, atol=1e-5) and torch.allclose(m1, m2, atol=1e-5)
+    assert float(m1.min()) >= 0 and float(m1.max()) <= 1 and ((p1 >= 0) & (p1 <= 1)).all()
+    with pytest.raises(InputError, match="uint8"):
+        MQPM(tiny_net).predict(imgs.float())
+    with pytest.raises(InputError, match="classification head"):
+        MQPM(SaliencyUNet(UNetConfig(cls_head=False)))
+
+
+def test_load_round_trip_and_provenance(tiny_net, tmp_path):
+    path = tmp_path / "m.pt"
+    torch.save(mqpm_checkpoint(tiny_net, {"note": "x"}), path)
+    (tmp_path / "m.md").write_text("# card")
+    m = load_mqpm(path)
+    assert m.provenance["card"] == "# card" and m.provenance["meta"] == {"note": "x"}
+    assert len(m.provenance["sha256"]) == 64
+    imgs = flow_to_color(_square_flow(n=2)[0])
+    # fp16 storage: the reloaded network agrees with the original to fp16 precision
+    assert torch.allclose(m.predict(imgs)[0], MQPM(tiny_net).predict(imgs)[0], atol=2e-2)
+
+
+def test_load_rejects_other_architectures(tiny_net, tmp_path):
+    ck = mqpm_checkpoint(tiny_net)
+    del ck["state_dict"]["cls.fc.bias"]
+    ck["state_dict"]["head.weight"] = torch.zeros(1, 48, 3, 3)
+    torch.save(ck, tmp_path / "bad.pt")
+    with pytest.raises(WeightsError) as exc:
+        load_mqpm(tmp_path / "bad.pt")
+    assert "cls.fc.bias" in str(exc.value) and "head.weight" in str(exc.value)
+    spatial = SaliencyUNet(UNetConfig(cls_head=False))
+    torch.save(mqpm_checkpoint(spatial), tmp_path / "spatial.pt")
+    with pytest.raises(WeightsError, match="classification head"):
+        load_mqpm(tmp_path / "spatial.pt")
+    torch.save(tiny_net.state_dict(), tmp_path / "plain.pt")
+    with pytest.raises(WeightsError, match="not an MQPM checkpoint"):
+        load_mqpm(tmp_path / "plain.pt")
+    with pytest.raises(MissingWeightsError, match="nope.pt"):
+        load_mqpm(tmp_path / "nope.pt")

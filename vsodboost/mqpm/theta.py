@@ -1,0 +1,104 @@
+"""Θ of Eq. 1: a saliency model applied to colour-coded flow images.
+
+A Θ is any callable ``uint8 (B,3,H,W) flow images → float (B,H,W) in [0, 1]``. The built-ins need no weights;
+:func:`register_theta` adds others (e.g. the spatial model applied to flow images, the paper's recipe).
+See ``docs/mqpm.md`` for the measurement behind the default.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import DuplicateNameError, InputError, UnknownNameError
+
+__all__ = ["Theta", "register_theta", "get_theta", "list_thetas", "DEFAULT_THETA",
+           "border_contrast", "saturation", "center_prior"]
+
+Theta = Callable[[torch.Tensor], torch.Tensor]
+_THETAS: dict[str, Theta] = {}
+
+#: The default Θ (chosen by the measurement in docs/mqpm.md).
+DEFAULT_THETA = "border-contrast"
+
+
+def register_theta(name: str, fn: Theta | None = None, *, replace: bool = False):
+    """Register ``fn`` as Θ ``name`` (usable as a decorator)."""
+
+    def deco(f: Theta) -> Theta:
+        if name in _THETAS and not replace:
+            raise DuplicateNameError(f"Θ {name!r} is already registered; pass replace=True to override it")
+        _THETAS[name] = f
+        return f
+
+    return deco(fn) if fn is not None else deco
+
+
+def list_thetas() -> list[str]:
+    return sorted(_THETAS)
+
+
+def get_theta(theta: str | Theta) -> Theta:
+    """A registered Θ by name (``"default"`` → :data:`DEFAULT_THETA`), or the callable itself."""
+    if callable(theta):
+        return theta
+    name = DEFAULT_THETA if theta == "default" else theta
+    try:
+        return _THETAS[name]
+    except KeyError:
+        raise UnknownNameError(f"unknown Θ {theta!r}; available: {list_thetas()} or any callable "
+                               "uint8 (B,3,H,W) → float (B,H,W) in [0,1]") from None
+
+
+def _check(x: torch.Tensor) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != 3 or x.dtype != torch.uint8:
+        got = f"{x.dtype} {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
+        raise InputError(f"Θ expects colour-coded flow images uint8 (B,3,H,W); got {got}")
+    return x.float() / 255.0
+
+
+def _minmax(s: torch.Tensor) -> torch.Tensor:
+    lo = s.amin(dim=(1, 2), keepdim=True)
+    hi = s.amax(dim=(1, 2), keepdim=True)
+    return torch.where(hi > lo, (s - lo) / (hi - lo).clamp_min(1e-12), torch.zeros_like(s))
+
+
+@register_theta("border-contrast")
+def border_contrast(flow_images: torch.Tensor, border: float = 0.05, smooth: int = 5) -> torch.Tensor:
+    """Colour distance of each pixel from the median colour of the image border, min-max normalised.
+
+    Why: in a colour-coded flow image the border is mostly background, whose colour is the camera motion (white
+    when static); an object that moves differently has another hue or saturation. This is the classic boundary
+    prior of image saliency, training-free, applied to the flow image as Eq. 1 prescribes.
+    """
+    x = _check(flow_images)
+    b, _, h, w = x.shape
+    bw = max(1, round(border * min(h, w)))
+    mask = torch.zeros(h, w, dtype=torch.bool, device=x.device)
+    mask[:bw], mask[-bw:], mask[:, :bw], mask[:, -bw:] = True, True, True, True
+    ref = x[:, :, mask].median(dim=2).values  # (B,3)
+    d = (x - ref[:, :, None, None]).norm(dim=1) / 3 ** 0.5
+    if smooth > 1:  # a small box filter removes DIS's isolated outlier pixels
+        d = F.avg_pool2d(d[:, None], smooth, 1, smooth // 2, count_include_pad=False)[:, 0]
+    return _minmax(d)
+
+
+@register_theta("saturation")
+def saturation(flow_images: torch.Tensor) -> torch.Tensor:
+    """Colour saturation of the flow image, i.e. the flow magnitude over the frame's maximum (Middlebury coding:
+    white = no motion). A baseline: it marks whatever moves most, camera motion included."""
+    x = _check(flow_images)
+    return _minmax(x.amax(dim=1) - x.amin(dim=1))
+
+
+@register_theta("center")
+def center_prior(flow_images: torch.Tensor, sigma: float = 0.25) -> torch.Tensor:
+    """A centred Gaussian that ignores the flow: the null Θ, to tell what any flow-based Θ adds."""
+    x = _check(flow_images)
+    b, _, h, w = x.shape
+    yy = (torch.arange(h, device=x.device, dtype=torch.float32) + 0.5) / h - 0.5
+    xx = (torch.arange(w, device=x.device, dtype=torch.float32) + 0.5) / w - 0.5
+    g = torch.exp(-(yy[:, None] ** 2 + xx[None, :] ** 2) / (2 * sigma**2))
+    return _minmax(g.expand(b, h, w).contiguous())

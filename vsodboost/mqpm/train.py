@@ -1,0 +1,323 @@
+"""Training of the MQPM (Sec. III-B, Fig. 6, Eqs. 1–7) on DAVIS- and DAVSOD-layout datasets.
+
+Steps: flows of every annotated frame (cached on disk, :mod:`vsodboost.mqpm.data`) → colour coding → MQS with Θ
+(Eq. 1) → labels with the adaptive λ over the whole training set (Eqs. 2–4) → Adam on Eq. 5 = BCE of the motion
+saliency map (Eq. 6) + logistic loss of the HQ logit (Eq. 7), random horizontal flips (of the flow field: the
+x-component changes sign, so the colours stay physically right).
+
+The run lives in a work directory: ``last.pt`` (model, optimizer, step, config) every ``ckpt_every`` steps,
+``best.pt`` when the monitored loss improves, ``log.jsonl``, ``labels.json``. Rerunning the same command resumes
+from ``last.pt``; the result is exported to ``out`` (fp16 inference checkpoint, :func:`~vsodboost.mqpm.load_mqpm`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .._weights import load_checkpoint, load_state_dict_strict
+from ..errors import InputError
+from ..models import SaliencyUNet, UNetConfig
+from .data import FlowSet, build_flow_sets, resize_flow
+from .labels import motion_quality_scores, mqs_labels
+from .model import mqpm_checkpoint
+
+__all__ = ["TrainConfig", "TrainingSet", "prepare_training_set", "train_mqpm", "train_network", "resolve_device"]
+
+_log = logging.getLogger("vsodboost.train")
+
+# Fields that may change between an interrupted run and its resumption without changing the result.
+_RESUME_FREE = {"log_every", "ckpt_every", "device", "out", "work_dir", "cache_dir", "num_threads"}
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines an MQPM training run (stored in every checkpoint and in the shipped file)."""
+
+    data: list[str] = field(default_factory=list)
+    out: str = "mqpm.pt"
+    flow: str = "dis"
+    theta: str = "default"
+    encoder: str = "tf_efficientnet_lite0"
+    input_size: int = 192
+    cache_max_side: int = 384
+    batch_size: int = 8
+    iterations: int = 600
+    lr: float = 1e-3  # the paper's "10e-3", read as 1e-3 (Adam); cosine decay to lr_min_factor·lr
+    encoder_lr: float = 1e-4  # pretrained encoder layers that are trained move 10× slower
+    lr_min_factor: float = 0.02
+    freeze_stages: int = 3  # the stem and the first N encoder stages keep their ImageNet weights (CPU budget)
+    hflip: bool = True
+    cls_weight: float = 1.0  # Eq. 5 sums the two losses with equal weight
+    val_sequences: list[str] = field(default_factory=list)
+    seed: int = 0
+    log_every: int = 20
+    ckpt_every: int = 100
+    device: str = "auto"
+    work_dir: str | None = None
+    cache_dir: str | None = None
+    num_threads: int = 0
+
+    def __post_init__(self) -> None:
+        if self.input_size % 32:
+            raise InputError(f"input_size must be a multiple of 32 (the encoder's stride); got {self.input_size}")
+        for k in ("batch_size", "iterations", "input_size"):
+            if getattr(self, k) < 1:
+                raise InputError(f"{k} must be ≥ 1; got {getattr(self, k)}")
+        if not 0 <= self.freeze_stages <= 7:
+            raise InputError(f"freeze_stages must be within 0..7; got {self.freeze_stages}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def work_path(self) -> Path:
+        return Path(self.work_dir) if self.work_dir else Path(str(self.out) + ".train")
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+@dataclass
+class TrainingSet:
+    """In-memory training samples at the network's input size (both flips precomputed)."""
+
+    images: torch.Tensor  # uint8 (N, 2, 3, S, S): [plain, flipped] colour-coded flows
+    masks: torch.Tensor  # uint8 (N, 2, S, S) in {0, 1}
+    mqs: torch.Tensor  # float (N,)
+    labels: torch.Tensor  # float (N,) in {0, 1}
+    lam: float
+    keys: list[tuple[str, str, str]]  # (dataset, sequence, stem)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+def _color(flows: torch.Tensor) -> torch.Tensor:
+    from ..flow import flow_to_color
+
+    return flow_to_color(flows)
+
+
+def flip_flow(flows: torch.Tensor) -> torch.Tensor:
+    """Horizontal mirror of a flow field: mirror the grid and negate the x-component."""
+    f = flows.flip(-1).clone()
+    f[:, 0] = -f[:, 0]
+    return f
+
+
+def prepare_training_set(sets: Sequence[FlowSet], *, theta: str | Callable = "default", input_size: int = 192,
+                         mqs: np.ndarray | None = None) -> TrainingSet:
+    """MQS (Eq. 1) on the cached resolution, λ and labels over the whole set (Eqs. 2–4), samples at input size."""
+    if not sets:
+        raise InputError("the training set is empty")
+    images, masks, scores, keys = [], [], [], []
+    s = (input_size, input_size)
+    for fs in sets:
+        flows = torch.from_numpy(fs.flows).float()
+        gt = torch.from_numpy(fs.gt)
+        if mqs is None:
+            scores.append(motion_quality_scores(_color(flows), gt, theta))
+        both = []
+        for f in (flows, flip_flow(flows)):
+            # colour-code at the cached resolution, then resize the image: what predict() sees at inference
+            img = _color(f).float()
+            both.append(F.interpolate(img, size=s, mode="bilinear", align_corners=False, antialias=True)
+                        .round().clamp(0, 255).to(torch.uint8))
+        images.append(torch.stack(both, 1))
+        g = F.interpolate(gt[:, None].float() / 255, size=s, mode="bilinear", align_corners=False)[:, 0]
+        masks.append(torch.stack([(g > 0.5), (g.flip(-1) > 0.5)], 1).to(torch.uint8))
+        keys.extend((fs.dataset, fs.sequence, st) for st in fs.stems)
+    score_t = torch.from_numpy(np.asarray(mqs, np.float32)) if mqs is not None else torch.cat(scores)
+    if score_t.numel() != len(keys):
+        raise InputError(f"{score_t.numel()} MQS for {len(keys)} training frames")
+    labels, lam = mqs_labels(score_t)
+    return TrainingSet(torch.cat(images), torch.cat(masks), score_t, labels.float(), lam, keys)
+
+
+def _freeze(net: SaliencyUNet, stages: int) -> list[str]:
+    """Freeze the encoder stem and its first ``stages`` block groups (parameters and BN statistics)."""
+    prefixes = ("conv_stem.", "bn1.") + tuple(f"blocks.{i}." for i in range(stages)) if stages else ()
+    frozen = []
+    for name, p in net.encoder.named_parameters():
+        if prefixes and name.startswith(prefixes):
+            p.requires_grad_(False)
+            frozen.append(name)
+    return frozen
+
+
+def _set_train(net: SaliencyUNet, stages: int) -> None:
+    net.train()
+    if stages:  # frozen layers keep their ImageNet BN statistics (batch 8 would only add noise)
+        for name, m in net.encoder.named_modules():
+            if name.startswith(("conv_stem", "bn1")) or any(name.startswith(f"blocks.{i}") for i in range(stages)):
+                m.eval()
+
+
+def _lr_factor(step: int, cfg: TrainConfig) -> float:
+    t = min(step / max(cfg.iterations, 1), 1.0)
+    return cfg.lr_min_factor + (1 - cfg.lr_min_factor) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def _losses(net: SaliencyUNet, x: torch.Tensor, y: torch.Tensor, lab: torch.Tensor, cls_weight: float):
+    logits, hq = net(x)
+    l_map = F.binary_cross_entropy_with_logits(logits[:, 0], y)  # Eq. 6
+    l_cls = F.binary_cross_entropy_with_logits(hq, lab)  # Eq. 7 (logistic loss)
+    return l_map + cls_weight * l_cls, l_map, l_cls, hq  # Eq. 5
+
+
+def _batch(ts: TrainingSet, idx: torch.Tensor, flip: torch.Tensor, device: torch.device):
+    x = ts.images[idx, flip].to(device).float() / 255
+    y = ts.masks[idx, flip].to(device).float()
+    return x, y, ts.labels[idx].to(device)
+
+
+@torch.no_grad()
+def _evaluate(net: SaliencyUNet, ts: TrainingSet, device: torch.device, cls_weight: float, bs: int = 16) -> dict:
+    net.eval()
+    tot, n, correct = 0.0, 0, 0
+    for i in range(0, len(ts), bs):
+        idx = torch.arange(i, min(i + bs, len(ts)))
+        x, y, lab = _batch(ts, idx, torch.zeros_like(idx), device)
+        loss, _, _, hq = _losses(net, x, y, lab, cls_weight)
+        tot += float(loss) * len(idx)
+        n += len(idx)
+        correct += int(((hq > 0) == (lab > 0.5)).sum())
+    return {"loss": tot / n, "acc": correct / n}
+
+
+def train_network(cfg: TrainConfig, train_set: TrainingSet, val_set: TrainingSet | None = None,
+                  *, work_dir: Path | None = None, meta: dict[str, Any] | None = None) -> SaliencyUNet:
+    """Train (or resume) the MQPM network on prepared samples; returns the best (or last) network on CPU."""
+    device = resolve_device(cfg.device)
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    work = work_dir or cfg.work_path()
+    work.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    net = SaliencyUNet(UNetConfig(encoder=cfg.encoder, cls_head=True, input_size=(cfg.input_size,) * 2),
+                       pretrained=True)
+    frozen = _freeze(net, cfg.freeze_stages)
+    net.to(device)
+    enc = [p for n, p in net.encoder.named_parameters() if p.requires_grad]
+    rest = [p for n, p in net.named_parameters() if not n.startswith("encoder.")]
+    opt = torch.optim.Adam([{"params": enc, "lr": cfg.encoder_lr, "base": cfg.encoder_lr},
+                            {"params": rest, "lr": cfg.lr, "base": cfg.lr}])
+    step, best = 0, float("inf")
+    ema: float | None = None
+    last_p, best_p = work / "last.pt", work / "best.pt"
+    if last_p.is_file():
+        ck = load_checkpoint(last_p)
+        old = {k: v for k, v in ck["config"].items() if k not in _RESUME_FREE}
+        new = {k: v for k, v in cfg.to_dict().items() if k not in _RESUME_FREE}
+        if old != new:
+            diff = {k: (old.get(k), new.get(k)) for k in set(old) | set(new) if old.get(k) != new.get(k)}
+            raise InputError(f"{last_p} was written by another configuration {diff} (checkpoint, now); "
+                             "use another --work-dir or --restart to start over")
+        load_state_dict_strict(net, ck["model"], source=str(last_p))
+        opt.load_state_dict(ck["optimizer"])
+        step, best, ema = int(ck["step"]), float(ck["best"]), ck.get("ema")
+        _log.info("resuming %s at step %d/%d", last_p, step, cfg.iterations)
+
+    def save(path: Path) -> None:
+        tmp = path.with_suffix(".tmp")
+        torch.save({"config": cfg.to_dict(), "step": step, "best": best, "ema": ema, "model": net.state_dict(),
+                    "optimizer": opt.state_dict(), "meta": dict(meta or {})}, tmp)
+        os.replace(tmp, path)  # an interruption never leaves a half-written checkpoint
+
+    n = len(train_set)
+    t0, seen = time.time(), 0
+    logf = open(work / "log.jsonl", "a")
+    _set_train(net, cfg.freeze_stages)
+    while step < cfg.iterations:
+        # the batch of step k depends only on (seed, k): a resumed run sees the same samples as an uninterrupted one
+        g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+        idx = torch.randint(n, (cfg.batch_size,), generator=g)
+        flip = torch.randint(2, (cfg.batch_size,), generator=g) if cfg.hflip else torch.zeros_like(idx)
+        x, y, lab = _batch(train_set, idx, flip, device)
+        f = _lr_factor(step, cfg)
+        for grp in opt.param_groups:
+            grp["lr"] = grp["base"] * f
+        loss, l_map, l_cls, _ = _losses(net, x, y, lab, cfg.cls_weight)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        seen += 1
+        ema = float(loss) if ema is None else 0.95 * ema + 0.05 * float(loss)
+        if step % cfg.log_every == 0 or step == cfg.iterations:
+            rate = seen / (time.time() - t0)
+            rec = {"step": step, "loss": float(loss), "map": float(l_map), "cls": float(l_cls), "ema": ema,
+                   "lr": cfg.lr * f, "it_s": rate}
+            _log.info("step %d/%d loss %.4f (map %.4f cls %.4f, ema %.4f) lr %.2e %.2f it/s ETA %.0f s", step,
+                      cfg.iterations, rec["loss"], rec["map"], rec["cls"], ema, rec["lr"], rate,
+                      (cfg.iterations - step) / max(rate, 1e-9))
+            logf.write(json.dumps(rec) + "\n")
+            logf.flush()
+        if step % cfg.ckpt_every == 0 or step == cfg.iterations:
+            if val_set is not None:
+                ev = _evaluate(net, val_set, device, cfg.cls_weight)
+                _set_train(net, cfg.freeze_stages)
+                monitored = ev["loss"]
+                _log.info("step %d validation loss %.4f HQ accuracy %.3f", step, ev["loss"], ev["acc"])
+                logf.write(json.dumps({"step": step, "val": ev}) + "\n")
+            else:
+                monitored = ema
+            if monitored < best:
+                best = monitored
+                save(best_p)
+            save(last_p)
+    logf.close()
+    src = best_p if best_p.is_file() else last_p
+    final = load_checkpoint(src)
+    load_state_dict_strict(net, final["model"], source=str(src))
+    _log.info("training done: %s (step %d, monitored loss %.4f)", src, final["step"], final["best"])
+    return net.cpu().eval()
+
+
+def train_mqpm(cfg: TrainConfig, *, flow_sets: Sequence[FlowSet] | None = None) -> Path:
+    """The whole ``vsodboost train mqpm`` pipeline; returns the exported checkpoint path."""
+    if flow_sets is None:
+        if not cfg.data:
+            raise InputError("no training data: pass at least one --data ROOT (DAVIS or DAVSOD layout)")
+        flow_sets = build_flow_sets(cfg.data, cfg.flow, cache_dir=cfg.cache_dir, max_side=cfg.cache_max_side)
+    t0 = time.time()
+    names = {fs.sequence for fs in flow_sets}
+    unknown = set(cfg.val_sequences) - names
+    if unknown:
+        raise InputError(f"validation sequences {sorted(unknown)} are not in the training data ({sorted(names)})")
+    train_sets = [fs for fs in flow_sets if fs.sequence not in cfg.val_sequences]
+    val_sets = [fs for fs in flow_sets if fs.sequence in cfg.val_sequences]
+    ts = prepare_training_set(train_sets, theta=cfg.theta, input_size=cfg.input_size)
+    vs = prepare_training_set(val_sets, theta=cfg.theta, input_size=cfg.input_size) if val_sets else None
+    _log.info("training set: %d frames of %d sequences, λ = %.4f, %.1f%% HQ", len(ts), len(train_sets), ts.lam,
+              100 * float(ts.labels.mean()))
+    work = cfg.work_path()
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "labels.json").write_text(json.dumps(
+        {"lambda": ts.lam, "frames": [{"key": "/".join(k), "mqs": float(m), "hq": bool(lab)}
+                                      for k, m, lab in zip(ts.keys, ts.mqs.tolist(), ts.labels.tolist())]}))
+    data_meta = {"datasets": sorted({fs.dataset for fs in train_sets}), "sequences": len(train_sets),
+                 "frames": len(ts), "lambda": ts.lam, "hq_fraction": float(ts.labels.mean())}
+    net = train_network(cfg, ts, vs, work_dir=work, meta=data_meta)
+    meta = {"train_config": cfg.to_dict(), "data": data_meta, "train_seconds": round(time.time() - t0, 1),
+            "torch": torch.__version__}
+    out = Path(cfg.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    torch.save(mqpm_checkpoint(net, meta), tmp)
+    os.replace(tmp, out)
+    _log.info("wrote %s (%.1f MB)", out, out.stat().st_size / 1e6)
+    return out
