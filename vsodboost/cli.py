@@ -14,6 +14,7 @@ from .errors import VsodboostError
 #: Sub-command modules, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
     "vsodboost.commands.plugins",
+    "vsodboost.commands.eval",
 )
 
 

@@ -28,3 +28,8 @@ __all__ = [
     "frame_metrics",
     "frame_stats",
 ]
+
+from .accumulator import METRIC_KEYS, SODMetrics  # noqa: E402
+from .evaluate import evaluate_folders, read_map, resize_to  # noqa: E402
+
+__all__ += ["SODMetrics", "METRIC_KEYS", "evaluate_folders", "read_map", "resize_to"]

@@ -51,6 +51,50 @@ def _offsets() -> Tensor:
 _OFFSETS = _offsets()
 
 
+def _dilate(mask: Tensor, r: int) -> Tensor:
+    """Binary dilation by a (2r+1)² square, as separable shifted ORs (max_pool2d is slow on CPU)."""
+    h, w = mask.shape[-2:]
+    m = F.pad(mask, (r, r, 0, 0))
+    rows = m[..., 0:w].clone()
+    for d in range(1, 2 * r + 1):
+        rows |= m[..., d:d + w]
+    m = F.pad(rows, (0, 0, r, r))
+    out = m[..., 0:h, :].clone()
+    for d in range(1, 2 * r + 1):
+        out |= m[..., d:d + h, :]
+    return out
+
+
+def _gaussian_blur(x: Tensor) -> Tensor:
+    """``imfilter(x, fspecial('gaussian', 7, 5))`` with zero padding, as two 1-D passes in float64.
+
+    The MATLAB kernel is the outer product of a 1-D Gaussian (none of its entries falls under the eps cut-off),
+    so the separable result equals the 2-D correlation up to rounding; float64 conv2d is very slow on CPU.
+    """
+    k = torch.exp(-torch.arange(-3, 4, dtype=F64) ** 2 / 50)
+    k = (k / k.sum()).tolist()
+    h, w = x.shape[-2:]
+    p = F.pad(x, (3, 3, 0, 0))
+    rows = p[..., 0:w] * k[0]
+    for d in range(1, 7):
+        rows += p[..., d:d + w] * k[d]
+    p = F.pad(rows, (0, 0, 3, 3))
+    out = p[..., 0:h, :] * k[0]
+    for d in range(1, 7):
+        out += p[..., d:d + h, :] * k[d]
+    return out
+
+
+def _gaussian_blur_valid(x: Tensor, pr0: int, r0: int, r1: int, pc0: int, c0: int, c1: int) -> Tensor:
+    """The zero-padded blur of ``x`` restricted to rows r0:r1, cols c0:c1 (reads a 3-px margin around them)."""
+    h, w = x.shape
+    pr1, pc1 = min(r1 + 3, h), min(c1 + 3, w)
+    out = _gaussian_blur(x[pr0:pr1, pc0:pc1])
+    # where the margin was cut by the crop (not by the image border), _gaussian_blur padded zeros in the wrong
+    # place; those rows/cols are dropped below because r0 - pr0 == 3 unless the image border is there.
+    return out[r0 - pr0:r0 - pr0 + (min(r1, h) - r0), c0 - pc0:c0 - pc0 + (min(c1, w) - c0)]
+
+
 def _distance_to_fg(gt: Tensor) -> Tensor:
     """Exact Euclidean distance of every pixel to the nearest foreground pixel (0 on the foreground), float64."""
     out = []
@@ -64,7 +108,7 @@ def _distance_to_fg(gt: Tensor) -> Tensor:
 def _nearest_fg_error(err: Tensor, gt: Tensor) -> Tensor:
     """``Et`` of the reference: on background pixels near the foreground, the error at the nearest fg pixel."""
     b, h, w = gt.shape
-    band = (F.max_pool2d(gt.to(F64).unsqueeze(1), 7, stride=1, padding=3).squeeze(1) > 0) & ~gt
+    band = _dilate(gt, 3) & ~gt
     et = err.clone()
     if not bool(band.any()):
         return et
@@ -85,8 +129,18 @@ def weighted_f_from_float(x: Tensor, gt: Tensor, beta2: float = 1.0) -> Tensor:
     gf = gt.to(F64)
     err = (x - gf).abs()
     et = _nearest_fg_error(err, gt)
-    k = matlab_gaussian().to(x.device).view(1, 1, 7, 7)
-    ea = F.conv2d(et.unsqueeze(1), k, padding=3).squeeze(1)  # zero padding, as scipy convolve(mode="constant")
+    ea = torch.zeros_like(et)
+    for i in range(gt.shape[0]):  # EA is only read on the foreground: blur its bounding box (+3 px) only
+        rows = gt[i].any(1).nonzero()
+        cols = gt[i].any(0).nonzero()
+        if rows.numel() == 0:
+            continue
+        r0, r1 = max(int(rows[0]) - 3, 0), int(rows[-1]) + 4
+        c0, c1 = max(int(cols[0]) - 3, 0), int(cols[-1]) + 4
+        # a 3-px margin around the box keeps the zero padding where the image ends and real values elsewhere
+        pr0, pc0 = max(r0 - 3, 0), max(c0 - 3, 0)
+        crop = _gaussian_blur_valid(et[i], pr0, r0, r1, pc0, c0, c1)
+        ea[i, r0:r1, c0:c1] = crop
     min_e_ea = torch.where(gt & (ea < err), ea, err)
     dist = _distance_to_fg(gt)
     importance = torch.where(gt, torch.ones_like(dist), 2 - torch.exp(math.log(0.5) / 5 * dist))

@@ -1,0 +1,116 @@
+"""``vsodboost eval``: score folders of saliency maps against a dataset's ground truth (pysodmetrics conventions)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+
+_COLS = ("frames", "maxF", "meanF", "adpF", "S", "MAE", "maxE", "meanE", "adpE", "wF")
+
+
+def _fmt(v: Any, key: str) -> str:
+    if key == "frames":
+        return str(v)
+    if isinstance(v, float) and math.isnan(v):
+        return "-"
+    return f"{v:.4f}"
+
+
+def format_table(result: dict[str, Any], *, per_sequence: bool = True) -> str:
+    """A fixed-width table: one row per sequence (with its missing maps), then the overall row."""
+    rows = []
+    if per_sequence:
+        for s in result["sequences"]:
+            rows.append([s["sequence"]] + [_fmt(s[k], k) for k in _COLS] + [str(s.get("missing", 0))])
+    label = f"ALL ({result['settings']['average']}-avg{', skip-ends' if result['settings']['skip_ends'] else ''})"
+    rows.append([label] + [_fmt(result[k], k) for k in _COLS] + [str(result["missing"]["count"])])
+    head = ["sequence", *_COLS, "missing"]
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
+    line = lambda r: "  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(r))  # noqa: E731
+    out = [line(head), "-" * len(line(head))]
+    out += [line(r) for r in rows[:-1]]
+    if per_sequence:
+        out.append("-" * len(line(head)))
+    out.append(line(rows[-1]))
+    return "\n".join(out)
+
+
+def _method_name(spec: str, gt_root: str) -> tuple[str, str]:
+    """``NAME=PATH``, or a plain path named after its folder (after its parent when the folder is named like the
+    dataset, as in ``results/PDB/DAVIS2016``)."""
+    if "=" in spec and not Path(spec).exists():
+        name, _, path = spec.partition("=")
+        return name, path
+    p = Path(spec).resolve()
+    if p.name == Path(gt_root).resolve().name and p.parent.name:
+        return p.parent.name, spec
+    return p.name, spec
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..metrics.evaluate import evaluate_folders
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    results: dict[str, dict[str, Any]] = {}
+    for spec in args.pred:
+        name, path = _method_name(spec, args.gt)
+        if name in results:
+            raise InputError(f"two prediction roots are both named {name!r}; name them with NAME=PATH")
+        res = evaluate_folders(path, args.gt, layout=args.layout, average=args.average, skip_ends=args.skip_ends,
+                               weighted_f=not args.no_wf, progress=None if not args.quiet else False)
+        res["method"] = name
+        results[name] = res
+        print(f"== {name}: {path}")
+        for note in res["notes"]:
+            print(f"note: {note}", file=sys.stderr)
+        if res["missing"]["count"]:
+            shown = {k: v[:5] for k, v in list(res["missing"]["frames"].items())[:5]}
+            print(f"warning: {res['missing']['count']} annotated frame(s) have no map (not scored): {shown}",
+                  file=sys.stderr)
+        print(format_table(res, per_sequence=not args.summary))
+    if args.json:
+        payload: Any = next(iter(results.values())) if len(results) == 1 else {"methods": list(results.values())}
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(payload, indent=2, allow_nan=True))
+        print(f"wrote {args.json}")
+    if args.plot:
+        from ..metrics.plot import plot_curves
+
+        for f in plot_curves(results, args.plot):
+            print(f"wrote {f}")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="score saliency maps against ground truth (MAE, S, F, E, wF)",
+        description="Score PRED_ROOT/<seq>/<stem>.png maps against the GT of a dataset, matched by sequence and "
+                    "frame stem. Numbers follow pysodmetrics 1.6.2 (uint8 maps, gt > 128, per-image min-max, "
+                    "beta^2 = 0.3, S alpha = 0.5).",
+    )
+    p.add_argument("--pred", required=True, nargs="+", metavar="PRED_ROOT",
+                   help="folder(s) of maps, one sub-folder per sequence; several (or NAME=PATH) compare methods")
+    p.add_argument("--gt", required=True, metavar="GT_ROOT", help="dataset root (DAVIS root or DAVSOD-layout root)")
+    p.add_argument("--layout", choices=("davis", "davsod", "auto"), default="auto", help="GT layout (default: auto)")
+    p.add_argument("--average", choices=("frame", "video"), default="frame",
+                   help="frame: every frame weighs the same (pysodmetrics); video: mean per sequence, then across")
+    p.add_argument("--skip-ends", action="store_true",
+                   help="drop the first and last annotated frame of each sequence (DAVSOD toolbox convention)")
+    p.add_argument("--json", metavar="FILE", help="write the results (overall, per sequence, curves) as JSON")
+    p.add_argument("--plot", metavar="DIR", help="draw PR and F-measure-vs-threshold curves (needs matplotlib)")
+    p.add_argument("--no-wf", action="store_true", help="skip the weighted F-measure (the slowest metric)")
+    p.add_argument("--summary", action="store_true", help="print only the overall row")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default 1: fastest on busy machines; 0 keeps torch's default)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)

@@ -1,0 +1,231 @@
+"""Evaluate folders of saliency maps against a dataset's ground truth.
+
+``PRED_ROOT/<seq>/<stem>.png`` (also jpg/bmp) is matched to the GT of ``GT_ROOT`` by sequence and frame stem
+(never by position). GT is read with :mod:`vsodboost.datasets` (``davis``: ``Annotations/480p/<seq>``;
+``davsod``: ``<seq>/ground-truth``). Only annotated frames are evaluated. A GT frame without a map counts as
+*missing*: it is reported, never scored as a zero map.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import cv2
+import numpy as np
+
+from ..datasets import read_dataset
+from ..errors import InputError
+from ..video import natural_key
+from .accumulator import METRIC_KEYS, SODMetrics
+
+__all__ = ["evaluate_folders", "read_map", "resize_to", "MAP_EXTS"]
+
+log = logging.getLogger(__name__)
+
+#: Extensions of saliency-map files, in order of preference when a stem exists twice.
+MAP_EXTS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+def read_map(path: str | os.PathLike[str]) -> tuple[np.ndarray, str | None]:
+    """Read a map as uint8 grayscale (H, W); returns ``(map, note)`` where ``note`` says what was converted.
+
+    A colour or 16-bit file is converted exactly as ``cv2.imread(path, cv2.IMREAD_GRAYSCALE)`` does (the way the
+    field's toolkits read maps), and the note says so. Unreadable files raise :class:`InputError`.
+    """
+    p = str(path)
+    img = cv2.imread(p, cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise InputError(f"cannot read {p}: not an image OpenCV can decode (corrupt, empty or wrong extension)")
+    if img.ndim == 2 and img.dtype == np.uint8:
+        return img, None
+    what = f"{img.shape[2]}-channel" if img.ndim == 3 else f"{img.dtype}"
+    gray = cv2.imread(p, cv2.IMREAD_GRAYSCALE)
+    if gray is None:  # pragma: no cover - decodable unchanged but not as gray
+        raise InputError(f"cannot read {p} as a grayscale map")
+    return gray, f"{what} {img.dtype} map converted to 8-bit grayscale (cv2.IMREAD_GRAYSCALE)"
+
+
+def resize_to(pred: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Resize a uint8 map to ``shape`` (H, W) with bilinear interpolation, as the evaluation toolkits do."""
+    return cv2.resize(pred, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
+def _map_index(folder: Path) -> dict[str, Path]:
+    maps: dict[str, Path] = {}
+    files = sorted((f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in MAP_EXTS),
+                   key=lambda f: (f.stem, MAP_EXTS.index(f.suffix.lower())))
+    for f in files:
+        maps.setdefault(f.stem, f)
+    return maps
+
+
+def _pred_sequences(pred_root: Path) -> dict[str, Path]:
+    if not pred_root.is_dir():
+        raise InputError(f"prediction root {pred_root} does not exist or is not a folder")
+    seqs = {d.name: d for d in pred_root.iterdir() if d.is_dir()}
+    if not seqs:
+        raise InputError(f"prediction root {pred_root} has no sequence folders; expected PRED_ROOT/<seq>/<stem>.png")
+    return seqs
+
+
+def evaluate_folders(
+    pred_root: str | os.PathLike[str],
+    gt_root: str | os.PathLike[str],
+    *,
+    layout: str = "auto",
+    average: str = "frame",
+    skip_ends: bool = False,
+    weighted_f: bool = True,
+    sequences: Iterable[str] | None = None,
+    batch_size: int = 8,
+    workers: int = 2,
+    progress: bool | Callable[[int], Any] | None = None,
+) -> dict[str, Any]:
+    """Evaluate every sequence present in both ``pred_root`` and ``gt_root``.
+
+    Args:
+        layout: ``davis``, ``davsod`` or ``auto`` (GT layout).
+        average: ``frame`` (pysodmetrics) or ``video`` (mean per sequence, then across sequences).
+        skip_ends: drop the first and last annotated frame of each sequence (DAVSOD toolbox).
+        weighted_f: compute wF too (the slowest metric).
+        sequences: restrict to these sequence names.
+        progress: show a tqdm bar (None: only on a terminal).
+
+    Returns:
+        ``{"frames", "maxF", "meanF", "adpF", "S", "MAE", "maxE", "meanE", "adpE", "wF", "sequences": [...],
+        "missing": {...}, "notes": [...], "settings": {...}, "curves": {...}}``; each per-sequence entry has the same
+        metric keys plus ``sequence`` and ``missing``.
+    """
+    if average not in ("frame", "video"):
+        raise InputError(f"average: expected 'frame' or 'video', got {average!r}")
+    pred_root, gt_root = Path(pred_root), Path(gt_root)
+    pred_seqs = _pred_sequences(pred_root)
+    data = read_dataset(gt_root, layout)  # type: ignore[arg-type]
+    wanted = set(sequences) if sequences is not None else None
+    gt_seqs = [s for s in data if s.gt and (wanted is None or s.name in wanted)]
+    if not gt_seqs:
+        raise InputError(f"no annotated sequence found in {gt_root} (layout {layout!r})")
+    common = [s for s in gt_seqs if s.name in pred_seqs]
+    notes: list[str] = []
+    if not common:
+        raise InputError(
+            f"no sequence of {pred_root} matches the GT of {gt_root}: prediction folders "
+            f"{sorted(pred_seqs, key=natural_key)[:5]}..., GT sequences {[s.name for s in gt_seqs][:5]}...; "
+            "PRED_ROOT must hold one folder per sequence, named as in the dataset"
+        )
+    unmatched_gt = [s.name for s in gt_seqs if s.name not in pred_seqs]
+    if unmatched_gt:
+        notes.append(f"{len(unmatched_gt)} GT sequence(s) have no prediction folder and are not evaluated: "
+                     f"{unmatched_gt}")
+    extra = sorted(set(pred_seqs) - {s.name for s in data}, key=natural_key)
+    if extra:
+        notes.append(f"{len(extra)} prediction folder(s) match no GT sequence: {extra}")
+
+    # the work list: (sequence, stem, map path, gt path), in temporal order; missing maps are listed, not scored
+    jobs: list[tuple[str, str, Path, Path]] = []
+    missing: dict[str, list[str]] = {}
+    for seq in common:
+        maps = _map_index(pred_seqs[seq.name])
+        if not maps:
+            notes.append(f"prediction folder {pred_seqs[seq.name]} holds no maps ({', '.join(MAP_EXTS)})")
+        for stem in seq.annotated:
+            if stem in maps:
+                jobs.append((seq.name, stem, maps[stem], seq.gt[stem]))
+            else:
+                missing.setdefault(seq.name, []).append(stem)
+    if not jobs:
+        raise InputError(
+            f"no map in {pred_root} matches an annotated frame of {gt_root} by stem; e.g. GT stems "
+            f"{common[0].annotated[:3]} vs map stems {sorted(_map_index(pred_seqs[common[0].name]))[:3]}"
+        )
+    n_missing = sum(len(v) for v in missing.values())
+    if n_missing:
+        log.warning("%d annotated frame(s) have no map and are reported as missing", n_missing)
+
+    def load(job: tuple[str, str, Path, Path]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        seq, stem, mp, gp = job
+        pred, pnote = read_map(mp)
+        gt, gnote = read_map(gp)
+        job_notes = [f"{mp}: {pnote}"] if pnote else []
+        if gnote:
+            job_notes.append(f"{gp}: {gnote}")
+        if pred.shape != gt.shape:
+            job_notes.append(f"{mp}: map {pred.shape[1]}x{pred.shape[0]} resized to the GT's "
+                             f"{gt.shape[1]}x{gt.shape[0]} (bilinear)")
+            pred = resize_to(pred, gt.shape)
+        return pred, gt, job_notes
+
+    bar = None
+    if progress is None:
+        progress = bool(getattr(__import__("sys").stderr, "isatty", lambda: False)())
+    if progress is True:
+        try:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(jobs), unit="frame", desc="eval")
+        except ImportError:  # pragma: no cover
+            bar = None
+
+    metric = SODMetrics(weighted_f=weighted_f)
+    converted: list[str] = []
+    resized = 0
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        loaded = pool.map(load, jobs)  # decoding releases the GIL; keeps the metric loop busy
+        batch: list[tuple[np.ndarray, np.ndarray]] = []
+        batch_names: list[str] = []
+        batch_seq = None
+
+        def flush() -> None:
+            if batch:
+                metric.step(np.stack([b[0] for b in batch]), np.stack([b[1] for b in batch]),
+                            sequence=batch_seq or "", names=list(batch_names))
+                if callable(progress) and progress is not True:
+                    progress(len(batch))
+                if bar is not None:
+                    bar.update(len(batch))
+                batch.clear()
+                batch_names.clear()
+
+        for (seq, stem, _, _), (pred, gt, job_notes) in zip(jobs, loaded):
+            for n in job_notes:
+                if "resized" in n:
+                    resized += 1
+                else:
+                    converted.append(n)
+            if batch and (seq != batch_seq or gt.shape != batch[0][1].shape or len(batch) >= batch_size):
+                flush()
+            batch_seq = seq
+            batch.append((pred, gt))
+            batch_names.append(stem)
+        flush()
+    if bar is not None:
+        bar.close()
+
+    if resized:
+        notes.append(f"{resized} map(s) differ in size from their GT and were resized to it (bilinear)")
+        log.warning(notes[-1])
+    if converted:
+        notes.append(f"{len(converted)} file(s) were not 8-bit grayscale and were converted, e.g. {converted[0]}")
+        log.warning(notes[-1])
+
+    summary = metric.results(average=average, skip_ends=skip_ends)  # type: ignore[arg-type]
+    per_seq = metric.per_sequence(skip_ends=skip_ends)
+    for entry in per_seq:
+        entry["missing"] = len(missing.get(entry["sequence"], []))
+    for seq_name, stems in missing.items():
+        if not any(e["sequence"] == seq_name for e in per_seq):
+            per_seq.append({"sequence": seq_name, "frames": 0, **{k: float("nan") for k in METRIC_KEYS},
+                            "missing": len(stems)})
+    return {
+        **summary,
+        "sequences": per_seq,
+        "missing": {"count": n_missing, "frames": missing},
+        "notes": notes,
+        "settings": {"pred_root": str(pred_root), "gt_root": str(gt_root), "layout": layout, "average": average,
+                     "skip_ends": skip_ends, "weighted_f": weighted_f},
+        "curves": metric.curves(skip_ends=skip_ends),
+    }
