@@ -99,6 +99,8 @@ def test_accepts_sequence_of_hwc_arrays() -> None:
     frames, _ = translation(3, 48, 64, 2, 0)
     as_list = [f.permute(1, 2, 0).numpy() for f in frames]
     assert torch.equal(create_flow("dis").estimate(as_list), create_flow("dis").estimate(frames))
+    as_array = frames.permute(0, 2, 3, 1).numpy()  # (T, H, W, 3), as stacked video frames
+    assert torch.equal(create_flow("dis").estimate(as_array), create_flow("dis").estimate(frames))
 
 
 # ---------------------------------------------------------------------------------------------- buffer_flows

@@ -252,7 +252,7 @@ def test_variants_are_documented() -> None:
         assert cls.variants, cls
         for spec in cls.variants:
             assert spec.url and spec.url.startswith("http://content.sniklaus.com/github/pytorch-")
-            assert spec.license and "research" in spec.license or "NC" in spec.license
+            assert "research" in spec.license or "NC" in spec.license
             assert spec.sha256 is None  # unknown: never invented
 
 
@@ -308,7 +308,6 @@ def test_deep_bad_inputs(name: str) -> None:
 
 # ---------------------------------------------------------------------------------------------- real weights
 def _cached(filename: str) -> Path | None:
-    from vsodboost._weights import home_dir as real_home
     import os
 
     p = Path(os.environ.get("VSODBOOST_REAL_HOME", str(Path.home() / ".cache" / "vsodboost"))) / "flow" / filename
