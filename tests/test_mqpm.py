@@ -231,3 +231,54 @@ def test_load_rejects_other_architectures(tiny_net, tmp_path):
         load_mqpm(tmp_path / "plain.pt")
     with pytest.raises(MissingWeightsError, match="nope.pt"):
         load_mqpm(tmp_path / "nope.pt")
+
+
+# ------------------------------------------------------------------------------------------ training (CLI, resume)
+def _train_argv(root: Path, tmp_path: Path, name: str) -> list[str]:
+    return ["train", "mqpm", "--data", str(root), "--flow", "dis", "--out", str(tmp_path / f"{name}.pt"),
+            "--input-size", "64", "--batch-size", "2", "--iterations", "3", "--freeze-stages", "7",
+            "--ckpt-every", "1", "--log-every", "1", "--cache-dir", str(tmp_path / "cache")]
+
+
+def test_train_cli_resumes_after_an_interruption(tmp_path, monkeypatch, capsys):
+    from vsodboost import cli
+    from vsodboost.mqpm import train as tr
+
+    root = _davis(tmp_path, seqs=("a", "b"), n=4)
+    assert cli.main(_train_argv(root, tmp_path, "straight")) == 0
+    straight = load_mqpm(tmp_path / "straight.pt")
+    assert straight.provenance["meta"]["data"]["frames"] == 8
+    assert straight.provenance["meta"]["train_config"]["iterations"] == 3
+    assert (tmp_path / "straight.pt.train" / "labels.json").is_file()
+
+    real, calls = tr._losses, {"n": 0}
+
+    def flaky(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # the machine goes down during step 3
+        return real(*a, **k)
+
+    monkeypatch.setattr(tr, "_losses", flaky)
+    assert cli.main(_train_argv(root, tmp_path, "resumed")) == 130
+    assert "rerun the same command" in capsys.readouterr().err
+    monkeypatch.setattr(tr, "_losses", real)
+    assert not (tmp_path / "resumed.pt").exists()
+    assert cli.main(_train_argv(root, tmp_path, "resumed")) == 0  # resumes from last.pt (step 2)
+    resumed = load_mqpm(tmp_path / "resumed.pt")
+    a, b = straight.net.state_dict(), resumed.net.state_dict()
+    assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-6) for k in a)  # same batches, same Adam state
+
+    argv = _train_argv(root, tmp_path, "resumed")
+    argv[argv.index("--batch-size") + 1] = "4"
+    assert cli.main(argv) == 1  # a different configuration does not silently continue the old run
+    assert "another configuration" in capsys.readouterr().err
+
+
+def test_train_config_validation():
+    from vsodboost.mqpm.train import TrainConfig
+
+    with pytest.raises(InputError, match="multiple of 32"):
+        TrainConfig(input_size=100)
+    with pytest.raises(InputError, match="freeze_stages"):
+        TrainConfig(freeze_stages=9)

@@ -15,13 +15,13 @@ import torch.nn.functional as F
 from ..errors import DuplicateNameError, InputError, UnknownNameError
 
 __all__ = ["Theta", "register_theta", "get_theta", "list_thetas", "DEFAULT_THETA",
-           "border_contrast", "saturation", "center_prior"]
+           "border_contrast", "border_contrast_center", "saturation", "center_prior"]
 
 Theta = Callable[[torch.Tensor], torch.Tensor]
 _THETAS: dict[str, Theta] = {}
 
 #: The default Θ (chosen by the measurement in docs/mqpm.md).
-DEFAULT_THETA = "border-contrast"
+DEFAULT_THETA = "border-contrast-center"
 
 
 def register_theta(name: str, fn: Theta | None = None, *, replace: bool = False):
@@ -85,6 +85,12 @@ def border_contrast(flow_images: torch.Tensor, border: float = 0.05, smooth: int
     return _minmax(d)
 
 
+@register_theta("border-contrast-center")
+def border_contrast_center(flow_images: torch.Tensor, sigma: float = 0.3) -> torch.Tensor:
+    """:func:`border_contrast` weighted by a centred Gaussian (the centre bias of classic image saliency)."""
+    return _minmax(border_contrast(flow_images) * _gaussian(flow_images, sigma))
+
+
 @register_theta("saturation")
 def saturation(flow_images: torch.Tensor) -> torch.Tensor:
     """Colour saturation of the flow image, i.e. the flow magnitude over the frame's maximum (Middlebury coding:
@@ -96,9 +102,13 @@ def saturation(flow_images: torch.Tensor) -> torch.Tensor:
 @register_theta("center")
 def center_prior(flow_images: torch.Tensor, sigma: float = 0.25) -> torch.Tensor:
     """A centred Gaussian that ignores the flow: the null Θ, to tell what any flow-based Θ adds."""
+    return _minmax(_gaussian(flow_images, sigma))
+
+
+def _gaussian(flow_images: torch.Tensor, sigma: float) -> torch.Tensor:
     x = _check(flow_images)
     b, _, h, w = x.shape
     yy = (torch.arange(h, device=x.device, dtype=torch.float32) + 0.5) / h - 0.5
     xx = (torch.arange(w, device=x.device, dtype=torch.float32) + 0.5) / w - 0.5
     g = torch.exp(-(yy[:, None] ** 2 + xx[None, :] ** 2) / (2 * sigma**2))
-    return _minmax(g.expand(b, h, w).contiguous())
+    return g.expand(b, h, w).contiguous()

@@ -256,7 +256,8 @@ def train_network(cfg: TrainConfig, train_set: TrainingSet, val_set: TrainingSet
         opt.step()
         step += 1
         seen += 1
-        ema = float(loss) if ema is None else 0.95 * ema + 0.05 * float(loss)
+        lv = loss.item()
+        ema = lv if ema is None else 0.95 * ema + 0.05 * lv
         if step % cfg.log_every == 0 or step == cfg.iterations:
             rate = seen / (time.time() - t0)
             rec = {"step": step, "loss": float(loss), "map": float(l_map), "cls": float(l_cls), "ema": ema,
@@ -313,7 +314,7 @@ def train_mqpm(cfg: TrainConfig, *, flow_sets: Sequence[FlowSet] | None = None) 
                  "frames": len(ts), "lambda": ts.lam, "hq_fraction": float(ts.labels.mean())}
     net = train_network(cfg, ts, vs, work_dir=work, meta=data_meta)
     meta = {"train_config": cfg.to_dict(), "data": data_meta, "train_seconds": round(time.time() - t0, 1),
-            "torch": torch.__version__}
+            "torch": str(torch.__version__)}
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")

@@ -1,0 +1,92 @@
+"""``vsodboost train``: train the networks of the method. ``train mqpm`` trains the motion quality prediction
+module; each network is a sub-sub-command registered in :data:`TRAINERS` (``name → add_parser(subparsers)``).
+
+Example::
+
+    vsodboost -v train mqpm --data ../shared/data/DAVIS2016 --data ../shared/data/ViSal --flow dis --out mqpm.pt
+
+Interrupted runs resume when the same command is run again (``--restart`` starts over).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+from typing import Callable
+
+from ..errors import InputError
+
+__all__ = ["add_parser", "TRAINERS"]
+
+
+def _run_mqpm(args: argparse.Namespace) -> int:
+    from ..mqpm.train import TrainConfig, train_mqpm
+
+    cfg = TrainConfig(
+        data=[str(d) for d in args.data], out=str(args.out), flow=args.flow, theta=args.theta,
+        encoder=args.encoder, input_size=args.input_size, batch_size=args.batch_size, iterations=args.iterations,
+        lr=args.lr, encoder_lr=args.encoder_lr, freeze_stages=args.freeze_stages, hflip=not args.no_flip,
+        val_sequences=list(args.val or []), seed=args.seed, log_every=args.log_every, ckpt_every=args.ckpt_every,
+        device=args.device, work_dir=args.work_dir, cache_dir=args.cache_dir, num_threads=args.threads,
+        cache_max_side=args.cache_max_side,
+    )
+    work = cfg.work_path()
+    if args.restart and work.exists():
+        logging.getLogger("vsodboost.train").warning("--restart: removing %s", work)
+        shutil.rmtree(work)
+    out = train_mqpm(cfg)
+    print(f"wrote {out}")
+    return 0
+
+
+def _add_mqpm(sub: argparse._SubParsersAction) -> None:
+    from ..mqpm.train import TrainConfig
+
+    d = TrainConfig()
+    p = sub.add_parser("mqpm", help="train the motion quality prediction module (MQPM) on flow images",
+                       description="Flows of every annotated frame are computed once and cached; MQS (Eq. 1) and "
+                                   "labels (Eqs. 2-4) are computed over the training set; the network is trained "
+                                   "with Adam on Eq. 5 with random horizontal flips.")
+    p.add_argument("--data", action="append", required=True, metavar="ROOT",
+                   help="dataset root in DAVIS or DAVSOD layout (repeatable)")
+    p.add_argument("--flow", default=d.flow, help=f"flow backend (see `vsodboost plugins`; default {d.flow})")
+    p.add_argument("--out", required=True, help="the exported inference checkpoint (fp16)")
+    p.add_argument("--theta", default=d.theta, help="Θ of Eq. 1 (default: border-contrast)")
+    p.add_argument("--encoder", default=d.encoder, help=f"encoder (default {d.encoder}; or vgg16)")
+    p.add_argument("--input-size", type=int, default=d.input_size, help="square training resolution, multiple of 32")
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--iterations", type=int, default=d.iterations)
+    p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate of the new layers (cosine decay)")
+    p.add_argument("--encoder-lr", type=float, default=d.encoder_lr)
+    p.add_argument("--freeze-stages", type=int, default=d.freeze_stages,
+                   help="encoder stem + first N stages keep ImageNet weights")
+    p.add_argument("--no-flip", action="store_true", help="disable random horizontal flips")
+    p.add_argument("--val", action="append", metavar="SEQ",
+                   help="hold out this sequence for validation; best.pt then follows its loss (repeatable)")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--log-every", type=int, default=d.log_every)
+    p.add_argument("--ckpt-every", type=int, default=d.ckpt_every)
+    p.add_argument("--device", default=d.device, help="auto (GPU when present), cpu, cuda, cuda:1 ...")
+    p.add_argument("--work-dir", default=None, help="checkpoints and logs (default: OUT.train/)")
+    p.add_argument("--cache-dir", default=None, help="flow cache (default $VSODBOOST_CACHE or /tmp/vsodboost-cache)")
+    p.add_argument("--cache-max-side", type=int, default=d.cache_max_side, help="cached flow resolution")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--restart", action="store_true", help="discard last.pt/best.pt and start over")
+    p.set_defaults(func=_run_mqpm)
+
+
+#: Networks trainable with ``vsodboost train <name>``: name → function adding its parser to the sub-parsers.
+TRAINERS: dict[str, Callable[[argparse._SubParsersAction], None]] = {"mqpm": _add_mqpm}
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a network of the method (mqpm, ...)")
+    inner = p.add_subparsers(dest="network", metavar="NETWORK")
+    for add in TRAINERS.values():
+        add(inner)
+
+    def _no_network(args: argparse.Namespace) -> int:
+        raise InputError(f"`vsodboost train` needs a network: one of {sorted(TRAINERS)}")
+
+    p.set_defaults(func=_no_network)
