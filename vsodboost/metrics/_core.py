@@ -69,15 +69,13 @@ class FrameStats:
 
 
 def as_batch(x: object, name: str) -> Tensor:
-    """Turn an array / tensor of shape (H, W) or (B, H, W) (a trailing channel of 1 is dropped) into a tensor."""
+    """Turn an array / tensor of shape (H, W), (B, H, W) or (B, 1, H, W) into a (B, H, W) tensor."""
     if isinstance(x, np.ndarray):
         x = torch.from_numpy(np.ascontiguousarray(x))
     if not isinstance(x, Tensor):
         raise InputError(f"{name}: expected a torch.Tensor or numpy array, got {type(x).__name__}")
-    if x.ndim == 4 and x.shape[1] == 1:
+    if x.ndim == 4 and x.shape[1] == 1:  # (B, 1, H, W), the layout of network outputs
         x = x[:, 0]
-    elif x.ndim == 3 and x.shape[-1] == 1 and x.shape[0] != 1:
-        x = x[..., 0]
     if x.ndim == 2:
         x = x.unsqueeze(0)
     if x.ndim != 3:
@@ -163,6 +161,27 @@ def _quadrant_masks(cy: Tensor, cx: Tensor, h: int, w: int) -> tuple[Tensor, Ten
     return torch.stack([top, ~top], -1), torch.stack([left, ~left], -1)
 
 
+#: Two summation orders of the same float64 values differ by far less than this (relative); a pixel value closer
+#: than this to the adaptive threshold makes ``pred >= 2 * mean`` depend on the order.
+_TIE_RTOL = 1e-9
+
+
+def _adaptive_threshold(mean: Tensor, values: Tensor, numpy_mean) -> Tensor:
+    """``min(2 * mean(pred), 1)`` per frame, as pysodmetrics computes it.
+
+    ``values`` (B, K) are the frame's pixel values (or levels; NaN where absent). Where one of them is within
+    rounding distance of the threshold, the comparison hinges on the last bit of the mean, so we recompute that
+    frame's mean with numpy's own (pairwise) summation: ``numpy_mean(i)``. Elsewhere the torch mean is used.
+    """
+    thr = torch.clamp(2 * mean, max=1)
+    near = ((values - thr.view(-1, 1)).abs() <= _TIE_RTOL * thr.view(-1, 1).abs().clamp(min=1e-300)).any(1)
+    if bool(near.any()):
+        thr = thr.clone()
+        for i in near.nonzero().flatten().tolist():
+            thr[i] = min(2 * numpy_mean(i), 1.0)
+    return thr
+
+
 def _cum_from_top(hist: Tensor) -> Tensor:
     """Counts of pixels with bin >= t for t = 255 .. 0 (pysodmetrics' flip + cumsum)."""
     return torch.flip(hist, dims=[-1]).cumsum(-1)
@@ -194,7 +213,7 @@ def stats_uint8(pred: Tensor, gt: Tensor, normalize: bool = True) -> FrameStats:
         if r < h:
             hist[i, 1] = torch.bincount(key[i, r:].reshape(-1), minlength=1024)
     hq = hist.view(b, 4, 2, 256).to(F64)  # (B, quadrant, gt, value)
-    return stats_from_hist(hq, cy, cx, n_fg, h, w, normalize)
+    return stats_from_hist(hq, cy, cx, n_fg, h, w, normalize, pred)
 
 
 def _levels(cnt: Tensor, normalize: bool) -> Tensor:
@@ -213,7 +232,8 @@ def _levels(cnt: Tensor, normalize: bool) -> Tensor:
     return torch.where(span == 0, lv, (lv - mn) / torch.where(span == 0, torch.ones_like(span), span))
 
 
-def stats_from_hist(hq: Tensor, cy: Tensor, cx: Tensor, n_fg: Tensor, h: int, w: int, normalize: bool) -> FrameStats:
+def stats_from_hist(hq: Tensor, cy: Tensor, cx: Tensor, n_fg: Tensor, h: int, w: int, normalize: bool,
+                    pred: Tensor) -> FrameStats:
     b = hq.shape[0]
     n = float(h * w)
     hg = hq.sum(1)  # (B, 2, 256): bg, fg
@@ -225,7 +245,10 @@ def stats_from_hist(hq: Tensor, cy: Tensor, cx: Tensor, n_fg: Tensor, h: int, w:
     pred_mean = (cnt * lv).sum(1) / n
 
     # adaptive threshold on the exact per-level values
-    thr = torch.clamp(2 * pred_mean, max=1).view(-1, 1)
+    def numpy_mean(i: int) -> float:  # the reference's float64 map of frame i, summed by numpy
+        return float(lv[i].cpu().numpy()[pred[i].cpu().numpy()].mean())
+
+    thr = _adaptive_threshold(pred_mean, torch.where(cnt > 0, lv, torch.nan), numpy_mean).view(-1, 1)
     above = lv >= thr
     adp_tp = (h1 * above).sum(1)
     adp_fp = (h0 * above).sum(1)
@@ -279,8 +302,8 @@ def stats_float(x: Tensor, gt: Tensor) -> FrameStats:
     gf = gt.to(F64)
     mae = (x - gf).abs().mean((1, 2))
     pred_mean = x.mean((1, 2))
-    thr = torch.clamp(2 * pred_mean, max=1).view(-1, 1, 1)
-    above = x >= thr
+    thr = _adaptive_threshold(pred_mean, x.view(b, -1), lambda i: float(x[i].cpu().numpy().mean()))
+    above = x >= thr.view(-1, 1, 1)
     adp_tp = (above & gt).sum((1, 2)).to(F64)
     adp_fp = (above & ~gt).sum((1, 2)).to(F64)
 

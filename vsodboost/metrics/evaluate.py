@@ -146,18 +146,19 @@ def evaluate_folders(
     if n_missing:
         log.warning("%d annotated frame(s) have no map and are reported as missing", n_missing)
 
-    def load(job: tuple[str, str, Path, Path]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    def load(job: tuple[str, str, Path, Path]) -> tuple[np.ndarray, np.ndarray, list[str], bool]:
         seq, stem, mp, gp = job
         pred, pnote = read_map(mp)
         gt, gnote = read_map(gp)
         job_notes = [f"{mp}: {pnote}"] if pnote else []
         if gnote:
             job_notes.append(f"{gp}: {gnote}")
-        if pred.shape != gt.shape:
-            job_notes.append(f"{mp}: map {pred.shape[1]}x{pred.shape[0]} resized to the GT's "
-                             f"{gt.shape[1]}x{gt.shape[0]} (bilinear)")
+        resized = pred.shape != gt.shape
+        if resized:
+            log.info("%s: map %dx%d resized to the GT's %dx%d (bilinear)", mp, pred.shape[1], pred.shape[0],
+                     gt.shape[1], gt.shape[0])
             pred = resize_to(pred, gt.shape)
-        return pred, gt, job_notes
+        return pred, gt, job_notes, resized
 
     bar = None
     if progress is None:
@@ -190,12 +191,9 @@ def evaluate_folders(
                 batch.clear()
                 batch_names.clear()
 
-        for (seq, stem, _, _), (pred, gt, job_notes) in zip(jobs, loaded):
-            for n in job_notes:
-                if "resized" in n:
-                    resized += 1
-                else:
-                    converted.append(n)
+        for (seq, stem, _, _), (pred, gt, job_notes, was_resized) in zip(jobs, loaded):
+            converted.extend(job_notes)
+            resized += was_resized
             if batch and (seq != batch_seq or gt.shape != batch[0][1].shape or len(batch) >= batch_size):
                 flush()
             batch_seq = seq
