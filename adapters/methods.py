@@ -132,10 +132,13 @@ def make_method(
     sequence: str | None = None,
     prefix: str = "",
     suffix: str = "",
+    normalize: bool = True,
+    exts: Sequence[str] | None = None,
     **live_kwargs: Any,
 ) -> MethodTarget:
     """Build the adapter of ``method``: ``maps=ROOT`` (maps mode), ``weights=FILE`` (live), or neither
-    (maps from ``$VSODBOOST_HOME/<method>/``)."""
+    (maps from ``$VSODBOOST_HOME/<method>/``). ``sequence``, ``prefix``, ``suffix``, ``normalize`` and ``exts`` are
+    maps-mode options (see :class:`PrecomputedTarget`); any other keyword goes to the live network."""
     spec = METHODS[method]
     if maps is not None and weights is not None:
         raise InputError(f"{method}: pass either maps=ROOT (published maps) or weights=FILE (live inference), not both")
@@ -153,6 +156,7 @@ def make_method(
     root = Path(maps).expanduser() if maps is not None else default
     if not root.is_dir():
         raise MissingMapsError(f"{spec.title}: maps folder {root} does not exist; " + _download_hint(spec, default))
-    backend = PrecomputedTarget(root, sequence=sequence, prefix=prefix, suffix=suffix, name=method,
-                                hint=_download_hint(spec, default))
+    extra = {"exts": exts} if exts is not None else {}
+    backend = PrecomputedTarget(root, sequence=sequence, prefix=prefix, suffix=suffix, normalize=normalize,
+                                name=method, hint=_download_hint(spec, default), **extra)
     return MethodTarget(spec, backend, "maps")

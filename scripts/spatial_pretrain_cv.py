@@ -23,16 +23,15 @@ def main() -> None:
     ap.add_argument("--out-dir", type=Path, required=True)
     ap.add_argument("--folds", type=int, nargs="*", default=[0, 1])
     ap.add_argument("--all", action="store_true", help="also train on every sequence (the shipped weights)")
-    ap.add_argument("--iterations", type=int, default=300)
-    ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--input-size", type=int, default=256)
+    ap.add_argument("--iterations", type=int, default=200)
+    ap.add_argument("--batch-size", type=int, default=6)
+    ap.add_argument("--input-size", type=int, default=224)
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
     data = find_shared_data()
     sets = [(data / "DAVIS2016", "davis"), (data / "ViSal", "davsod")]
-    runs = [(f"spatial_fold{k}.pt", sum(held_out(data, k).values(), [])) for k in args.folds]
-    if args.all:
-        runs.append(("spatial_all.pt", []))
+    runs = [("spatial_all.pt", [])] if args.all else []  # the shipped weights first
+    runs += [(f"spatial_fold{k}.pt", sum(held_out(data, k).values(), [])) for k in args.folds]
     for name, exclude in runs:
         pretrain_spatial(sets, args.out_dir / name, iterations=args.iterations, batch_size=args.batch_size,
                          input_size=args.input_size, exclude=exclude)

@@ -13,6 +13,8 @@ from .errors import VsodboostError
 
 #: Sub-command modules, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
+    "vsodboost.commands.demo",
+    "vsodboost.commands.boost",
     "vsodboost.commands.plugins",
     "vsodboost.commands.eval",
     "vsodboost.commands.train",

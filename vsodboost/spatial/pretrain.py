@@ -55,7 +55,7 @@ def pretrain_spatial(
     input_size: int = 256,
     exclude: Iterable[str] = (),
     seed: int = 0,
-    log_every: int = 25,
+    log_every: int = 10,
 ) -> SaliencyUNet:
     """Train the default spatial model (Lite0 U-Net + MSDA, ImageNet encoder) on the GT of ``data``.
 

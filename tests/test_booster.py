@@ -1,0 +1,202 @@
+"""The Booster's pipeline on a small synthetic clip, with a stand-in MQPM (the real one is tested in test_mqpm*)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from vsodboost import plugins
+from vsodboost.booster import Booster, BoostConfig, run_to_dir
+from vsodboost.demo import ArrayTarget, synthetic_clip
+from vsodboost.errors import InputError, TargetError
+from vsodboost.models import saliency_unet
+
+
+class FlowMagnitudeMQPM:
+    """Stand-in MQPM: HQ when the colour-coded flow is saturated enough; motion map = saturation."""
+
+    provenance = {"file": "stub"}
+
+    def __init__(self, threshold: float = 0.0) -> None:
+        self.threshold = threshold
+        self.calls = 0
+
+    def predict(self, flow_images: torch.Tensor):
+        self.calls += 1
+        x = flow_images.float() / 255.0
+        sat = x.max(1).values - x.min(1).values
+        prob = (sat.mean((1, 2)) > self.threshold).float() * 0.9
+        return prob, sat
+
+
+_SPATIAL = None
+
+
+def _tiny_spatial():
+    # one random-weight U-Net for the module: the Booster never modifies it (tested below)
+    global _SPATIAL
+    if _SPATIAL is None:
+        torch.manual_seed(0)
+        _SPATIAL = saliency_unet("tf_efficientnet_lite0", pretrained=False, cls_head=False)
+    return _SPATIAL
+
+
+def _config(**kw):
+    ft = {"iterations": 1, "batch_size": 2, "input_size": 64, "predict_batch": 16}
+    ft.update(kw.pop("finetune", {}))
+    return BoostConfig(finetune=ft, flow_max_side=0, **kw)
+
+
+@pytest.fixture(scope="module")
+def clip():
+    frames, masks, target = synthetic_clip(12, h=48, w=64, seed=1)
+    return np.stack(frames), masks, target
+
+
+def _booster(target, **kw):
+    return Booster(target, flow="dis", mqpm=kw.pop("mqpm", FlowMagnitudeMQPM()), spatial=kw.pop("spatial", _tiny_spatial()),
+                   config=kw.pop("config", _config()), device="cpu", **kw)
+
+
+def test_run_returns_one_map_per_frame_and_mines_frames_with_target(clip):
+    frames, _, target = clip
+    target = dict(target)
+    del target["00003"]  # a frame without a target map: never mined, still boosted
+    res = _booster(ArrayTarget(target)).run(frames, name="demo")
+    assert len(res.boosted) == 12 and all(m.shape == (48, 64) for m in res.boosted)
+    assert all(0.0 <= m.min() and m.max() <= 1.0 for m in res.boosted)
+    assert res.target[3] is None and np.isnan(res.consistency[3])
+    assert res.mined and 3 not in res.mined
+    assert all(np.isfinite(res.consistency[i]) for i in res.mined)
+    assert set(res.timings) >= {"flow", "mqpm+filter", "finetune+predict"}
+    assert res.provenance["target"]["name"] == "arrays"
+
+
+def test_one_frame_per_period_is_kept(clip):
+    frames, _, target = clip
+    res = _booster(ArrayTarget(target), config=_config(period=4)).run(frames, name="demo")
+    # every frame is HQ under the stub → 12 candidates → 3 groups of 4
+    assert len(res.mined) == 3
+    assert [i // 4 for i in res.mined] == [0, 1, 2]
+    for i in res.mined:
+        group = range(4 * (i // 4), 4 * (i // 4) + 4)
+        assert res.consistency[i] == max(res.consistency[j] for j in group)
+
+
+def test_spatial_model_is_never_modified_and_seed_makes_runs_repeatable(clip):
+    frames, _, target = clip
+    spatial = saliency_unet("tf_efficientnet_lite0", pretrained=False, cls_head=False)
+    before = {k: v.clone() for k, v in spatial.state_dict().items()}
+    a = _booster(ArrayTarget(target), spatial=spatial, seed=3).run(frames, name="demo")
+    b = _booster(ArrayTarget(target), spatial=spatial, seed=3).run(frames, name="demo")
+    assert all(torch.equal(before[k], v) for k, v in spatial.state_dict().items())
+    assert all(np.array_equal(x, y) for x, y in zip(a.boosted, b.boosted))
+
+
+def test_buffers_cut_long_videos(clip):
+    frames, _, target = clip
+    mqpm = FlowMagnitudeMQPM()
+    res = _booster(ArrayTarget(target), mqpm=mqpm, config=_config(buffer_size=5)).run(frames, name="demo")
+    assert [(b.start, b.stop) for b in res.buffers] == [(0, 5), (5, 10), (10, 12)]
+    assert mqpm.calls == 3 and len(res.boosted) == 12
+    assert all(b.start <= i < b.stop for b in res.buffers for i in b.mined)
+
+
+def test_no_hq_frame_falls_back_with_a_warning(clip):
+    frames, _, target = clip
+    res = _booster(ArrayTarget(target), mqpm=FlowMagnitudeMQPM(threshold=2.0)).run(frames, name="demo")
+    assert res.mined and res.buffers[0].fallback
+    assert any("fell back" in w for w in res.warnings)
+
+
+def test_single_frame_buffer_does_not_crash(clip):
+    frames, _, target = clip
+    res = _booster(ArrayTarget(target), config=_config(buffer_size=11)).run(frames, name="demo")
+    assert res.buffers[-1].stop - res.buffers[-1].start == 1
+    assert any("1 frame" in w for w in res.warnings) and len(res.boosted) == 12
+
+
+def test_target_without_any_map_is_a_clear_error(clip):
+    frames, _, _ = clip
+    with pytest.raises(TargetError, match="no map for any"):
+        _booster(ArrayTarget({})).run(frames, name="demo")
+
+
+@pytest.mark.parametrize("bad,match", [
+    (lambda m: m[:10], "shape"),
+    (lambda m: m * 3.0, r"\[0, 1\]"),
+    (lambda m: np.where(m > 0.5, np.nan, m).astype(np.float32), "NaN"),
+])
+def test_bad_target_maps_name_the_adapter(clip, bad, match):
+    frames, _, target = clip
+    broken = {k: bad(v) for k, v in target.items()}
+    with pytest.raises(TargetError, match=match) as err:
+        _booster(ArrayTarget(broken, name="broken_model")).run(frames, name="demo")
+    assert "broken_model" in str(err.value)
+
+
+def test_not_a_target_is_refused():
+    with pytest.raises(InputError, match="TargetModel"):
+        Booster(object(), mqpm=FlowMagnitudeMQPM(), spatial=_tiny_spatial(), device="cpu")
+
+
+def test_fusion_mean_combines_boosted_and_target(clip):
+    frames, _, target = clip
+    rep = _booster(ArrayTarget(target), seed=1).run(frames, name="demo")
+    mean = _booster(ArrayTarget(target), seed=1, config=_config(fusion="mean")).run(frames, name="demo")
+    np.testing.assert_allclose(mean.boosted[0], 0.5 * (rep.boosted[0] + target["00000"]), atol=1e-6)
+
+
+def test_config_rejects_unknown_keys_and_bad_values():
+    with pytest.raises(InputError, match="unknown config keys"):
+        BoostConfig.from_dict({"perod": 5})
+    with pytest.raises(InputError):
+        BoostConfig(fusion="max")
+    with pytest.raises(InputError):
+        BoostConfig(finetune={"input_size": 100})
+
+
+def test_run_to_dir_resumes_and_refuses_foreign_settings(clip, tmp_path, monkeypatch):
+    frames, _, target = clip
+    b = _booster(ArrayTarget(target), config=_config(buffer_size=6))
+    out = tmp_path / "out"
+    summary = run_to_dir(b, frames, out, name="demo")
+    assert len(list(out.glob("*.png"))) == 12 and set(summary["buffers_done"]) == {"0:6", "6:12"}
+    stamp = {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")}
+    # interrupted run: the second buffer's record is lost → only that buffer is recomputed
+    state = json.loads((out / "vsodboost.json").read_text())
+    del state["buffers_done"]["6:12"]
+    (out / "vsodboost.json").write_text(json.dumps(state))
+    calls = []
+    real = b._run_buffer
+    monkeypatch.setattr(b, "_run_buffer", lambda *a: calls.append(a[1:3]) or real(*a))
+    run_to_dir(b, frames, out, name="demo")
+    assert calls == [(6, 12)]
+    assert all(stamp[f"{i:05d}.png"] == (out / f"{i:05d}.png").stat().st_mtime_ns for i in range(6))
+    other = _booster(ArrayTarget(target), config=_config(buffer_size=6, period=2))
+    with pytest.raises(InputError, match="other settings"):
+        run_to_dir(other, frames, out, name="demo")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="not a vsodboost output folder"):
+        run_to_dir(b, frames, foreign, name="demo")
+    assert (foreign / "notes.txt").read_text() == "mine"
+
+
+def test_save_never_overwrites_without_permission(clip, tmp_path):
+    frames, _, target = clip
+    res = _booster(ArrayTarget(target)).run(frames[:4], name="demo")
+    res.save(tmp_path)
+    with pytest.raises(InputError, match="already holds"):
+        res.save(tmp_path)
+    summary = json.loads((tmp_path / "vsodboost.json").read_text())
+    assert summary["frames"] == 4 and summary["config"]["period"] == 5
+
+
+def test_spatial_registry_has_the_paper_model_and_a_timm_unet():
+    names = plugins.spatial_models().names()
+    assert {"default", "lite0_imagenet", "vgg16", "timm_unet"} <= set(names)

@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+from vsodboost.errors import InputError
+from vsodboost.mining import select_frames
+
+
+def test_keeps_most_consistent_of_each_period_among_hq_frames_with_target():
+    hq = np.array([0.9, 0.9, 0.1, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9])
+    cons = np.array([0.5, 0.8, 0.99, 0.7, 0.6, 0.9, 0.1, 0.2, 0.95, 0.3])
+    has = np.ones(10, bool)
+    has[5] = False  # most consistent in its group but no target map
+    sel = select_frames(hq, cons, has, period=3)
+    # candidates: 0,1,3,4,6,7,8,9 → groups (0,1,3) (4,6,7) (8,9)
+    assert sel.candidates == [0, 1, 3, 4, 6, 7, 8, 9]
+    assert sel.indices == [1, 4, 8]
+    assert not sel.fallback and not sel.warnings
+
+
+def test_period_one_keeps_every_candidate_and_threshold_applies():
+    hq = np.array([0.2, 0.6, 0.7, 0.4])
+    sel = select_frames(hq, np.zeros(4), np.ones(4, bool), period=1, threshold=0.5)
+    assert sel.indices == [1, 2]
+    sel = select_frames(hq, np.zeros(4), np.ones(4, bool), period=1, threshold=0.65)
+    assert sel.indices == [2]
+
+
+def test_fallback_when_no_frame_is_hq_ranks_by_hq_times_consistency():
+    hq = np.array([0.1, 0.4, 0.3, 0.2, 0.05, 0.3])
+    cons = np.array([0.9, 0.9, 0.2, 0.9, 0.9, 0.8])
+    sel = select_frames(hq, cons, np.ones(6, bool), period=3)
+    assert sel.fallback and sel.warnings
+    assert sel.indices == [1, 5]  # 6 frames // 3 = 2 frames: 0.36 and 0.24 beat 0.18
+
+
+def test_no_target_map_at_all_selects_nothing_with_a_warning():
+    sel = select_frames(np.ones(4), np.full(4, np.nan), np.zeros(4, bool))
+    assert sel.indices == [] and sel.fallback and "no map" in sel.warnings[0]
+
+
+def test_nan_consistency_never_wins():
+    sel = select_frames(np.ones(3), np.array([np.nan, 0.1, np.nan]), np.ones(3, bool), period=3)
+    assert sel.indices == [1]
+
+
+@pytest.mark.parametrize("kw", [{"period": 0}, {"threshold": 1.5}])
+def test_bad_arguments(kw):
+    with pytest.raises(InputError):
+        select_frames(np.ones(3), np.ones(3), np.ones(3, bool), **kw)
+
+
+def test_length_mismatch():
+    with pytest.raises(InputError, match="lengths differ"):
+        select_frames(np.ones(3), np.ones(2), np.ones(3, bool))

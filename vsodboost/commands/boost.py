@@ -1,0 +1,95 @@
+"""``vsodboost boost FRAMES --target NAME|NAME:ROOT --out DIR``: boost one video, or every sequence of a folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from ..errors import InputError
+from ..video import IMAGE_EXTS
+
+METHOD_TARGETS = ("ssav", "mga", "cos", "lsti", "pcsa")
+
+
+def parse_target(spec: str) -> Any:
+    """``NAME`` (a registered target built with no arguments), ``precomputed:ROOT`` or ``<method>:ROOT`` (maps)."""
+    from .. import plugins
+
+    name, sep, root = spec.partition(":")
+    reg = plugins.targets()
+    if name not in reg:
+        reg.get(name)  # raises UnknownNameError listing the available targets
+    if not sep:
+        return reg.create(name)
+    if not root:
+        raise InputError(f"--target {spec!r}: give the maps folder after the colon, e.g. {name}:/path/to/maps")
+    if name == "precomputed":
+        return reg.create(name, root=root)
+    return reg.create(name, maps=root)
+
+
+def sequences_of(frames: Path) -> list[tuple[str, Path]]:
+    """A folder of frames → one sequence; a folder of sequence folders (or of ``<seq>/Imgs``) → each of them."""
+    if not frames.is_dir():
+        return [(frames.stem, frames)]
+    if any(f.suffix.lower() in IMAGE_EXTS for f in frames.iterdir() if f.is_file()):
+        return [(frames.parent.name if frames.name.lower() in ("imgs", "images") else frames.name, frames)]
+    out = []
+    for d in sorted(p for p in frames.iterdir() if p.is_dir()):
+        img = next((d / s for s in ("Imgs", "imgs", "Images") if (d / s).is_dir()), d)
+        if any(f.suffix.lower() in IMAGE_EXTS for f in img.iterdir() if f.is_file()):
+            out.append((d.name, img))
+    if not out:
+        raise InputError(f"{frames} holds neither frames nor sequence folders with frames")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..booster import Booster, BoostConfig, run_to_dir
+
+    config = BoostConfig.from_dict(json.loads(Path(args.config).read_text())) if args.config else BoostConfig()
+    if args.buffer_size:
+        config.buffer_size = args.buffer_size
+    booster = Booster(parse_target(args.target), flow=args.flow, mqpm=args.mqpm, spatial=args.spatial,
+                      config=config, device=args.device, seed=args.seed)
+    seqs = sequences_of(Path(args.frames))
+    multi = len(seqs) > 1
+    for seq, path in seqs:
+        out = Path(args.out) / seq if multi else Path(args.out)
+        bar = tqdm(total=None, desc=seq, unit="frame", disable=args.quiet)
+
+        def progress(done: int, total: int, bar: tqdm = bar) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        summary = run_to_dir(booster, path, out, name=args.name or seq, overwrite=args.overwrite, progress=progress)
+        bar.close()
+        mined = sum(len(b["mined"]) for b in summary["buffers_done"].values())
+        print(f"{seq}: {len(summary['settings']['frames'])} frames, {mined} mined, maps in {out}")
+        for w in summary["warnings"]:
+            print(f"  warning: {w}")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("boost", help="boost a target's maps on a video (or every sequence of a folder)")
+    p.add_argument("frames", help="folder of frames, video file, or folder of sequence folders")
+    p.add_argument("--target", required=True,
+                   help="registered target name, `precomputed:ROOT`, or `<method>:ROOT` for published maps")
+    p.add_argument("--out", required=True, help="output folder (per-sequence subfolders for several sequences)")
+    p.add_argument("--flow", default="dis", help="flow backend (see `vsodboost plugins`)")
+    p.add_argument("--mqpm", default="default", help="MQPM weights: 'default' (shipped) or a checkpoint path")
+    p.add_argument("--spatial", default="default", help="spatial model name (see `vsodboost plugins`)")
+    p.add_argument("--config", help="JSON file with BoostConfig fields (e.g. {\"period\": 5, \"finetune\": {...}})")
+    p.add_argument("--buffer-size", type=int, help="frames per buffer (default 100)")
+    p.add_argument("--name", help="sequence name used to look up maps (default: the folder name)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true", help="replace results made with other settings")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
