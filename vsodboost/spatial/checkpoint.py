@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -22,8 +23,9 @@ def save_unet_checkpoint(model: SaliencyUNet, path: str | os.PathLike[str], *, m
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     state = {k: (v.half() if half and v.is_floating_point() else v).cpu() for k, v in model.state_dict().items()}
-    obj = {"format": "vsodboost.unet/1", "config": model.config.to_dict(), "state_dict": state,
-           "meta": dict(meta or {})}
+    # meta as plain JSON types: anything else (e.g. torch's TorchVersion) would not load with weights_only=True
+    plain_meta = json.loads(json.dumps(dict(meta or {}), default=str))
+    obj = {"format": "vsodboost.unet/1", "config": model.config.to_dict(), "state_dict": state, "meta": plain_meta}
     fd, tmp = tempfile.mkstemp(prefix=p.name + ".", suffix=".part", dir=p.parent)
     os.close(fd)
     try:

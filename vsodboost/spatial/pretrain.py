@@ -87,7 +87,7 @@ def pretrain_spatial(
         "iterations": iterations, "batch_size": batch_size, "lr": lr, "input_size": input_size, "seed": seed,
         "loss": cfg.loss, "augmentation": "hflip + random crop (≥75% per side)",
         "seconds": round(time.time() - t0, 1),
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
     }
     save_unet_checkpoint(model, out, meta=meta)
     return model

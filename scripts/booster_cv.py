@@ -1,0 +1,96 @@
+"""Cross-validated Booster evidence on ../shared/data (docs/booster.md, Table V protocol).
+
+A sequence is boosted only with the MQPM and spatial weights of the fold that holds it out (scripts/folds.py), so no
+model ever saw its ground truth. Targets: PDB's published maps on DAVIS, MGA's on ViSal. Maps are evaluated with
+`vsodboost.metrics.evaluate_folders` (pysodmetrics conventions, frame-averaged over annotated frames).
+
+    python scripts/booster_cv.py --cv-dir /tmp/vsodboost-cv --out /tmp/vsodboost-boost/default \
+        [--config cfg.json] [--sets davis visal] [--sequences a,b] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch  # noqa: E402
+from folds import fold_of  # noqa: E402
+
+from vsodboost import adapters  # noqa: E402
+from vsodboost.booster import Booster, BoostConfig, run_to_dir  # noqa: E402
+from vsodboost.datasets import find_shared_data, read_dataset  # noqa: E402
+from vsodboost.metrics.evaluate import evaluate_folders  # noqa: E402
+from vsodboost.spatial import load_unet_checkpoint  # noqa: E402
+
+SETS = {
+    "davis": ("DAVIS2016", "davis", "PDB", {"split": "val"}),
+    "visal": ("ViSal", "davsod", "MGA", {}),
+}
+KEYS = ("frames", "maxF", "meanF", "adpF", "S", "MAE", "meanE", "wF")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cv-dir", type=Path, required=True, help="holds mqpm_fold{k}.pt and spatial_fold{k}.pt")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--config", type=Path)
+    ap.add_argument("--sets", nargs="*", default=["davis", "visal"])
+    ap.add_argument("--sequences", default="")
+    ap.add_argument("--threads", type=int, default=0)
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    data = find_shared_data()
+    config = BoostConfig.from_dict(json.loads(args.config.read_text())) if args.config else BoostConfig()
+    only = set(filter(None, args.sequences.split(",")))
+    report = {"config": config.to_dict(), "sets": {}}
+    models: dict[int, tuple] = {}
+    for key in args.sets:
+        folder, layout, method, kw = SETS[key]
+        seqs = [s for s in read_dataset(data / folder, layout, **kw) if not only or s.name in only]
+        target = adapters.precomputed(data / "results" / method / folder, name=method.lower())
+        timing = {}
+        for seq in seqs:
+            k = fold_of(data, seq.name)
+            if k not in models:
+                from vsodboost.mqpm import load_mqpm
+
+                models[k] = (load_mqpm(args.cv_dir / f"mqpm_fold{k}.pt"),
+                             load_unet_checkpoint(args.cv_dir / f"spatial_fold{k}.pt", cls_head=False))
+            mqpm, spatial = models[k]
+            booster = Booster(target, mqpm=mqpm, spatial=spatial, config=config, device="cpu")
+            t0 = time.time()
+            summary = run_to_dir(booster, seq.video(), args.out / folder / seq.name, name=seq.name)
+            timing[seq.name] = {"seconds": round(time.time() - t0, 1), "frames": len(seq.frames),
+                                "mined": sum(len(b["mined"]) for b in summary["buffers_done"].values())}
+            print(f"{folder}/{seq.name}: fold {k}, {timing[seq.name]}", flush=True)
+        names = [s.name for s in seqs]
+        res = {
+            "target": evaluate_folders(data / "results" / method / folder, data / folder, layout=layout,
+                                       sequences=names, progress=False),
+            "boosted": evaluate_folders(args.out / folder, data / folder, layout=layout, sequences=names,
+                                        progress=False),
+        }
+        report["sets"][folder] = {
+            "method": method, "timing": timing,
+            **{w: {k_: r[k_] for k_ in KEYS} | {"per_sequence": {s["sequence"]: {k_: s[k_] for k_ in KEYS}
+                                                                for s in r["sequences"]}}
+               for w, r in res.items()},
+        }
+        t, b = res["target"], res["boosted"]
+        print(f"\n{folder} ({method}, {t['frames']} frames): " + "  ".join(
+            f"{m} {t[m]:.4f}→{b[m]:.4f} ({b[m] - t[m]:+.4f})" for m in ("maxF", "S", "MAE", "meanE", "wF")))
+        for s_t, s_b in zip(t["sequences"], b["sequences"]):
+            print(f"  {s_t['sequence']:<20} maxF {s_t['maxF']:.3f}→{s_b['maxF']:.3f}  S {s_t['S']:.3f}→{s_b['S']:.3f}"
+                  f"  MAE {s_t['MAE']:.4f}→{s_b['MAE']:.4f}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "report.json").write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

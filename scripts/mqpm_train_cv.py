@@ -1,0 +1,47 @@
+"""Train one MQPM per cross-validation fold of scripts/folds.py (held-out sequences never seen), with the same
+recipe as the shipped weights (vsodboost/weights/mqpm_lite0_dis.md) unless overridden.
+
+    python scripts/mqpm_train_cv.py --out-dir /tmp/vsodboost-cv [--folds 0 1] [--iterations 300] [--input-size 128]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from folds import held_out  # noqa: E402
+
+from vsodboost.datasets import find_shared_data  # noqa: E402
+from vsodboost.mqpm.data import build_flow_sets  # noqa: E402
+from vsodboost.mqpm.train import TrainConfig, train_mqpm  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out-dir", type=Path, required=True)
+    ap.add_argument("--folds", type=int, nargs="*", default=[0, 1])
+    ap.add_argument("--iterations", type=int, default=300)
+    ap.add_argument("--input-size", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=0)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    data = find_shared_data()
+    roots = [str(data / "DAVIS2016"), str(data / "ViSal")]
+    base = TrainConfig(data=roots, flow="dis", iterations=args.iterations, input_size=args.input_size,
+                       num_threads=args.threads, device="cpu")
+    flow_sets = build_flow_sets(roots, base.flow, cache_dir=base.cache_dir, max_side=base.cache_max_side)
+    for k in args.folds:
+        hold = set(sum(held_out(data, k).values(), []))
+        train = [fs for fs in flow_sets if fs.sequence not in hold]
+        out = args.out_dir / f"mqpm_fold{k}.pt"
+        cfg = TrainConfig(**{**base.to_dict(), "out": str(out), "work_dir": str(args.out_dir / f"mqpm_fold{k}.train")})
+        train_mqpm(cfg, flow_sets=train)
+        print("wrote", out, "trained on", sorted({fs.sequence for fs in train}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
