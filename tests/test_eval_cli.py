@@ -169,6 +169,7 @@ def test_plot_several_methods(tmp_path):
     methods = json.loads(js.read_text())["methods"]
     assert [m["method"] for m in methods] == ["good", "inverted"]
     assert methods[0]["maxF"] > methods[1]["maxF"]
+    assert methods[0]["wF"] is None  # not computed (--no-wf): JSON null, never NaN
 
 
 @pytest.mark.realdata

@@ -146,6 +146,21 @@ def test_a_batch_equals_its_frames_one_by_one(items):
         assert_close(batch, reference(p, g), i=i)
 
 
+def test_large_batches_are_processed_in_chunks_with_the_same_result(monkeypatch):
+    from vsodboost.metrics import functional
+
+    rng = np.random.default_rng(5)
+    preds = rng.integers(0, 256, (5, 9, 11), dtype=np.uint8)
+    gts = (rng.random((5, 9, 11)) > 0.6).astype(np.uint8) * 255
+    whole = frame_metrics(preds, gts, weighted_f=True)
+    monkeypatch.setattr(functional, "CHUNK", 2)
+    for float_input in (False, True):
+        p = preds / 255.0 if float_input else preds
+        chunked = frame_metrics(p, gts, weighted_f=True, normalize=True)
+        for k in whole:
+            assert torch.allclose(whole[k], chunked[k], atol=TOL, rtol=0), k
+
+
 def test_reference_returns_nan_where_we_return_the_weight_zero_limit():
     # object in the last column: the GT centroid's +1 puts the split at w, so two quadrants are empty
     pred = np.tile(np.arange(0, 250, 50, dtype=np.uint8), (4, 1))

@@ -53,6 +53,17 @@ def _method_name(spec: str, gt_root: str) -> tuple[str, str]:
     return p.name, spec
 
 
+def _no_nan(x: Any) -> Any:
+    """NaN (a metric not computed, e.g. wF with --no-wf, or a sequence with no scored frame) becomes JSON null."""
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _no_nan(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_no_nan(v) for v in x]
+    return x
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -80,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         payload: Any = next(iter(results.values())) if len(results) == 1 else {"methods": list(results.values())}
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(payload, indent=2, allow_nan=True))
+        Path(args.json).write_text(json.dumps(_no_nan(payload), indent=2, allow_nan=False))
         print(f"wrote {args.json}")
     if args.plot:
         from ..metrics.plot import plot_curves

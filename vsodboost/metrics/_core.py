@@ -133,12 +133,13 @@ def float_pred(pred: Tensor, normalize: bool) -> Tensor:
 # ----------------------------------------------------------------------------------------- shared pieces
 
 
-def _centroid(g8: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Foreground count and MATLAB-compatible centroid (rounded mean coordinate + 1) of boolean-as-uint8 GT."""
-    b, h, w = g8.shape
-    dev = g8.device
-    # float32 row / column sums are exact for counts < 2**24 and much faster than integer reductions on CPU
-    gf = torch.empty((b, h, w), dtype=torch.float32, device=dev).copy_(g8)
+def _centroid(gf: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Foreground count and MATLAB-compatible centroid (rounded mean coordinate + 1) of a 0/1 float32 GT.
+
+    float32 row / column sums (BLAS) are exact for counts < 2**24 and much faster than integer reductions on CPU.
+    """
+    b, h, w = gf.shape
+    dev = gf.device
     rows = (gf.view(b * h, w) @ torch.ones(w, device=dev)).view(b, h).long()  # (B, H)
     cols = (torch.ones(b, 1, h, device=dev) @ gf).view(b, w).long()  # (B, W)
     n = rows.sum(1)
@@ -190,29 +191,41 @@ def _cum_from_top(hist: Tensor) -> Tensor:
 # ------------------------------------------------------------------------------------------ level path
 
 
+#: Counting lanes: consecutive pixels (long runs of equal values in saliency maps) go to different sub-histograms,
+#: which breaks the store-to-load dependency of incrementing one counter over and over (~4x faster bincount).
+_LANES = 4
+
+
 def stats_uint8(pred: Tensor, gt: Tensor, normalize: bool = True) -> FrameStats:
-    """Statistics of uint8 predictions (B, H, W) against bool GT (B, H, W) from one histogram per frame."""
+    """Statistics of uint8 predictions (B, H, W) against GT (B, H, W), raw uint8 (> 128) or bool.
+
+    Each pixel becomes the int16 key ``value + 256 * (gt + 2 * lane + 8 * right)`` (two strided byte writes, no
+    other per-pixel arithmetic: this is the evaluator's hot loop); ``right`` is the column side of the GT centroid,
+    and the row side costs nothing because the top and bottom quadrants are contiguous row blocks, counted by
+    separate ``bincount`` calls.
+    """
     b, h, w = pred.shape
     dev = pred.device
-    g8 = gt.view(torch.uint8) if gt.dtype == torch.bool else gt.to(torch.uint8)
-    n_fg, cy, cx = _centroid(g8)
+    g = gt > 128 if gt.dtype == torch.uint8 else gt
+    g8 = g.view(torch.uint8)
+    n_fg, cy, cx = _centroid(torch.empty((b, h, w), dtype=torch.float32, device=dev).copy_(g8))
 
-    # key = value + 256 * (gt + 2 * right-half), written byte-wise into an int16 image (two strided byte copies
-    # instead of several integer passes: this is the evaluator's hot loop). Top and bottom quadrants are the
-    # contiguous row blocks [:cy] and [cy:], histogrammed separately, so the row split costs nothing.
-    cols_q = (torch.arange(w, device=dev).view(1, 1, w) >= cx.view(-1, 1, 1)).to(torch.uint8) * 2
     key = torch.empty((b, h, w), dtype=torch.int16, device=dev)
     kb = key.view(torch.uint8).view(b, h, w, 2)
     lo, hi = (0, 1) if _LITTLE else (1, 0)
+    col = torch.arange(w, device=dev)
+    pattern = ((col % _LANES) * 2).view(1, 1, w) + 2 * _LANES * (col.view(1, 1, w) >= cx.view(-1, 1, 1))
     kb[..., lo] = pred
-    torch.add(g8, cols_q, out=kb[..., hi])
-    hist = torch.zeros((b, 2, 1024), dtype=torch.int64, device=dev)
+    torch.add(g8, pattern.to(torch.uint8), out=kb[..., hi])
+    nbins = 256 * 2 * _LANES * 2
+    hist = torch.zeros((b, 2, nbins), dtype=torch.int64, device=dev)
     for i, r in enumerate(cy.tolist()):
         if r > 0:
-            hist[i, 0] = torch.bincount(key[i, :r].reshape(-1), minlength=1024)
+            hist[i, 0] = torch.bincount(key[i, :r].reshape(-1), minlength=nbins)
         if r < h:
-            hist[i, 1] = torch.bincount(key[i, r:].reshape(-1), minlength=1024)
-    hq = hist.view(b, 4, 2, 256).to(F64)  # (B, quadrant, gt, value)
+            hist[i, 1] = torch.bincount(key[i, r:].reshape(-1), minlength=nbins)
+    # (B, top/bottom, left/right, lane, gt, value) -> (B, quadrant, gt, value)
+    hq = hist.view(b, 2, 2, _LANES, 2, 256).sum(3).view(b, 4, 2, 256).to(F64)
     return stats_from_hist(hq, cy, cx, n_fg, h, w, normalize, pred)
 
 
@@ -297,8 +310,7 @@ def stats_float(x: Tensor, gt: Tensor) -> FrameStats:
     b, h, w = x.shape
     dev = x.device
     n = float(h * w)
-    g8 = gt.view(torch.uint8)
-    n_fg, cy, cx = _centroid(g8)
+    n_fg, cy, cx = _centroid(gt.to(torch.float32))
     gf = gt.to(F64)
     mae = (x - gf).abs().mean((1, 2))
     pred_mean = x.mean((1, 2))

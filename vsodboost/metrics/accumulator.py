@@ -20,9 +20,7 @@ import torch
 from torch import Tensor
 
 from ..errors import InputError
-from . import _core
-from .functional import metrics_from_stats, prepare
-from .wfm import weighted_f_from_float
+from .functional import metrics_from_stats, prepare, stats_of, wf_of
 
 __all__ = ["SODMetrics", "METRIC_KEYS", "summarize"]
 
@@ -85,14 +83,9 @@ class SODMetrics:
     def step(self, pred: Any, gt: Any, *, sequence: str = "", names: list[str] | str | None = None) -> None:
         """Add one frame (H, W) or a batch (B, H, W) of the same size, all from ``sequence``, in temporal order."""
         p, g, is_u8, normalize = prepare(pred, gt, self.normalize)
-        if is_u8:
-            st = _core.stats_uint8(p.contiguous(), g.contiguous(), normalize)
-        else:
-            st = _core.stats_float(_core.float_pred(p, normalize), g.contiguous())
-        vals = metrics_from_stats(st)
+        vals = metrics_from_stats(stats_of(p, g, is_u8, normalize))
         if self.weighted_f:
-            x = _core.float_pred(p.to(torch.float64) / 255 if is_u8 else p, normalize)
-            vals["wF"] = weighted_f_from_float(x, g)
+            vals["wF"] = wf_of(p, g, is_u8, normalize)
         self._chunks.append({k: v.detach().cpu() for k, v in vals.items()})
         b = p.shape[0]
         if isinstance(names, str):

@@ -17,6 +17,7 @@ Example (the consistency score of the Booster's filtering, S-measure between two
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import torch
@@ -39,7 +40,8 @@ __all__ = [
 
 
 def prepare(pred: Any, gt: Any, normalize: bool | None = None) -> tuple[Tensor, Tensor, bool, bool]:
-    """Validate and convert a pair; returns (pred, gt_bool, is_uint8, normalize)."""
+    """Validate and convert a pair; returns (pred, gt, is_uint8, normalize); gt is bool, or raw uint8 when the
+    prediction is uint8 (thresholded later by the uint8 path)."""
     p = _core.as_batch(pred, "pred")
     g = _core.as_batch(gt, "gt")
     _core.check_pair(p, g)
@@ -50,15 +52,38 @@ def prepare(pred: Any, gt: Any, normalize: bool | None = None) -> tuple[Tensor, 
         raise _core.InputError(f"pred: expected a uint8 or float map, got {p.dtype}; convert it first")
     if normalize is None:
         normalize = is_u8
-    return p, _core.binarize_gt(g), is_u8, bool(normalize)
+    if not (g.dtype in (torch.uint8, torch.bool) or g.is_floating_point()):
+        raise _core.InputError(f"gt: expected a uint8, bool or float map, got {g.dtype}")
+    # uint8 GT stays raw for the uint8 path, which thresholds it (> 128) while packing; see binarize_gt
+    return p, (g if is_u8 and g.dtype in (torch.uint8, torch.bool) else _core.binarize_gt(g)), is_u8, bool(normalize)
+
+
+#: Frames per internal chunk: bounds the float64 temporaries of the pixel path (a 480x854 frame is 3.3 MB each).
+CHUNK = 16
+
+
+def stats_of(p: Tensor, g: Tensor, is_u8: bool, normalize: bool) -> FrameStats:
+    """:class:`FrameStats` of prepared inputs, computed in chunks of :data:`CHUNK` frames."""
+    parts = []
+    for i in range(0, p.shape[0], CHUNK):
+        pc, gc = p[i:i + CHUNK].contiguous(), g[i:i + CHUNK].contiguous()
+        if is_u8:
+            parts.append(_core.stats_uint8(pc, gc, normalize))
+        else:
+            parts.append(_core.stats_float(_core.float_pred(pc, normalize), gc))
+    if len(parts) == 1:
+        return parts[0]
+    merged = {f.name: getattr(parts[0], f.name) for f in dataclasses.fields(FrameStats)}
+    for name, v in merged.items():
+        if isinstance(v, Tensor):
+            merged[name] = torch.cat([getattr(part, name) for part in parts])
+    return FrameStats(**merged)
 
 
 def frame_stats(pred: Any, gt: Any, *, normalize: bool | None = None) -> FrameStats:
     """Sufficient statistics of each (pred, gt) pair; every metric below derives from them."""
     p, g, is_u8, normalize = prepare(pred, gt, normalize)
-    if is_u8:
-        return _core.stats_uint8(p.contiguous(), g.contiguous(), normalize)
-    return _core.stats_float(_core.float_pred(p, normalize), g.contiguous())
+    return stats_of(p, g, is_u8, normalize)
 
 
 def mae(pred: Any, gt: Any, *, normalize: bool | None = None) -> Tensor:
@@ -95,11 +120,20 @@ def adaptive_e_measure(pred: Any, gt: Any, *, normalize: bool | None = None) -> 
 
 def weighted_f_measure(pred: Any, gt: Any, *, beta2: float = 1.0, normalize: bool | None = None) -> Tensor:
     """Weighted F-measure per frame (Margolin et al., CVPR 2014); 0 for an empty GT, as pysodmetrics."""
+    p, g, is_u8, normalize = prepare(pred, gt, normalize)
+    return wf_of(p, g, is_u8, normalize, beta2)
+
+
+def wf_of(p: Tensor, g: Tensor, is_u8: bool, normalize: bool, beta2: float = 1.0) -> Tensor:
+    """Weighted F of prepared inputs, in chunks of :data:`CHUNK` frames."""
     from .wfm import weighted_f_from_float
 
-    p, g, is_u8, normalize = prepare(pred, gt, normalize)
-    x = _core.float_pred(p.to(torch.float64) / 255 if is_u8 else p, normalize)
-    return weighted_f_from_float(x, g, beta2)
+    out = []
+    for i in range(0, p.shape[0], CHUNK):
+        pc, gc = p[i:i + CHUNK], _core.binarize_gt(g[i:i + CHUNK]).contiguous()
+        x = _core.float_pred(pc.to(torch.float64) / 255 if is_u8 else pc, normalize)
+        out.append(weighted_f_from_float(x, gc, beta2))
+    return torch.cat(out)
 
 
 def metrics_from_stats(st: FrameStats) -> dict[str, Tensor]:
