@@ -77,7 +77,7 @@ def _square_flow(n: int = 3, h: int = 64, w: int = 96, noise: float = 0.0, seed:
 
 def test_border_contrast_finds_the_differently_moving_object():
     flow, gt = _square_flow()
-    sal = get_theta("default")(flow_to_color(flow))
+    sal = get_theta("border-contrast")(flow_to_color(flow))
     assert sal.shape == gt.shape and float(sal.min()) >= 0 and float(sal.max()) <= 1
     inside, outside = sal[gt > 0].mean(), sal[gt == 0].mean()
     assert inside > 0.8 and outside < 0.1
@@ -282,3 +282,34 @@ def test_train_config_validation():
         TrainConfig(input_size=100)
     with pytest.raises(InputError, match="freeze_stages"):
         TrainConfig(freeze_stages=9)
+
+
+# ------------------------------------------------------------------------------------------------ shipped weights
+def test_shipped_weights_load_strictly_offline_with_provenance():
+    from vsodboost._weights import sha256_file
+    from vsodboost.mqpm import DEFAULT_WEIGHTS
+
+    assert DEFAULT_WEIGHTS.stat().st_size <= 20e6
+    m = load_mqpm("default")
+    assert m.provenance["sha256"] == sha256_file(DEFAULT_WEIGHTS)
+    assert m.provenance["card"] and "Table I" in m.provenance["card"]
+    meta = m.provenance["meta"]
+    assert meta["train_config"]["flow"] == "dis" and meta["data"]["frames"] > 0
+    assert tuple(m.config.input_size) == (meta["train_config"]["input_size"],) * 2
+
+
+@pytest.mark.realdata
+def test_shipped_mqpm_localises_the_moving_object(shared_data):
+    """On real DIS flows the shipped MQPM's motion map finds the swan (a sequence it was trained on: this checks
+    the shipped file and the inference path, not generalisation; docs/mqpm.md has the cross-validated numbers)."""
+    from vsodboost.flow import buffer_flows, create_flow
+    from vsodboost.metrics import s_measure
+
+    seq = read_dataset(shared_data / "DAVIS2016", sequences=["blackswan"])[0]
+    frames = seq.video().tensor(10, 14)
+    images = flow_to_color(buffer_flows(create_flow("dis"), frames))
+    prob, motion = load_mqpm("default").predict(images)
+    gt = torch.stack([torch.from_numpy(cv2.imread(str(seq.gt[s]), cv2.IMREAD_GRAYSCALE))
+                      for s in seq.stems[10:14]])
+    assert prob.shape == (4,) and motion.shape == gt.shape
+    assert float(s_measure(motion, gt).mean()) > 0.75

@@ -310,7 +310,11 @@ def train_mqpm(cfg: TrainConfig, *, flow_sets: Sequence[FlowSet] | None = None) 
     (work / "labels.json").write_text(json.dumps(
         {"lambda": ts.lam, "frames": [{"key": "/".join(k), "mqs": float(m), "hq": bool(lab)}
                                       for k, m, lab in zip(ts.keys, ts.mqs.tolist(), ts.labels.tolist())]}))
-    data_meta = {"datasets": sorted({fs.dataset for fs in train_sets}), "sequences": len(train_sets),
+    from .theta import DEFAULT_THETA
+
+    theta_name = DEFAULT_THETA if cfg.theta == "default" else cfg.theta
+    data_meta = {"theta": theta_name, "datasets": sorted({fs.dataset for fs in train_sets}),
+                 "sequences": len(train_sets),
                  "frames": len(ts), "lambda": ts.lam, "hq_fraction": float(ts.labels.mean())}
     net = train_network(cfg, ts, vs, work_dir=work, meta=data_meta)
     meta = {"train_config": cfg.to_dict(), "data": data_meta, "train_seconds": round(time.time() - t0, 1),
