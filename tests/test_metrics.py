@@ -315,3 +315,11 @@ def test_accumulator_refuses_mismatched_names_and_bad_average():
     curves = acc.curves()
     # ascending thresholds: at threshold 0 every pixel is foreground, so recall is 1; at 255 it can only drop
     assert len(curves["precision"]) == 256 and curves["recall"][0] == 1.0 and curves["recall"][-1] <= 1.0
+
+
+def test_separable_blur_equals_matlab_fspecial_gaussian():
+    from vsodboost.metrics.wfm import _gaussian_blur, matlab_gaussian
+
+    x = torch.zeros(1, 9, 9, dtype=torch.float64)
+    x[0, 4, 4] = 1.0  # the impulse response of the blur is its kernel
+    assert torch.allclose(_gaussian_blur(x)[0, 1:8, 1:8], matlab_gaussian(), atol=1e-15, rtol=0)
