@@ -18,6 +18,7 @@ COMMANDS: tuple[str, ...] = (
     "vsodboost.commands.plugins",
     "vsodboost.commands.eval",
     "vsodboost.commands.train",
+    "vsodboost.commands.bench",
 )
 
 

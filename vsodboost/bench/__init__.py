@@ -1,0 +1,468 @@
+"""``vsodboost bench``: boost every sequence of a dataset, score target and boosted maps, write a report.
+
+Layout of ``out``::
+
+    boosted/<seq>/<stem>.png + vsodboost.json   the Booster's maps (resumable state per sequence)
+    target/<seq>/<stem>.png                     the target's maps (published files mirrored byte for byte)
+    motion/<seq>/, theta/<seq>/                 MQPM and Θ motion saliency maps (flow resolution)
+    runs/<variant>/<seq>/                       Table II (T sweep), III (controls), VI (flow backends) runs
+    plots/, vis/                                PR curves, per-sequence gain bars, side-by-side frames
+    report.json, report.md
+
+Every score comes from :func:`vsodboost.metrics.evaluate_folders` (pysodmetrics conventions; the same code as
+``vsodboost eval``), on annotated frames only; "frame-averaged" means every annotated frame weighs the same,
+"video-averaged" means per-sequence summaries averaged over sequences. The protocols:
+
+- ``table1``: the target's metrics on frames the MQPM marks HQ vs LQ (annotated frames, frame-averaged).
+- ``table2``: boosted metrics for each T = 1/period (``periods``).
+- ``table3``: motion saliency alone and with the MQPM, then with the target (rows defined in :data:`TABLE3_ROWS`).
+- ``table5``: target vs boosted, overall and per sequence, with signed gains.
+- ``table6``: boosted metrics for each flow backend (``flows``).
+- ``table8``: seconds per stage and frames per second.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from ..booster import Booster, BoostConfig, run_to_dir, write_json_atomic
+from ..datasets import SequenceData, read_dataset
+from ..errors import InputError
+from ..metrics.accumulator import SODMetrics
+from ..metrics.evaluate import MAP_EXTS, evaluate_folders, read_map, resize_to
+from ._runs import RandomFramesBooster, RecordingBooster
+
+__all__ = ["run_bench", "PROTOCOLS", "REPORT_KEYS", "TABLE3_ROWS", "DEFAULT_PERIODS", "DEFAULT_FLOWS"]
+
+_log = logging.getLogger("vsodboost.bench")
+
+PROTOCOLS: tuple[str, ...] = ("table1", "table2", "table3", "table5", "table6", "table8")
+#: Metric keys of every block of report.json, in table order.
+REPORT_KEYS: tuple[str, ...] = ("frames", "maxF", "meanF", "adpF", "S", "MAE", "meanE", "wF")
+DEFAULT_PERIODS: tuple[int, ...] = (1, 2, 3, 4, 5, 10)
+DEFAULT_FLOWS: tuple[str, ...] = ("dis", "farneback")
+
+#: Table III rows: key → (label, definition). All rows are scored on every annotated frame unless said otherwise.
+TABLE3_ROWS: dict[str, tuple[str, str]] = {
+    "ms_theta": ("MS (Θ)", "weight-free motion saliency Θ (vsodboost.mqpm.theta, default) of the colour-coded flow"),
+    "ms_mqpm_map": ("MS (MQPM map)", "the MQPM's motion saliency map of the colour-coded flow"),
+    "ms_mqpm_map_hq": ("MS (MQPM map), HQ frames only",
+                       "the MQPM's motion saliency map, scored only on the frames the MQPM marks HQ (a subset)"),
+    "ms_random": ("MS−MQPM (random frames)",
+                  "the spatial model fine-tuned with the MQPM motion maps as pseudo-GT on randomly drawn frames "
+                  "(as many per buffer as the MQPM selection keeps), then run on every frame"),
+    "ms_mqpm": ("MS+MQPM", "the spatial model fine-tuned with the MQPM motion maps as pseudo-GT on the frames the "
+                "MQPM marks HQ (one per T), then run on every frame"),
+    "ms_mqpm_target": ("MS+MQPM+target", "the full Booster: pseudo-GT = the target's maps on the HQ frames filtered "
+                       "by consistency (= the boosted row of Table V)"),
+}
+_STAGES = ("read", "target", "flow", "mqpm+filter", "finetune+predict")
+
+
+# ------------------------------------------------------------------------------------------------- helpers
+
+def _no_nan(x: Any) -> Any:
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _no_nan(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_no_nan(v) for v in x]
+    return x
+
+
+def _pick(d: Mapping[str, Any], keys: Sequence[str] = REPORT_KEYS) -> dict[str, Any]:
+    return {k: d[k] for k in keys}
+
+
+def block_of(res: Mapping[str, Any]) -> dict[str, Any]:
+    """A report block from an :func:`evaluate_folders` result: frame-averaged overall values, the video average
+    (mean of the per-sequence summaries) and ``per_sequence``."""
+    seqs = [s for s in res["sequences"] if s["frames"] > 0]
+    video = {"frames": sum(s["frames"] for s in seqs)}
+    for k in REPORT_KEYS[1:]:
+        vals = [s[k] for s in seqs]
+        video[k] = float(np.mean(vals)) if vals else float("nan")
+    return {**_pick(res), "average": "frame", "video_average": video,
+            "per_sequence": {s["sequence"]: _pick(s) for s in res["sequences"]},
+            "missing": res["missing"]["count"]}
+
+
+def gain_of(target: Mapping[str, Any], boosted: Mapping[str, Any]) -> dict[str, Any]:
+    """Signed differences boosted − target (for MAE a negative gain is an improvement)."""
+    keys = REPORT_KEYS[1:]
+    d = lambda a, b: {k: b[k] - a[k] for k in keys}  # noqa: E731
+    return {"overall": d(target, boosted), "video_average": d(target["video_average"], boosted["video_average"]),
+            "per_sequence": {s: d(target["per_sequence"][s], boosted["per_sequence"][s])
+                             for s in boosted["per_sequence"] if s in target["per_sequence"]}}
+
+
+def _find_map(folder: Path, stem: str) -> Path | None:
+    for e in MAP_EXTS:
+        p = folder / f"{stem}{e}"
+        if p.is_file():
+            return p
+    return None
+
+
+def evaluate_subset(pred_root: Path, seqs: Iterable[SequenceData], keep: Callable[[str, str], bool],
+                    *, weighted_f: bool = False) -> dict[str, Any]:
+    """Frame-averaged metrics of the annotated frames for which ``keep(sequence, stem)`` holds (maps read and
+    resized exactly as :func:`evaluate_folders` does)."""
+    metric = SODMetrics(weighted_f=weighted_f)
+    for seq in seqs:
+        for stem in seq.annotated:
+            if not keep(seq.name, stem):
+                continue
+            p = _find_map(pred_root / seq.name, stem)
+            if p is None:
+                continue
+            pred, _ = read_map(p)
+            gt, _ = read_map(seq.gt[stem])
+            if pred.shape != gt.shape:
+                pred = resize_to(pred, gt.shape)
+            metric.step(pred, gt, sequence=seq.name, names=[stem])
+    return metric.results(average="frame")
+
+
+def _weights_for(spec: str, seq: str) -> str:
+    """``spec`` is a weights file or name, or a JSON file mapping sequence → weights (``"*"``: the default)."""
+    if spec.endswith(".json") and Path(spec).is_file():
+        table = json.loads(Path(spec).read_text())
+        if seq in table:
+            return str(table[seq])
+        if "*" in table:
+            return str(table["*"])
+        raise InputError(f"{spec} maps no weights to sequence {seq!r} (and has no '*' entry)")
+    return spec
+
+
+class _Models:
+    """Loads each MQPM / spatial weights file once."""
+
+    def __init__(self, device: Any) -> None:
+        self.device = device
+        self._cache: dict[tuple[str, str], Any] = {}
+
+    def mqpm(self, spec: str) -> Any:
+        key = ("mqpm", spec)
+        if key not in self._cache:
+            from ..mqpm import load_mqpm
+
+            self._cache[key] = load_mqpm(spec, device=self.device)
+        return self._cache[key]
+
+    def spatial(self, spec: str) -> Any:
+        key = ("spatial", spec)
+        if key not in self._cache:
+            from .. import plugins
+
+            if Path(spec).is_file():
+                from ..spatial import load_unet_checkpoint
+
+                self._cache[key] = load_unet_checkpoint(spec, cls_head=False)
+            else:
+                self._cache[key] = plugins.spatial_models().create(spec)
+        return self._cache[key]
+
+
+def _short_provenance(p: Any) -> Any:
+    if not isinstance(p, Mapping):
+        return p
+    out = {k: v for k, v in p.items() if k not in ("card", "meta")}
+    meta = p.get("meta")
+    if isinstance(meta, Mapping):
+        out["meta"] = {k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool)) or v is None}
+    card = p.get("card")
+    if isinstance(card, str) and card.strip():
+        out["card"] = card.strip().splitlines()[0]
+    return out
+
+
+def machine_info(device: Any) -> dict[str, Any]:
+    import torch
+
+    info = {"device": str(device), "platform": platform.platform(), "processor": platform.processor() or
+            platform.machine(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return info
+
+
+def versions() -> dict[str, str]:
+    import cv2
+    import torch
+
+    from .. import __version__
+
+    out = {"vsodboost": __version__, "python": platform.python_version(), "torch": torch.__version__,
+           "numpy": np.__version__, "opencv": cv2.__version__}
+    try:
+        import timm
+
+        out["timm"] = timm.__version__
+    except ImportError:  # pragma: no cover
+        pass
+    return out
+
+
+def _hq_of(summary: Mapping[str, Any], names: Sequence[str]) -> dict[str, float]:
+    """Per-frame HQ probability recorded by run_to_dir (``buffers_done[start:stop].hq_prob``)."""
+    out: dict[str, float] = {}
+    for tag, b in summary["buffers_done"].items():
+        start, stop = (int(x) for x in tag.split(":"))
+        for n, p in zip(names[start:stop], b.get("hq_prob", [])):
+            out[n] = float(p)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------- runner
+
+def run_bench(
+    data: str | os.PathLike[str],
+    *,
+    layout: str,
+    target: Any,
+    out: str | os.PathLike[str],
+    split: str | None = None,
+    sequences: Iterable[str] | None = None,
+    mqpm: str = "default",
+    spatial: str = "default",
+    flow: str = "dis",
+    config: BoostConfig | Mapping[str, Any] | None = None,
+    protocols: Iterable[str] = ("table5",),
+    periods: Sequence[int] = DEFAULT_PERIODS,
+    flows: Sequence[str] = DEFAULT_FLOWS,
+    device: str = "cpu",
+    seed: int = 0,
+    overwrite: bool = False,
+    vis_frames: int = 2,
+    target_label: str | None = None,
+    command: str | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Boost every sequence of ``data``, score the maps against its GT and write ``out/report.{json,md}``.
+
+    Args:
+        target: a TargetModel (see :func:`vsodboost.commands.boost.parse_target` for the CLI forms).
+        mqpm, spatial: weights file or name, or a JSON file mapping sequence → weights (``"*"`` default): the way
+            to bench with cross-validated weights in one report.
+        protocols: any of :data:`PROTOCOLS`; ``table5`` (target vs boosted) is always computed.
+        vis_frames: side-by-side images per sequence (the frames of largest S gain and largest S loss first).
+    Returns:
+        The report (also written to ``out/report.json``).
+    """
+    from ..booster import resolve_device
+
+    protos = list(dict.fromkeys(["table5", *protocols]))
+    bad = [p for p in protos if p not in PROTOCOLS]
+    if bad:
+        raise InputError(f"unknown protocol(s) {bad}; choose from {list(PROTOCOLS)}")
+    data, out = Path(data), Path(out)
+    cfg = config if isinstance(config, BoostConfig) else BoostConfig.from_dict(config or {})
+    dev = resolve_device(device)
+    seqs = [s for s in read_dataset(data, layout, split=split, sequences=sequences) if s.gt]  # type: ignore[arg-type]
+    if not seqs:
+        raise InputError(f"no annotated sequence in {data} (layout {layout!r}, split {split!r})")
+    names = [s.name for s in seqs]
+    label = target_label or getattr(target, "name", "target")
+    models = _Models(dev)
+    out.mkdir(parents=True, exist_ok=True)
+
+    def boost(kind: str, root: Path, *, flow_name: str = flow, config_: BoostConfig = cfg,
+              target_: Any = target, random_frames: bool = False) -> dict[str, dict[str, Any]]:
+        summaries: dict[str, dict[str, Any]] = {}
+        for seq in seqs:
+            kw = dict(flow=flow_name, mqpm=models.mqpm(_weights_for(mqpm, seq.name)),
+                      spatial=models.spatial(_weights_for(spatial, seq.name)), config=config_, device=dev, seed=seed)
+            if kind == "main":
+                b: Booster = RecordingBooster(target_, record=out, **kw)
+            elif random_frames:
+                b = RandomFramesBooster(target_, **kw)
+            else:
+                b = Booster(target_, **kw)
+            t0 = time.perf_counter()
+            calls = {"n": 0}
+            orig = b._run_buffer
+
+            def counted(*a: Any, _o: Any = orig, **k: Any) -> Any:
+                calls["n"] += 1
+                return _o(*a, **k)
+
+            b._run_buffer = counted  # type: ignore[method-assign]
+            summaries[seq.name] = run_to_dir(b, seq.video(), root / seq.name, name=seq.name, overwrite=overwrite)
+            n_buf = len(summaries[seq.name]["buffers_done"])
+            state = "done earlier, skipped" if calls["n"] == 0 else f"{calls['n']}/{n_buf} buffer(s) run"
+            log(f"[{kind}] {seq.name}: {len(seq.frames)} frames, {state} ({time.perf_counter() - t0:.1f} s)")
+        return summaries
+
+    def evaluate(root: Path) -> dict[str, Any]:
+        return evaluate_folders(root, data, layout=layout, sequences=names, progress=False)
+
+    # Table V: the main run (also records target, motion and Θ maps)
+    main = boost("main", out / "boosted")
+    _check_recorded(out, seqs, main)
+    t0 = time.perf_counter()
+    res_t, res_b = evaluate(out / "target"), evaluate(out / "boosted")
+    eval_seconds = time.perf_counter() - t0
+    tb, bb = block_of(res_t), block_of(res_b)
+    first = next(iter(main.values()))
+    report: dict[str, Any] = {
+        "format": "vsodboost.bench/1",
+        "command": command,
+        "dataset": {"root": str(data), "layout": layout, "split": split, "sequences": names,
+                    "frames": sum(len(s.frames) for s in seqs), "annotated": sum(len(s.annotated) for s in seqs)},
+        "conventions": "pysodmetrics 1.6.2 (vsodboost.metrics.evaluate_folders, as `vsodboost eval`): uint8 maps, "
+                       "gt > 128, per-image min-max, beta^2 = 0.3, S alpha = 0.5; annotated frames only; blocks are "
+                       "frame-averaged, `video_average` = per-sequence summaries averaged over sequences",
+        "protocols": protos,
+        "target": {"name": label, "maps": str(out / "target"), **tb},
+        "boosted": {"maps": str(out / "boosted"), **bb},
+        "gain": gain_of(tb, bb),
+        "mined": {s: sum(len(b["mined"]) for b in m["buffers_done"].values()) for s, m in main.items()},
+        "config": cfg.to_dict(),
+        "flow": flow,
+        "device": machine_info(dev),
+        "versions": versions(),
+        "weights": _weights_report(main),
+        "timings": _timings(main, seqs, eval_seconds),
+    }
+    hq = {s.name: _hq_of(main[s.name], s.stems) for s in seqs}
+    thr = cfg.hq_threshold
+    if "table1" in protos:
+        report["table1"] = _table1(out / "target", seqs, hq, thr)
+    if "table2" in protos:
+        rows = {}
+        for p in periods:
+            if p == cfg.period:
+                rows[str(p)] = {**_pick(res_b), "run": str(out / "boosted")}
+                continue
+            c = BoostConfig.from_dict({**cfg.to_dict(), "period": p})
+            root = out / "runs" / f"period{p}"
+            boost(f"T=1/{p}", root, config_=c)
+            rows[str(p)] = {**_pick(evaluate(root)), "run": str(root)}
+        report["table2"] = {"average": "frame", "baseline": _pick(res_t), "rows": rows}
+    if "table3" in protos:
+        motion_target = _motion_target(out)
+        rows = {"ms_theta": _pick(evaluate(out / "theta")), "ms_mqpm_map": _pick(evaluate(out / "motion"))}
+        sub = evaluate_subset(out / "motion", seqs, lambda s, n: hq[s].get(n, 0.0) >= thr, weighted_f=True)
+        rows["ms_mqpm_map_hq"] = _pick(sub)
+        boost("MS-MQPM", out / "runs" / "ms_random", target_=motion_target, random_frames=True)
+        rows["ms_random"] = _pick(evaluate(out / "runs" / "ms_random"))
+        boost("MS+MQPM", out / "runs" / "ms_mqpm", target_=motion_target)
+        rows["ms_mqpm"] = _pick(evaluate(out / "runs" / "ms_mqpm"))
+        rows["ms_mqpm_target"] = _pick(res_b)
+        report["table3"] = {"average": "frame", "rows": rows,
+                            "definitions": {k: {"label": v[0], "definition": v[1]} for k, v in TABLE3_ROWS.items()}}
+    if "table6" in protos:
+        rows = {}
+        for f in flows:
+            if f == flow:
+                rows[f] = {**_pick(res_b), "run": str(out / "boosted"), "timings": report["timings"]["per_stage"]}
+                continue
+            root = out / "runs" / f"flow-{f}"
+            try:
+                sm = boost(f"flow {f}", root, flow_name=f)
+            except Exception as exc:  # noqa: BLE001 - a backend without weights offline must not sink the report
+                rows[f] = {"error": f"{type(exc).__name__}: {exc}"}
+                log(f"[flow {f}] skipped: {exc}")
+                continue
+            rows[f] = {**_pick(evaluate(root)), "run": str(root), "timings": _timings(sm, seqs, 0.0)["per_stage"]}
+        report["table6"] = {"average": "frame", "mqpm_trained_on": flow, "rows": rows}
+    if "table8" in protos:
+        report["table8"] = report["timings"]
+
+    from ._report import draw_plots, draw_visualisations, render_markdown
+
+    report["plots"] = draw_plots(res_t, res_b, report, out / "plots", label=label)
+    report["visualisations"] = draw_visualisations(out, seqs, hq, report, per_sequence=vis_frames)
+    report = _no_nan(report)
+    write_json_atomic(out / "report.json", report)
+    (out / "report.md").write_text(render_markdown(report))
+    log(f"wrote {out / 'report.json'} and {out / 'report.md'}")
+    return report
+
+
+def _motion_target(out: Path) -> Any:
+    from ..adapters import PrecomputedTarget
+
+    return PrecomputedTarget(out / "motion", name="mqpm-motion")
+
+
+def _check_recorded(out: Path, seqs: Sequence[SequenceData], main: Mapping[str, Any]) -> None:
+    """A resumed sequence must have its recorded maps; a partial copy (deleted by hand) is reported."""
+    for seq in seqs:
+        motion = out / "motion" / seq.name
+        if not any(_find_map(out / "target" / seq.name, s) for s in seq.annotated) or not motion.is_dir():
+            raise InputError(f"{out}: the recorded maps of {seq.name!r} (target/, motion/) are missing while its "
+                             f"boosted maps are complete; delete {out / 'boosted' / seq.name} to redo it")
+
+
+def _weights_report(main: Mapping[str, Any]) -> dict[str, Any]:
+    """Each distinct MQPM / spatial weights file and the sequences that used it."""
+    out: dict[str, list[dict[str, Any]]] = {"mqpm": [], "spatial": []}
+    for seq, summary in main.items():
+        prov = summary["provenance"]
+        for kind in ("mqpm", "spatial"):
+            p = _short_provenance(prov.get(kind))
+            for entry in out[kind]:
+                if entry["provenance"] == p:
+                    entry["sequences"].append(seq)
+                    break
+            else:
+                out[kind].append({"provenance": p, "sequences": [seq]})
+    return out
+
+
+def _timings(summaries: Mapping[str, Any], seqs: Sequence[SequenceData], eval_seconds: float) -> dict[str, Any]:
+    stages: dict[str, float] = {}
+    per_seq = {}
+    for s in seqs:
+        t: dict[str, float] = {}
+        for b in summaries[s.name]["buffers_done"].values():
+            for k, v in b["timings"].items():
+                t[k] = t.get(k, 0.0) + v
+        per_seq[s.name] = {"frames": len(s.frames), **{k: round(v, 3) for k, v in t.items()}}
+        for k, v in t.items():
+            stages[k] = stages.get(k, 0.0) + v
+    frames = sum(len(s.frames) for s in seqs)
+    total = sum(stages.values())
+    order = [k for k in _STAGES if k in stages] + [k for k in stages if k not in _STAGES]
+    return {
+        "frames": frames,
+        "per_stage": {k: {"seconds": round(stages[k], 3), "ms_per_frame": round(1000 * stages[k] / frames, 2)}
+                      for k in order},
+        "total_seconds": round(total, 3),
+        "fps": round(frames / total, 3) if total else None,
+        "evaluation_seconds": round(eval_seconds, 3),
+        "per_sequence": per_seq,
+        "note": "seconds measured when each buffer was boosted (a resumed buffer keeps its first run's time)",
+    }
+
+
+def _table1(target_root: Path, seqs: Sequence[SequenceData], hq: Mapping[str, Mapping[str, float]],
+            thr: float) -> dict[str, Any]:
+    keys = ("maxF", "S", "MAE", "frames")
+    is_hq = lambda s, n: hq[s].get(n, 0.0) >= thr  # noqa: E731
+    r_hq = evaluate_subset(target_root, seqs, is_hq)
+    r_lq = evaluate_subset(target_root, seqs, lambda s, n: not is_hq(s, n))
+    n_all = sum(len(v) for v in hq.values())
+    n_hq = sum(sum(p >= thr for p in v.values()) for v in hq.values())
+    ann = [(s.name, n) for s in seqs for n in s.annotated]
+    return {"average": "frame", "threshold": thr, "hq": _pick(r_hq, keys), "lq": _pick(r_lq, keys),
+            "hq_fraction": n_hq / n_all if n_all else float("nan"),
+            "hq_fraction_annotated": (sum(is_hq(s, n) for s, n in ann) / len(ann)) if ann else float("nan")}
+
+
+def main_command_line() -> str:
+    return " ".join(["vsodboost", *sys.argv[1:]])

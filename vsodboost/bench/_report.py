@@ -1,0 +1,257 @@
+"""report.md, plots and side-by-side visualisations of ``vsodboost bench``."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import cv2
+import numpy as np
+
+from ..datasets import SequenceData
+from ..metrics.evaluate import read_map, resize_to
+
+__all__ = ["render_markdown", "draw_plots", "draw_visualisations"]
+
+_COLS = ("frames", "maxF", "meanF", "adpF", "S", "MAE", "meanE", "wF")
+_LOWER_BETTER = {"MAE"}
+
+
+def _f(v: Any, key: str = "") -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    if key == "frames":
+        return str(int(v))
+    return f"{v:.4f}" if key == "MAE" else f"{v:.3f}"
+
+
+def _d(v: Any, key: str) -> str:
+    """A signed gain, marked better (▲) or worse (▼) — for MAE lower is better."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    digits = 4 if key == "MAE" else 3
+    if round(v, digits) == 0:
+        return f"{v:+.{digits}f} ="
+    better = (v < 0) if key in _LOWER_BETTER else (v > 0)
+    return f"{v:+.{digits}f} {'▲' if better else '▼'}"
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(head))) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def _metric_rows(rows: Sequence[tuple[str, Mapping[str, Any]]], cols: Sequence[str] = _COLS) -> str:
+    return _table(["", *cols], [[name, *(_f(r.get(k), k) for k in cols)] for name, r in rows])
+
+
+def render_markdown(r: Mapping[str, Any]) -> str:
+    t, b, g = r["target"], r["boosted"], r["gain"]
+    ds = r["dataset"]
+    n_seq = len(ds["sequences"])
+    lines = [f"# vsodboost bench: {t['name']} on {Path(ds['root']).name}", ""]
+    if r.get("command"):
+        lines += ["```", r["command"], "```", ""]
+    dev = r["device"]
+    lines += [f"{n_seq} sequence(s), {ds['frames']} frames, {ds['annotated']} annotated (scored). "
+              f"Device: {dev['device']}" + (f" ({dev['gpu']})" if dev.get("gpu") else f", {dev['processor']}, "
+                                                                      f"{dev['cpu_count']} CPU(s), "
+                                                                      f"{dev['torch_threads']} torch thread(s)")
+              + f". vsodboost {r['versions']['vsodboost']}, torch {r['versions']['torch']}.", "",
+              f"Metrics: {r['conventions']}. ▲ better, ▼ worse (MAE: lower is better).", ""]
+
+    lines += ["## Table V — target vs boosted", "",
+              f"Frame-averaged over the {t['frames']} annotated frames of {n_seq} sequence(s).", "",
+              _metric_rows([(f"{t['name']} (target)", t), (f"{t['name']} + vsodboost", b)]),
+              "| Δ (boosted − target) | " + " | ".join(["", *(_d(g["overall"][k], k) for k in _COLS[1:])]) + " |",
+              "", f"Video-averaged (each sequence's own summary, then the mean over {n_seq} sequences):", "",
+              _metric_rows([(f"{t['name']} (target)", t["video_average"]),
+                            (f"{t['name']} + vsodboost", b["video_average"])]),
+              "| Δ (boosted − target) | " + " | ".join(["", *(_d(g["video_average"][k], k) for k in _COLS[1:])])
+              + " |", ""]
+    lines += ["### Per sequence", "", "Each sequence frame-averaged over its own annotated frames; gains with their "
+              "sign, losses included.", ""]
+    rows = []
+    for s in ds["sequences"]:
+        ts, bs, gs = t["per_sequence"].get(s), b["per_sequence"].get(s), g["per_sequence"].get(s)
+        if not ts or not bs or gs is None:
+            continue
+        rows.append([s, _f(ts["frames"], "frames"), str(r["mined"].get(s, "–"))]
+                    + [x for k in ("maxF", "S", "MAE") for x in (f"{_f(ts[k], k)} → {_f(bs[k], k)}", _d(gs[k], k))])
+    lines += [_table(["sequence", "frames", "mined", "maxF", "Δ", "S", "Δ", "MAE", "Δ"], rows), ""]
+    wins = {k: sum(1 for v in g["per_sequence"].values() if v[k] is not None and
+                   ((v[k] < 0) if k in _LOWER_BETTER else (v[k] > 0))) for k in ("maxF", "S", "MAE")}
+    lines += ["Sequences improved: " + ", ".join(f"{k} {wins[k]}/{len(g['per_sequence'])}" for k in wins) + ".", ""]
+
+    if "table1" in r:
+        t1 = r["table1"]
+        lines += ["## Table I — the target on MQPM high- vs low-quality frames", "",
+                  f"The target's maps on the annotated frames the MQPM marks HQ (probability ≥ {t1['threshold']}) "
+                  f"vs the others (LQ); frame-averaged within each group. HQ: {t1['hq_fraction']:.1%} of all frames, "
+                  f"{t1['hq_fraction_annotated']:.1%} of annotated frames.", "",
+                  _metric_rows([("HQ frames", t1["hq"]), ("LQ frames", t1["lq"])], ("frames", "maxF", "S", "MAE")),
+                  ""]
+    if "table2" in r:
+        t2 = r["table2"]
+        rows2 = [("target (baseline)", t2["baseline"])]
+        rows2 += [(f"T = 1/{p}" if p != "1" else "T = 1", row) for p, row in t2["rows"].items()]
+        lines += ["## Table II — sweep of T (keep one frame per 1/T consecutive HQ frames)", "",
+                  "Boosted maps for each T, frame-averaged over all annotated frames.", "",
+                  _metric_rows(rows2, ("frames", "maxF", "S", "MAE", "meanE", "wF")), ""]
+    if "table3" in r:
+        t3 = r["table3"]
+        defs = t3["definitions"]
+        lines += ["## Table III — components", "",
+                  "Frame-averaged over all annotated frames, except the row marked as a subset.", "",
+                  _metric_rows([(defs[k]["label"], v) for k, v in t3["rows"].items()],
+                               ("frames", "maxF", "S", "MAE", "meanE", "wF")), ""]
+        lines += [f"- **{defs[k]['label']}**: {defs[k]['definition']}." for k in t3["rows"]] + [""]
+    if "table6" in r:
+        t6 = r["table6"]
+        rows6 = []
+        for f, row in t6["rows"].items():
+            if "error" in row:
+                rows6.append([f, *(["–"] * 6), f"not run: {row['error'][:80]}"])
+                continue
+            fl = row.get("timings", {}).get("flow", {}).get("ms_per_frame")
+            rows6.append([f, *(_f(row.get(k), k) for k in ("frames", "maxF", "S", "MAE", "meanE", "wF")),
+                          f"{fl:.1f} ms/frame flow" if fl is not None else ""])
+        lines += ["## Table VI — optical-flow backends", "",
+                  f"Boosted maps with each flow backend, frame-averaged. The MQPM was trained on `{t6['mqpm_trained_on']}`"
+                  " flow images; other backends change its input distribution.", "",
+                  _table(["flow", "frames", "maxF", "S", "MAE", "meanE", "wF", "note"], rows6), ""]
+    if "table8" in r:
+        t8 = r["table8"]
+        rows8 = [[k, f"{v['seconds']:.2f}", f"{v['ms_per_frame']:.1f}"] for k, v in t8["per_stage"].items()]
+        rows8.append(["**total**", f"{t8['total_seconds']:.2f}",
+                      f"{1000 * t8['total_seconds'] / max(t8['frames'], 1):.1f}"])
+        lines += ["## Table VIII — runtime per stage", "",
+                  f"{t8['frames']} frames; {t8['fps']} frames per second end to end on {dev['device']}. "
+                  f"Evaluation took {t8['evaluation_seconds']:.1f} s. {t8['note']}.", "",
+                  _table(["stage", "seconds", "ms / frame"], rows8), ""]
+
+    lines += ["## Weights", ""]
+    for kind, entries in r["weights"].items():
+        for e in entries:
+            p = e["provenance"]
+            desc = p.get("file", p) if isinstance(p, Mapping) else p
+            sha = p.get("sha256", "")[:12] if isinstance(p, Mapping) else ""
+            lines.append(f"- {kind}: `{desc}`" + (f" (sha256 {sha}…)" if sha else "")
+                         + f" — {len(e['sequences'])} sequence(s)")
+    lines += ["", "## Figures", ""]
+    for p in r.get("plots", []):
+        if p.endswith(".png"):
+            lines.append(f"![{Path(p).stem}]({Path(p).relative_to(Path(p).parent.parent)})")
+        else:
+            lines.append(f"- {p}")
+    vis = r.get("visualisations", [])
+    if vis:
+        lines += ["", "Side by side (frame | GT | target | boosted | MQPM motion map; maps min-max normalised as the evaluator "
+                      "sees them), the frames of largest S gain "
+                      "and largest S loss per sequence:", ""]
+        lines += [f"- `{v}`" for v in vis]
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------------------- figures
+
+def draw_plots(res_t: Mapping[str, Any], res_b: Mapping[str, Any], report: Mapping[str, Any], out: Path,
+               *, label: str) -> list[str]:
+    """PR / F curves (target vs boosted) and per-sequence gain bars; a note instead when matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return ["plots skipped: matplotlib is not installed (pip install 'vsodboost[plot]')"]
+    from ..metrics.plot import plot_curves
+
+    out.mkdir(parents=True, exist_ok=True)
+    files = [str(p) for p in plot_curves({f"{label} (target)": res_t, f"{label} + vsodboost": res_b}, out,
+                                         title=f"{label}: target vs boosted (frame-averaged)")]
+    g = report["gain"]["per_sequence"]
+    seqs = list(g)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 0.9 + 0.28 * max(len(seqs), 3)), sharey=True)
+    for ax, k in zip(axes, ("maxF", "S", "MAE")):
+        vals = [g[s][k] if g[s][k] is not None else 0.0 for s in seqs]
+        good = [(v < 0) if k == "MAE" else (v > 0) for v in vals]
+        ax.barh(range(len(seqs)), vals, color=["tab:green" if ok else "tab:red" for ok in good])
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set_title(f"Δ{k} (boosted − target){', lower is better' if k == 'MAE' else ''}", fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(range(len(seqs)), seqs, fontsize=8)
+    axes[0].invert_yaxis()
+    fig.suptitle(f"{label}: per-sequence gains (each sequence frame-averaged); green better, red worse", fontsize=10)
+    fig.tight_layout()
+    p = out / "gain_per_sequence.png"
+    fig.savefig(p, dpi=110)
+    plt.close(fig)
+    return files + [str(p)]
+
+
+def _minmax(m: np.ndarray) -> np.ndarray:
+    """Maps are shown as the evaluator sees them (per-image min-max)."""
+    lo, hi = int(m.min()), int(m.max())
+    return m if hi <= lo else ((m.astype(np.float32) - lo) * (255.0 / (hi - lo)) + 0.5).astype(np.uint8)
+
+
+def _tile(img: np.ndarray, h: int, text: str) -> np.ndarray:
+    if img.ndim == 2:
+        img = _minmax(img)
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    w = max(1, int(round(img.shape[1] * h / img.shape[0])))
+    t = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+    cv2.rectangle(t, (0, 0), (w, 16), (0, 0, 0), -1)
+    cv2.putText(t, text, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+    return t
+
+
+def draw_visualisations(out: Path, seqs: Sequence[SequenceData], hq: Mapping[str, Mapping[str, float]],
+                        report: Mapping[str, Any], *, per_sequence: int = 2, height: int = 160) -> list[str]:
+    """``vis/<seq>_<stem>.jpg``: frame | GT | target | boosted | MQPM motion, the frames of largest S gain and loss."""
+    from ..metrics import s_measure
+
+    if per_sequence <= 0:
+        return []
+    vis = out / "vis"
+    vis.mkdir(parents=True, exist_ok=True)
+    written = []
+    for seq in seqs:
+        tdir, bdir, mdir = out / "target" / seq.name, out / "boosted" / seq.name, out / "motion" / seq.name
+        scored = []
+        for stem in seq.annotated:
+            tp = next((tdir / f"{stem}{e}" for e in (".png", ".jpg", ".jpeg", ".bmp") if (tdir / f"{stem}{e}").exists()),
+                      None)
+            bp = bdir / f"{stem}.png"
+            if tp is None or not bp.is_file():
+                continue
+            gt, _ = read_map(seq.gt[stem])
+            tm, bm = read_map(tp)[0], read_map(bp)[0]
+            tm = resize_to(tm, gt.shape) if tm.shape != gt.shape else tm
+            bm = resize_to(bm, gt.shape) if bm.shape != gt.shape else bm
+            s = s_measure(np.stack([tm, bm]), np.stack([gt, gt])).double().numpy()
+            scored.append((float(s[1] - s[0]), stem, tp, bp, gt, float(s[0]), float(s[1])))
+        if not scored:
+            continue
+        order = sorted(scored, key=lambda x: x[0])
+        chosen = [order[-1], order[0]] + order[1:-1][:: max(1, len(order) // max(per_sequence, 1))]
+        seen: set[str] = set()
+        for d, stem, tp, bp, gt, s_t, s_b in chosen:
+            if len(seen) >= per_sequence or stem in seen:
+                continue
+            seen.add(stem)
+            frame = cv2.imread(str(seq.frames[seq.stems.index(stem)]))
+            mp = mdir / f"{stem}.png"
+            motion = cv2.imread(str(mp), cv2.IMREAD_GRAYSCALE) if mp.is_file() else np.zeros_like(gt)
+            p = hq.get(seq.name, {}).get(stem)
+            tiles = [_tile(frame, height, f"{seq.name} {stem}"), _tile(gt, height, "GT"),
+                     _tile(read_map(tp)[0], height, f"target S={s_t:.3f}"),
+                     _tile(read_map(bp)[0], height, f"boosted S={s_b:.3f} ({d:+.3f})"),
+                     _tile(motion, height, f"MQPM motion, HQ p={p:.2f}" if p is not None else "MQPM motion")]
+            f = vis / f"{seq.name}_{stem}.jpg"
+            cv2.imwrite(str(f), np.concatenate(tiles, axis=1), [cv2.IMWRITE_JPEG_QUALITY, 88])
+            written.append(str(f))
+    return written
