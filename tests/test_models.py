@@ -134,3 +134,22 @@ def test_lite0_mapping_classifies_davis_frames(shared_data):
         probs = model.eval()((x - 0.5) / 0.5).softmax(1)
     assert probs.argmax().item() == 100  # ImageNet class 100: black swan
     assert probs.max().item() > 0.5
+
+
+def test_vgg16_loads_a_torchvision_checkpoint_by_name(tmp_path):
+    """The paper's encoder: a torchvision-format vgg16 file (``features.N.*`` + ``classifier.*``) loads strictly."""
+    import re
+
+    net = saliency_unet("vgg16", pretrained=False)
+    fake = {re.sub(r"^features_(\d+)\.", r"features.\1.", k): v + 1 for k, v in net.encoder.state_dict().items()}
+    fake["classifier.0.weight"] = torch.zeros(4, 4)  # the FC head is dropped, not an error
+    torch.save(fake, tmp_path / "vgg16-397923af.pth")
+    from vsodboost.models import load_imagenet_weights
+
+    load_imagenet_weights(net.encoder, "vgg16", tmp_path / "vgg16-397923af.pth")
+    assert torch.equal(net.encoder.state_dict()["features_28.weight"], fake["features.28.weight"])
+    assert net.mean.flatten().tolist() == pytest.approx([0.485, 0.456, 0.406])
+    del fake["features.28.bias"]
+    torch.save(fake, tmp_path / "broken.pth")
+    with pytest.raises(WeightsError, match="features_28.bias"):
+        load_imagenet_weights(net.encoder, "vgg16", tmp_path / "broken.pth")
