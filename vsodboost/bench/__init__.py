@@ -135,8 +135,12 @@ def evaluate_subset(pred_root: Path, seqs: Iterable[SequenceData], keep: Callabl
     return metric.results(average="frame")
 
 
-def _weights_for(spec: str, seq: str) -> str:
-    """``spec`` is a weights file or name, or a JSON file mapping sequence → weights (``"*"``: the default)."""
+def _weights_for(spec: Any, seq: str) -> Any:
+    """``spec`` is a weights file or name, or a JSON file mapping sequence → weights (``"*"``: the default); any
+    other object (an MQPM, an ``nn.Module``) is used as it is."""
+    if not isinstance(spec, (str, os.PathLike)):
+        return spec
+    spec = str(spec)
     if spec.endswith(".json") and Path(spec).is_file():
         table = json.loads(Path(spec).read_text())
         if seq in table:
@@ -154,7 +158,9 @@ class _Models:
         self.device = device
         self._cache: dict[tuple[str, str], Any] = {}
 
-    def mqpm(self, spec: str) -> Any:
+    def mqpm(self, spec: Any) -> Any:
+        if not isinstance(spec, str):
+            return spec
         key = ("mqpm", spec)
         if key not in self._cache:
             from ..mqpm import load_mqpm
@@ -162,7 +168,9 @@ class _Models:
             self._cache[key] = load_mqpm(spec, device=self.device)
         return self._cache[key]
 
-    def spatial(self, spec: str) -> Any:
+    def spatial(self, spec: Any) -> Any:
+        if not isinstance(spec, str):
+            return spec
         key = ("spatial", spec)
         if key not in self._cache:
             from .. import plugins
@@ -236,8 +244,8 @@ def run_bench(
     out: str | os.PathLike[str],
     split: str | None = None,
     sequences: Iterable[str] | None = None,
-    mqpm: str = "default",
-    spatial: str = "default",
+    mqpm: Any = "default",
+    spatial: Any = "default",
     flow: str = "dis",
     config: BoostConfig | Mapping[str, Any] | None = None,
     protocols: Iterable[str] = ("table5",),
@@ -256,7 +264,7 @@ def run_bench(
     Args:
         target: a TargetModel (see :func:`vsodboost.commands.boost.parse_target` for the CLI forms).
         mqpm, spatial: weights file or name, or a JSON file mapping sequence → weights (``"*"`` default): the way
-            to bench with cross-validated weights in one report.
+            to bench with cross-validated weights in one report; or a loaded MQPM / spatial ``nn.Module``.
         protocols: any of :data:`PROTOCOLS`; ``table5`` (target vs boosted) is always computed.
         vis_frames: side-by-side images per sequence (the frames of largest S gain and largest S loss first).
     Returns:

@@ -1,0 +1,160 @@
+"""``vsodboost bench`` on a tiny synthetic dataset (DAVSOD layout, every other frame annotated), with a stand-in
+MQPM and a random tiny spatial model; the real-data run is in test_bench_realdata.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from vsodboost.adapters import PrecomputedTarget
+from vsodboost.bench import PROTOCOLS, REPORT_KEYS, TABLE3_ROWS, run_bench
+from vsodboost.cli import main as cli_main
+from vsodboost.demo import synthetic_clip
+from vsodboost.errors import InputError
+from vsodboost.metrics.evaluate import evaluate_folders
+from vsodboost.models import saliency_unet
+
+
+class StubMQPM:
+    """HQ on every third frame of a buffer; motion map = colour saturation of the flow image."""
+
+    provenance = {"file": "stub", "sha256": "0" * 64}
+
+    def predict(self, flow_images):
+        x = flow_images.float() / 255.0
+        sat = x.max(1).values - x.min(1).values
+        prob = torch.tensor([0.9 if i % 3 == 0 else 0.1 for i in range(x.shape[0])])
+        return prob, sat
+
+
+CONFIG = {"buffer_size": 8, "period": 2, "flow_max_side": 0,
+          "finetune": {"iterations": 1, "batch_size": 2, "input_size": 64, "predict_batch": 16}}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    for k, seq in enumerate(("alpha", "beta")):
+        frames, masks, target = synthetic_clip(10, h=48, w=64, seed=k)
+        for d in ("Imgs", "ground-truth"):
+            (root / "data" / seq / d).mkdir(parents=True)
+        (root / "maps" / seq).mkdir(parents=True)
+        for i, (f, m) in enumerate(zip(frames, masks)):
+            stem = f"{seq}_{i:03d}"
+            cv2.imwrite(str(root / "data" / seq / "Imgs" / f"{stem}.jpg"), f[:, :, ::-1])
+            if i % 2 == 0:
+                cv2.imwrite(str(root / "data" / seq / "ground-truth" / f"{stem}.png"), (m * 255).astype(np.uint8))
+            cv2.imwrite(str(root / "maps" / seq / f"{stem}.png"),
+                        np.clip(target[f"{i:05d}"] * 255 + 0.5, 0, 255).astype(np.uint8))
+    return root
+
+
+@pytest.fixture(scope="module")
+def spatial():
+    torch.manual_seed(0)
+    return saliency_unet("tf_efficientnet_lite0", pretrained=False, cls_head=False)
+
+
+def _bench(dataset, out, spatial, **kw):
+    logs: list[str] = []
+    kw.setdefault("protocols", PROTOCOLS)
+    report = run_bench(dataset / "data", layout="davsod", target=PrecomputedTarget(dataset / "maps", name="synth"),
+                       out=out, mqpm=StubMQPM(), spatial=spatial, config=CONFIG, periods=(1, 2), flows=("dis",
+                       "farneback"), device="cpu", log=logs.append, **kw)
+    return report, logs
+
+
+@pytest.fixture(scope="module")
+def bench(dataset, spatial, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    report, logs = _bench(dataset, out, spatial)
+    return out, report, logs
+
+
+def test_report_structure(bench):
+    out, report, _ = bench
+    on_disk = json.loads((out / "report.json").read_text())
+    assert on_disk["format"] == "vsodboost.bench/1"
+    for side in ("target", "boosted"):
+        blk = on_disk[side]
+        assert set(REPORT_KEYS) <= set(blk) and blk["average"] == "frame"
+        assert set(blk["per_sequence"]) == {"alpha", "beta"}
+        assert blk["frames"] == 10 and blk["video_average"]["frames"] == 10
+        assert all(set(REPORT_KEYS) <= set(v) for v in blk["per_sequence"].values())
+    t1 = on_disk["table1"]
+    assert set(t1) >= {"hq", "lq", "hq_fraction"} and set(t1["hq"]) == {"maxF", "S", "MAE", "frames"}
+    # buffers 0:8 and 8:10 → HQ frames 0, 3, 6, 8 of each sequence; annotated: 0, 2, 4, 6, 8
+    assert (t1["hq"]["frames"], t1["lq"]["frames"]) == (6, 4)
+    assert t1["hq_fraction"] == pytest.approx(8 / 20) and t1["hq_fraction_annotated"] == pytest.approx(6 / 10)
+    assert set(on_disk["table2"]["rows"]) == {"1", "2"}
+    assert list(on_disk["table3"]["rows"]) == list(TABLE3_ROWS)
+    assert on_disk["table3"]["rows"]["ms_mqpm_map_hq"]["frames"] == 6
+    assert set(on_disk["table6"]["rows"]) == {"dis", "farneback"}
+    assert set(on_disk["table8"]["per_stage"]) >= {"flow", "mqpm+filter", "finetune+predict"}
+    assert on_disk["versions"]["vsodboost"] and on_disk["device"]["device"] == "cpu"
+    assert on_disk["weights"]["mqpm"][0]["sequences"] == ["alpha", "beta"]
+    md = (out / "report.md").read_text()
+    for head in ("Table V", "Table I ", "Table II ", "Table III", "Table VI ", "Table VIII", "Frame-averaged",
+                 "Video-averaged", "### Per sequence"):
+        assert head in md, head
+    assert all(Path(p).is_file() for p in on_disk["plots"] if p.endswith(".png"))
+    assert on_disk["visualisations"] and all(Path(p).is_file() for p in on_disk["visualisations"])
+
+
+def test_numbers_equal_evaluate_folders(bench, dataset):
+    out, report, _ = bench
+    for side in ("target", "boosted"):
+        ref = evaluate_folders(out / side, dataset / "data", layout="davsod", progress=False)
+        for k in REPORT_KEYS:
+            assert report[side][k] == pytest.approx(ref[k], abs=1e-12), (side, k)
+        for s in ref["sequences"]:
+            assert report[side]["per_sequence"][s["sequence"]]["S"] == pytest.approx(s["S"], abs=1e-12)
+    # the target's maps are the published files, byte for byte
+    pub = evaluate_folders(dataset / "maps", dataset / "data", layout="davsod", progress=False)
+    assert report["target"]["maxF"] == pytest.approx(pub["maxF"], abs=1e-12)
+    # gains are signed boosted − target, per sequence too
+    for s, g in report["gain"]["per_sequence"].items():
+        assert g["MAE"] == pytest.approx(report["boosted"]["per_sequence"][s]["MAE"]
+                                         - report["target"]["per_sequence"][s]["MAE"])
+    # T = 1/period of the config reuses the main run
+    assert report["table2"]["rows"]["2"]["maxF"] == report["boosted"]["maxF"]
+
+
+def test_rerun_skips_done_sequences(bench, dataset, spatial):
+    out, report, _ = bench
+    before = {p: p.stat().st_mtime_ns for p in (out / "boosted").rglob("*.png")}
+    again, logs = _bench(dataset, out, spatial)
+    assert logs and all("skipped" in line for line in logs if line.startswith("["))
+    assert {p: p.stat().st_mtime_ns for p in (out / "boosted").rglob("*.png")} == before
+    assert again["boosted"]["maxF"] == report["boosted"]["maxF"]
+
+
+def test_other_settings_are_refused_without_overwrite(bench, dataset, spatial):
+    out, _, _ = bench
+    with pytest.raises(InputError, match="other settings"):
+        run_bench(dataset / "data", layout="davsod", target=PrecomputedTarget(dataset / "maps", name="synth"),
+                  out=out, mqpm=StubMQPM(), spatial=spatial, config={**CONFIG, "period": 3}, device="cpu",
+                  log=lambda s: None)
+
+
+def test_weights_mapping_per_sequence(tmp_path):
+    from vsodboost.bench import _weights_for
+
+    m = tmp_path / "w.json"
+    m.write_text(json.dumps({"alpha": "a.pt", "*": "rest.pt"}))
+    assert _weights_for(str(m), "alpha") == "a.pt" and _weights_for(str(m), "beta") == "rest.pt"
+    m.write_text(json.dumps({"alpha": "a.pt"}))
+    with pytest.raises(InputError, match="beta"):
+        _weights_for(str(m), "beta")
+
+
+def test_cli_rejects_unknown_protocol(dataset, tmp_path, capsys):
+    rc = cli_main(["bench", "--data", str(dataset / "data"), "--layout", "davsod", "--target",
+                   f"precomputed:{dataset / 'maps'}", "--out", str(tmp_path / "o"), "--protocol", "table4",
+                   "--device", "cpu"])
+    assert rc == 1 and "table4" in capsys.readouterr().err
