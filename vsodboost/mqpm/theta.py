@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from ..errors import DuplicateNameError, InputError, UnknownNameError
 
 __all__ = ["Theta", "register_theta", "get_theta", "list_thetas", "DEFAULT_THETA",
-           "border_contrast", "border_contrast_center", "saturation", "center_prior"]
+           "border_contrast", "border_contrast_center", "SpatialTheta", "saturation", "center_prior"]
 
 Theta = Callable[[torch.Tensor], torch.Tensor]
 _THETAS: dict[str, Theta] = {}
@@ -89,6 +89,36 @@ def border_contrast(flow_images: torch.Tensor, border: float = 0.05, smooth: int
 def border_contrast_center(flow_images: torch.Tensor, sigma: float = 0.3) -> torch.Tensor:
     """:func:`border_contrast` weighted by a centred Gaussian (the centre bias of classic image saliency)."""
     return _minmax(border_contrast(flow_images) * _gaussian(flow_images, sigma))
+
+
+class SpatialTheta:
+    """The paper's recipe: an RGB saliency model (a registered spatial model, default: the saliency-pretrained
+    ``"default"``) applied to the flow image. Needs that model's weights; built on first use, kept per device."""
+
+    def __init__(self, spatial: str = "default", **kwargs: object) -> None:
+        self.spatial, self.kwargs = spatial, kwargs
+        self._nets: dict[torch.device, torch.nn.Module] = {}
+
+    def _net(self, device: torch.device) -> torch.nn.Module:
+        if device not in self._nets:
+            from .. import plugins
+
+            self._nets[device] = plugins.registry("spatial").create(self.spatial, **self.kwargs).to(device).eval()
+        return self._nets[device]
+
+    @torch.no_grad()
+    def __call__(self, flow_images: torch.Tensor) -> torch.Tensor:
+        x = _check(flow_images)
+        net = self._net(x.device)
+        h, w = x.shape[-2:]
+        size = tuple(getattr(getattr(net, "config", None), "input_size", (256, 256)))
+        out = net(F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True))
+        logits = out[0] if isinstance(out, tuple) else out
+        sal = torch.sigmoid(F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False))[:, 0]
+        return _minmax(sal)
+
+
+register_theta("spatial", SpatialTheta())
 
 
 @register_theta("saturation")

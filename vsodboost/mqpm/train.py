@@ -49,14 +49,14 @@ class TrainConfig:
     flow: str = "dis"
     theta: str = "default"
     encoder: str = "tf_efficientnet_lite0"
-    input_size: int = 192
+    input_size: int = 128
     cache_max_side: int = 384
     batch_size: int = 8
-    iterations: int = 600
+    iterations: int = 300
     lr: float = 1e-3  # the paper's "10e-3", read as 1e-3 (Adam); cosine decay to lr_min_factor·lr
     encoder_lr: float = 1e-4  # pretrained encoder layers that are trained move 10× slower
     lr_min_factor: float = 0.02
-    freeze_stages: int = 3  # the stem and the first N encoder stages keep their ImageNet weights (CPU budget)
+    freeze_stages: int = 5  # the stem and the first N encoder stages keep their ImageNet weights (CPU budget)
     hflip: bool = True
     cls_weight: float = 1.0  # Eq. 5 sums the two losses with equal weight
     val_sequences: list[str] = field(default_factory=list)
@@ -118,7 +118,7 @@ def flip_flow(flows: torch.Tensor) -> torch.Tensor:
     return f
 
 
-def prepare_training_set(sets: Sequence[FlowSet], *, theta: str | Callable = "default", input_size: int = 192,
+def prepare_training_set(sets: Sequence[FlowSet], *, theta: str | Callable = "default", input_size: int = 128,
                          mqs: np.ndarray | None = None) -> TrainingSet:
     """MQS (Eq. 1) on the cached resolution, λ and labels over the whole set (Eqs. 2–4), samples at input size."""
     if not sets:
