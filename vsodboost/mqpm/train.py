@@ -260,7 +260,7 @@ def train_network(cfg: TrainConfig, train_set: TrainingSet, val_set: TrainingSet
         ema = lv if ema is None else 0.95 * ema + 0.05 * lv
         if step % cfg.log_every == 0 or step == cfg.iterations:
             rate = seen / (time.time() - t0)
-            rec = {"step": step, "loss": float(loss), "map": float(l_map), "cls": float(l_cls), "ema": ema,
+            rec = {"step": step, "loss": lv, "map": l_map.item(), "cls": l_cls.item(), "ema": ema,
                    "lr": cfg.lr * f, "it_s": rate}
             _log.info("step %d/%d loss %.4f (map %.4f cls %.4f, ema %.4f) lr %.2e %.2f it/s ETA %.0f s", step,
                       cfg.iterations, rec["loss"], rec["map"], rec["cls"], ema, rec["lr"], rate,
