@@ -47,7 +47,15 @@ def _metric_rows(rows: Sequence[tuple[str, Mapping[str, Any]]], cols: Sequence[s
     return _table(["", *cols], [[name, *(_f(r.get(k), k) for k in cols)] for name, r in rows])
 
 
-def render_markdown(r: Mapping[str, Any]) -> str:
+def render_markdown(r: Mapping[str, Any], *, level: int = 1, figures: bool = True) -> str:
+    """report.md; ``level`` shifts heading levels (to embed it in another document), ``figures`` adds links."""
+    body = _render(r, figures=figures)
+    if level > 1:
+        body = "\n".join(("#" * (level - 1) + line) if line.startswith("#") else line for line in body.split("\n"))
+    return body
+
+
+def _render(r: Mapping[str, Any], *, figures: bool) -> str:
     t, b, g = r["target"], r["boosted"], r["gain"]
     ds = r["dataset"]
     n_seq = len(ds["sequences"])
@@ -140,6 +148,8 @@ def render_markdown(r: Mapping[str, Any]) -> str:
             sha = p.get("sha256", "")[:12] if isinstance(p, Mapping) else ""
             lines.append(f"- {kind}: `{desc}`" + (f" (sha256 {sha}…)" if sha else "")
                          + f" — {len(e['sequences'])} sequence(s)")
+    if not figures:
+        return "\n".join(lines) + "\n"
     lines += ["", "## Figures", ""]
     for p in r.get("plots", []):
         if p.endswith(".png"):
