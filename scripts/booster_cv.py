@@ -34,6 +34,29 @@ SETS = {
 KEYS = ("frames", "maxF", "meanF", "adpF", "S", "MAE", "meanE", "wF")
 
 
+def _fuse_folders(boosted_root: Path, target_root: Path, names: list[str]) -> dict[str, Path]:
+    """The fusion options computed from the written (``replace``) maps and the target's maps, on annotated frames
+    only (where the target has maps); frames without a target map keep the boosted map, as the Booster does."""
+    import cv2
+    import numpy as np
+
+    from vsodboost.booster import _fuse, write_map_atomic
+
+    out = {}
+    for how in ("mean", "geometric"):
+        root = boosted_root.parent / f"{boosted_root.name}__{how}"
+        for seq in names:
+            tdir = target_root / seq
+            (root / seq).mkdir(parents=True, exist_ok=True)
+            for f in sorted((boosted_root / seq).glob("*.png")):
+                b = cv2.imread(str(f), cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0
+                t_file = tdir / f.name
+                t = adapters.read_map(t_file, b.shape) if t_file.is_file() else None
+                write_map_atomic(root / seq / f.name, _fuse(b, t, how))
+        out[how] = root
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cv-dir", type=Path, required=True, help="holds mqpm_fold{k}.pt and spatial_fold{k}.pt")
@@ -70,11 +93,14 @@ def main() -> None:
                                 "mined": sum(len(b["mined"]) for b in summary["buffers_done"].values())}
             print(f"{folder}/{seq.name}: fold {k}, {timing[seq.name]}", flush=True)
         names = [s.name for s in seqs]
+        fused = _fuse_folders(args.out / folder, data / "results" / method / folder, names)
         res = {
             "target": evaluate_folders(data / "results" / method / folder, data / folder, layout=layout,
                                        sequences=names, progress=False),
             "boosted": evaluate_folders(args.out / folder, data / folder, layout=layout, sequences=names,
                                         progress=False),
+            **{f"boosted_{how}": evaluate_folders(root, data / folder, layout=layout, sequences=names,
+                                                  progress=False) for how, root in fused.items()},
         }
         report["sets"][folder] = {
             "method": method, "timing": timing,
@@ -83,6 +109,10 @@ def main() -> None:
                for w, r in res.items()},
         }
         t, b = res["target"], res["boosted"]
+        for how in fused:
+            f_ = res[f"boosted_{how}"]
+            print(f"  fusion {how}: " + "  ".join(f"{m} {f_[m]:.4f} ({f_[m] - t[m]:+.4f})"
+                                                 for m in ("maxF", "S", "MAE", "meanE", "wF")))
         print(f"\n{folder} ({method}, {t['frames']} frames): " + "  ".join(
             f"{m} {t[m]:.4f}→{b[m]:.4f} ({b[m] - t[m]:+.4f})" for m in ("maxF", "S", "MAE", "meanE", "wF")))
         for s_t, s_b in zip(t["sequences"], b["sequences"]):

@@ -76,12 +76,45 @@ def _add_mqpm(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run_mqpm)
 
 
+def _run_spatial(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..datasets import detect_layout
+    from ..spatial.pretrain import pretrain_spatial
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    data = [(str(d), detect_layout(d)) for d in args.data]
+    pretrain_spatial(data, args.out, iterations=args.iterations, batch_size=args.batch_size, lr=args.lr,
+                     input_size=args.input_size, exclude=args.exclude or [], seed=args.seed)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _add_spatial(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("spatial", help="saliency-pretrain the spatial model (Sec. V-C) on RGB frames + GT",
+                       description="Trains the Lite0 U-Net + MSDA (ImageNet encoder) on every annotated frame of "
+                                   "the given datasets with BCE + IoU loss, flips and crops; writes an fp16 "
+                                   "checkpoint loadable as spatial=<path> or shipped as the default.")
+    p.add_argument("--data", action="append", required=True, metavar="ROOT",
+                   help="dataset root in DAVIS or DAVSOD layout (repeatable)")
+    p.add_argument("--out", required=True, help="checkpoint to write (atomically)")
+    p.add_argument("--iterations", type=int, default=200)
+    p.add_argument("--batch-size", type=int, default=6)
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--input-size", type=int, default=224, help="square training resolution, multiple of 32")
+    p.add_argument("--exclude", action="append", metavar="SEQ", help="leave this sequence out (repeatable)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.set_defaults(func=_run_spatial)
+
+
 #: Networks trainable with ``vsodboost train <name>``: name → function adding its parser to the sub-parsers.
-TRAINERS: dict[str, Callable[[argparse._SubParsersAction], None]] = {"mqpm": _add_mqpm}
+TRAINERS: dict[str, Callable[[argparse._SubParsersAction], None]] = {"mqpm": _add_mqpm, "spatial": _add_spatial}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a network of the method (mqpm, ...)")
+    p = sub.add_parser("train", help="train a network of the method (mqpm, spatial)")
     inner = p.add_subparsers(dest="network", metavar="NETWORK")
     for add in TRAINERS.values():
         add(inner)

@@ -24,7 +24,7 @@ class FinetuneConfig:
     batch_size: int = 4
     lr: float = 1e-4
     weight_decay: float = 0.0
-    input_size: int = 256  # square side the model trains and predicts at (multiple of 32)
+    input_size: int = 224  # square side the model trains and predicts at (multiple of 32; pretrained at 224)
     hflip: bool = True
     scale_jitter: float = 0.15  # random crop keeping ≥ (1 − jitter) of each side; 0 disables
     loss: Literal["bce", "bce+iou"] = "bce+iou"
