@@ -40,7 +40,7 @@ def _fuse_folders(boosted_root: Path, target_root: Path, names: list[str]) -> di
     import cv2
     import numpy as np
 
-    from vsodboost.booster import _fuse, write_map_atomic
+    from vsodboost.booster import fuse_maps, write_map_atomic
 
     out = {}
     for how in ("mean", "geometric"):
@@ -52,7 +52,7 @@ def _fuse_folders(boosted_root: Path, target_root: Path, names: list[str]) -> di
                 b = cv2.imread(str(f), cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0
                 t_file = tdir / f.name
                 t = adapters.read_map(t_file, b.shape) if t_file.is_file() else None
-                write_map_atomic(root / seq / f.name, _fuse(b, t, how))
+                write_map_atomic(root / seq / f.name, fuse_maps(b, t, how))
         out[how] = root
     return out
 

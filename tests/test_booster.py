@@ -145,9 +145,12 @@ def test_not_a_target_is_refused():
 
 def test_fusion_mean_combines_boosted_and_target(clip):
     frames, _, target = clip
-    rep = _booster(ArrayTarget(target), seed=1).run(frames, name="demo")
+    rep = _booster(ArrayTarget(target), seed=1, config=_config(fusion="replace")).run(frames, name="demo")
     mean = _booster(ArrayTarget(target), seed=1, config=_config(fusion="mean")).run(frames, name="demo")
+    geo = _booster(ArrayTarget(target), seed=1, config=_config(fusion="geometric")).run(frames, name="demo")
     np.testing.assert_allclose(mean.boosted[0], 0.5 * (rep.boosted[0] + target["00000"]), atol=1e-6)
+    np.testing.assert_allclose(geo.boosted[0], np.sqrt(rep.boosted[0] * target["00000"]), atol=1e-6)
+    assert BoostConfig().fusion == "geometric"
 
 
 def test_config_rejects_unknown_keys_and_bad_values():
@@ -200,3 +203,30 @@ def test_save_never_overwrites_without_permission(clip, tmp_path):
 def test_spatial_registry_has_the_paper_model_and_a_timm_unet():
     names = plugins.spatial_models().names()
     assert {"default", "lite0_imagenet", "vgg16", "timm_unet"} <= set(names)
+
+
+def test_readme_usage_folder_of_frames_with_a_maps_mode_target(tmp_path, clip):
+    """`Booster(target=adapters.ssav(maps=ROOT)).run(folder)`: frames from disk, maps matched by stem."""
+    import cv2
+
+    from vsodboost import Booster as TopLevelBooster
+    from vsodboost import adapters
+
+    frames, _, target = clip
+    seq = tmp_path / "frames" / "clip7"
+    seq.mkdir(parents=True)
+    maps = tmp_path / "ssav_maps" / "clip7"
+    maps.mkdir(parents=True)
+    for i, f in enumerate(frames[:6]):
+        cv2.imwrite(str(seq / f"{i:05d}.png"), f[:, :, ::-1])
+        if i != 2:  # a frame without a published map
+            cv2.imwrite(str(maps / f"{i:05d}.png"), (target[f"{i:05d}"] * 255).astype(np.uint8))
+    booster = TopLevelBooster(target=adapters.ssav(maps=tmp_path / "ssav_maps"), mqpm=FlowMagnitudeMQPM(),
+                              spatial=_tiny_spatial(), config=_config(), device="cpu")
+    res = booster.run(seq)
+    assert res.sequence == "clip7" and res.names == [f"{i:05d}" for i in range(6)]
+    assert res.target[2] is None and all(res.target[i] is not None for i in (0, 1, 3, 4, 5))
+    assert 2 not in res.mined and len(res.boosted) == 6
+    # geometric fusion (default): zero wherever the target map is zero
+    zero = res.target[0] < 1e-6
+    assert np.all(res.boosted[0][zero] < 1e-6)

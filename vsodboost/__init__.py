@@ -16,9 +16,20 @@ from .errors import (  # noqa: E402
 )
 from .hookspecs import hookimpl  # noqa: E402
 from ._registry import Registry  # noqa: E402
+from .target import TargetModel  # noqa: E402
+from .video import Video, load_video  # noqa: E402
+from .booster import Booster, BoostConfig, BoostResult  # noqa: E402
+from . import adapters  # noqa: E402  (the top-level adapters/ folder, shipped as vsodboost.adapters)
 
 __all__ = [
     "__version__",
+    "Booster",
+    "BoostConfig",
+    "BoostResult",
+    "TargetModel",
+    "Video",
+    "load_video",
+    "adapters",
     "hookimpl",
     "Registry",
     "VsodboostError",

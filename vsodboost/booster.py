@@ -39,7 +39,7 @@ from .spatial.finetune import FinetuneConfig, finetune, predict_maps
 from .target import TargetModel, check_target_output
 from .video import Video, VideoLike, load_video
 
-__all__ = ["Booster", "BoostConfig", "BoostResult", "BufferReport", "resolve_device"]
+__all__ = ["Booster", "BoostConfig", "BoostResult", "BufferReport", "fuse_maps", "resolve_device", "run_to_dir"]
 
 _log = logging.getLogger("vsodboost.booster")
 
@@ -56,7 +56,9 @@ class BoostConfig:
     flow_last: Literal["backward", "repeat"] = "backward"  # flow of the buffer's last frame
     flow_max_side: int = 480  # frames are downscaled to this longest side for flow (0: full resolution)
     consistency_size: int = 128  # side at which S-measure consistency is computed
-    fusion: Fusion = "replace"  # "replace" (the paper) or a combination of boosted and target maps
+    # "geometric" (default, chosen on fold 0 of docs/booster.md: sqrt(boosted · target) where the target has a map),
+    # "replace" (the paper: boosted map only) or "mean"
+    fusion: Fusion = "geometric"
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
     def __post_init__(self) -> None:
@@ -193,7 +195,8 @@ def _resize_stack(maps: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(maps.unsqueeze(1), size=(size, size), mode="bilinear", align_corners=False)[:, 0]
 
 
-def _fuse(boosted: np.ndarray, target: np.ndarray | None, how: str) -> np.ndarray:
+def fuse_maps(boosted: np.ndarray, target: np.ndarray | None, how: str) -> np.ndarray:
+    """Combine the boosted and the target's map of one frame (frames without a target map keep the boosted map)."""
     if target is None or how == "replace":
         return boosted
     if how == "mean":
@@ -352,7 +355,7 @@ class Booster:
         torch.manual_seed(seed)
         maps, losses = self.fine_tune_and_predict(frames, target_maps, sel.indices, seed)
         timings["finetune+predict"] = time.perf_counter() - t
-        boosted = [_fuse(maps[i].numpy(), target_maps[i], self.config.fusion) for i in range(n)]
+        boosted = [fuse_maps(maps[i].numpy(), target_maps[i], self.config.fusion) for i in range(n)]
         report = BufferReport(start, stop, [start + i for i in sel.indices], len(sel.candidates), sel.fallback,
                               warnings, timings, [round(x, 5) for x in losses])
         return {"boosted": boosted, "target": target_maps, "hq": hq, "cons": cons, "report": report}
