@@ -182,6 +182,10 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
+def _without_card(prov: Any) -> Any:
+    return {k: v for k, v in prov.items() if k != "card"} if isinstance(prov, dict) else prov
+
+
 def resolve_device(device: str | torch.device) -> torch.device:
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -260,7 +264,8 @@ class Booster:
             "python": platform.python_version(),
             "target": {"name": self.target.name, "repr": repr(self.target)},
             "flow": repr(self.flow),
-            "mqpm": getattr(self.mqpm, "provenance", repr(self.mqpm)),
+            # the model card's text stays in the package; the summary keeps file, sha256 and training meta
+            "mqpm": _without_card(getattr(self.mqpm, "provenance", None)) or repr(self.mqpm),
             "spatial": getattr(self.spatial, "provenance", type(self.spatial).__name__),
             "seed": self.seed,
         }
@@ -397,14 +402,16 @@ class Booster:
         return result
 
 
+def _weights_sha(component: Any) -> str:
+    prov = getattr(component, "provenance", None)
+    return str(prov.get("sha256", "")) if isinstance(prov, dict) else ""
+
+
 def _settings_key(booster: Booster, video: Video) -> dict[str, Any]:
-    prov = booster.provenance()
+    """What must match for a rerun to resume into an existing output folder."""
     return {"sequence": video.name, "frames": list(video.names), "config": booster.config.to_dict(),
-            "target": prov["target"]["name"], "flow": prov["flow"], "seed": booster.seed,
-            "mqpm": str(getattr(booster.mqpm, "provenance", {}).get("sha256", ""))
-            if isinstance(getattr(booster.mqpm, "provenance", None), dict) else "",
-            "spatial": str(getattr(booster.spatial, "provenance", {}).get("sha256", ""))
-            if isinstance(getattr(booster.spatial, "provenance", None), dict) else ""}
+            "target": booster.target.name, "flow": repr(booster.flow), "seed": booster.seed,
+            "mqpm": _weights_sha(booster.mqpm), "spatial": _weights_sha(booster.spatial)}
 
 
 def run_to_dir(
