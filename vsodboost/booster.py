@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from . import __version__, plugins
+from ._device import resolve_device
 from .errors import InputError, TargetError
 from .mining import Selection, select_frames
 from .spatial.finetune import FinetuneConfig, finetune, predict_maps
@@ -184,15 +185,6 @@ def write_json_atomic(path: Path, obj: Any) -> None:
 
 def _without_card(prov: Any) -> Any:
     return {k: v for k, v in prov.items() if k != "card"} if isinstance(prov, dict) else prov
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"device {device!r} requested but CUDA is not available; use device='cpu' or 'auto'")
-    return dev
 
 
 def _resize_stack(maps: torch.Tensor, size: int) -> torch.Tensor:

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .._device import resolve_device
 from .._weights import load_checkpoint, load_state_dict_strict
 from ..errors import InputError
 from ..models import SaliencyUNet, UNetConfig
@@ -82,12 +83,6 @@ class TrainConfig:
 
     def work_path(self) -> Path:
         return Path(self.work_dir) if self.work_dir else Path(str(self.out) + ".train")
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 @dataclass

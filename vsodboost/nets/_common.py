@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._device import resolve_device
 from .._weights import (
     WeightSpec,
     load_checkpoint,
@@ -101,16 +102,6 @@ def minmax(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     lo = x.amin(dim=(1, 2, 3), keepdim=True)
     hi = x.amax(dim=(1, 2, 3), keepdim=True)
     return (x - lo + eps) / (hi - lo + eps)
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise InputError(f"device={device!r} is not a torch device; expected e.g. 'cpu', 'cuda', 'cuda:1'") from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"device={device!r} was requested but CUDA is not available here; use device='cpu'")
-    return dev
 
 
 def load_official(
