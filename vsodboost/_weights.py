@@ -33,6 +33,7 @@ __all__ = [
     "rename_keys",
     "load_state_dict_strict",
     "state_dict_diff",
+    "export_state_dict",
 ]
 
 _log = logging.getLogger("vsodboost.weights")
@@ -223,3 +224,10 @@ def load_state_dict_strict(model: nn.Module, state: Mapping[str, Any], *, source
         raise WeightsError(f"{source} does not match {type(model).__name__}:\n{diff}")
     cast = {k: v.to(dtype=expected[k].dtype) if torch.is_tensor(v) else v for k, v in state.items()}
     model.load_state_dict(cast, strict=True)
+
+
+def export_state_dict(model: nn.Module, *, half: bool = True) -> dict[str, torch.Tensor]:
+    """A detached CPU copy of ``model``'s state dict for a checkpoint; ``half`` stores floating tensors in fp16
+    (halves the file; :func:`load_state_dict_strict` casts them back to the model's dtype)."""
+    return {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().clone()
+            for k, v in model.state_dict().items()}

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 import torch
 import torch.nn.functional as F
 
-from .._weights import load_checkpoint, load_state_dict_strict, sha256_file
+from .._weights import export_state_dict, load_checkpoint, load_state_dict_strict, sha256_file
 from ..errors import InputError, MissingWeightsError, WeightsError
 from ..models import SaliencyUNet, UNetConfig
 
@@ -80,8 +80,7 @@ class MQPM:
 
 def mqpm_checkpoint(net: SaliencyUNet, meta: Mapping[str, Any] | None = None, *, half: bool = True) -> dict[str, Any]:
     """The inference checkpoint of a trained MQPM: format tag, U-Net config, (fp16) state dict, training meta."""
-    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().clone()
-             for k, v in net.state_dict().items()}
+    state = export_state_dict(net, half=half)
     return {"format": CHECKPOINT_FORMAT, "version": 1, "config": net.config.to_dict(), "state_dict": state,
             "meta": dict(meta or {})}
 

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 import torch
 
-from .._weights import load_checkpoint, load_state_dict_strict, sha256_file
+from .._weights import export_state_dict, load_checkpoint, load_state_dict_strict, sha256_file
 from ..errors import WeightsError
 from ..models import SaliencyUNet, UNetConfig
 
@@ -22,7 +22,7 @@ def save_unet_checkpoint(model: SaliencyUNet, path: str | os.PathLike[str], *, m
     """Write ``model`` atomically; ``half`` stores floating tensors in fp16 (halves the file; loads back as fp32)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.half() if half and v.is_floating_point() else v).cpu() for k, v in model.state_dict().items()}
+    state = export_state_dict(model, half=half)
     # meta as plain JSON types: anything else (e.g. torch's TorchVersion) would not load with weights_only=True
     plain_meta = json.loads(json.dumps(dict(meta or {}), default=str))
     obj = {"format": "vsodboost.unet/1", "config": model.config.to_dict(), "state_dict": state, "meta": plain_meta}
