@@ -11,9 +11,10 @@ from typing import Any
 
 from .methods import METHODS, MethodSpec, MethodTarget, make_method
 from .precomputed import PrecomputedTarget, read_map
+from .u2net_live import U2NetTarget
 
 __all__ = [
-    "precomputed", "ssav", "mga", "cos", "lsti", "pcsa",
+    "precomputed", "ssav", "mga", "cos", "lsti", "pcsa", "u2netp", "U2NetTarget",
     "MethodSpec", "MethodTarget", "METHODS", "PrecomputedTarget", "read_map", "create", "available",
 ]
 
@@ -46,6 +47,11 @@ def lsti(maps: str | os.PathLike[str] | None = None, **kwargs: Any) -> MethodTar
 def pcsa(maps: str | os.PathLike[str] | None = None, **kwargs: Any) -> MethodTarget:
     """PCSA: maps mode, or live with ``weights=`` (T = 5 clips)."""
     return make_method("pcsa", maps, **kwargs)
+
+
+def u2netp(weights: str | os.PathLike[str] | None = None, **kwargs: Any) -> U2NetTarget:
+    """U²-Net-p live, with its authors' DUTS weights shipped in the package: a target that runs offline, now."""
+    return U2NetTarget(weights, **kwargs)
 
 
 def create(name: str, /, **kwargs: Any) -> Any:

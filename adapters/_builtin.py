@@ -6,7 +6,7 @@ from typing import Callable
 
 from vsodboost.hookspecs import hookimpl
 
-from . import cos, lsti, mga, pcsa, precomputed, ssav
+from . import cos, lsti, mga, pcsa, precomputed, ssav, u2netp
 from .methods import METHODS
 
 
@@ -17,3 +17,4 @@ def register_targets(register: Callable[..., None]) -> None:
         spec = METHODS[fn.__name__]
         mode = "maps + live" if spec.live else "maps"
         register(fn.__name__, fn, description=f"{spec.title} [{mode}]")
+    register("u2netp", u2netp, description="U²-Net-p image saliency, DUTS weights shipped [live, offline]")

@@ -5,7 +5,10 @@ model ever saw its ground truth. Targets: PDB's published maps on DAVIS, MGA's o
 `vsodboost.metrics.evaluate_folders` (pysodmetrics conventions, frame-averaged over annotated frames).
 
     python scripts/booster_cv.py --cv-dir /tmp/vsodboost-cv --out /tmp/vsodboost-boost/default \
-        [--config cfg.json] [--sets davis visal] [--sequences a,b] [--threads 2]
+        [--config cfg.json] [--sets davis visal] [--sequences a,b] [--threads 2] [--spatial u2netp]
+
+``--spatial NAME`` boosts with a registry spatial model instead of ``spatial_fold{k}.pt``: right for a model that
+never saw ../shared/data (the DUTS-trained ``u2netp``); the MQPM stays per fold.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ def main() -> None:
     ap.add_argument("--sets", nargs="*", default=["davis", "visal"])
     ap.add_argument("--sequences", default="")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--spatial", help="spatial registry name for every fold (default: CV-DIR/spatial_fold{k}.pt)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -83,7 +87,10 @@ def main() -> None:
             if k not in models:
                 from vsodboost.mqpm import load_mqpm
 
+                from vsodboost import plugins
+
                 models[k] = (load_mqpm(args.cv_dir / f"mqpm_fold{k}.pt"),
+                             plugins.spatial_models().create(args.spatial) if args.spatial else
                              load_unet_checkpoint(args.cv_dir / f"spatial_fold{k}.pt", cls_head=False))
             mqpm, spatial = models[k]
             booster = Booster(target, mqpm=mqpm, spatial=spatial, config=config, device="cpu")

@@ -106,6 +106,32 @@ def test_report_structure(bench):
     assert on_disk["visualisations"] and all(Path(p).is_file() for p in on_disk["visualisations"])
 
 
+def test_zero_shot_baselines_are_the_untuned_model_and_its_fusion(bench, dataset, spatial):
+    """Table V's honest baselines: the spatial model with no fine-tuning, alone and fused with the target's maps
+    exactly as the Booster fuses (geometric by default), scored like every other row."""
+    from vsodboost.adapters import read_map
+    from vsodboost.booster import fuse_maps
+    from vsodboost.spatial import predict_maps
+
+    out, report, _ = bench
+    base = report["baselines"]
+    assert base["zero_shot_fusion"]["fusion"] == "geometric" and base["zero_shot"]["frames"] == 10
+    zs, fused = Path(base["zero_shot"]["maps"]), Path(base["zero_shot_fusion"]["maps"])
+    stem = "beta_004"
+    frame = cv2.imread(str(dataset / "data" / "beta" / "Imgs" / f"{stem}.jpg"))[:, :, ::-1].copy()
+    want = predict_maps(spatial, torch.from_numpy(frame).permute(2, 0, 1)[None], input_size=64)[0].numpy()
+    got = cv2.imread(str(zs / "beta" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE) / 255.0
+    assert np.abs(got - want).max() <= 1 / 255 + 1e-6  # untuned: the pretrained model's own map
+    tgt = read_map(dataset / "maps" / "beta" / f"{stem}.png", want.shape)
+    f = cv2.imread(str(fused / "beta" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE) / 255.0
+    assert np.abs(f - fuse_maps(want, tgt, "geometric")).max() <= 2 / 255
+    assert evaluate_folders(fused, dataset / "data", layout="davsod", progress=False)["maxF"] == pytest.approx(
+        base["zero_shot_fusion"]["maxF"], abs=1e-12)
+    gain = report["gain_over_zero_shot_fusion"]["overall"]
+    assert gain["maxF"] == pytest.approx(report["boosted"]["maxF"] - base["zero_shot_fusion"]["maxF"])
+    assert "zero-shot fusion" in (out / "report.md").read_text()
+
+
 def test_numbers_equal_evaluate_folders(bench, dataset):
     out, report, _ = bench
     for side in ("target", "boosted"):

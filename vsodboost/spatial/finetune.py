@@ -30,6 +30,7 @@ class FinetuneConfig:
     loss: Literal["bce", "bce+iou"] = "bce+iou"
     pseudo_gt: Literal["soft", "otsu"] = "soft"  # target maps as they are, or binarised by Otsu (authors' sibling repo)
     train_layers: Literal["all", "decoder"] = "all"
+    deep_supervision: bool = True  # models returning (fused, side maps) in training (U²-Net) learn on every side map
     grad_clip: float = 0.5  # as the authors' code (clip by value)
     predict_batch: int = 8
 
@@ -122,12 +123,20 @@ def finetune(model: nn.Module, frames: torch.Tensor, targets: torch.Tensor, cfg:
     for p in tuned.parameters():
         p.requires_grad_(True)
     if cfg.train_layers == "decoder":
-        for p in tuned.encoder.parameters():  # type: ignore[union-attr]
-            p.requires_grad_(False)
+        if hasattr(tuned, "decoder_parameters"):  # e.g. U²-Net: decoder stages, side convs, fusion conv
+            keep = {id(p) for p in tuned.decoder_parameters}
+            for p in tuned.parameters():
+                p.requires_grad_(id(p) in keep)
+        elif hasattr(tuned, "encoder"):
+            for p in tuned.encoder.parameters():
+                p.requires_grad_(False)
+        else:
+            raise InputError(f"finetune.train_layers='decoder' needs a model with an `encoder` or "
+                             f"`decoder_parameters`; {type(tuned).__name__} has neither (use train_layers='all')")
     params = [p for p in tuned.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     tuned.train()
-    if cfg.train_layers == "decoder":
+    if cfg.train_layers == "decoder" and hasattr(tuned, "encoder"):
         tuned.encoder.eval()  # type: ignore[union-attr]  # frozen BN statistics too
     losses: list[float] = []
     k = frames.shape[0]
@@ -137,6 +146,9 @@ def finetune(model: nn.Module, frames: torch.Tensor, targets: torch.Tensor, cfg:
         out = tuned(x)
         logits = out[0] if isinstance(out, tuple) else out
         loss = _loss(logits, y, cfg.loss)
+        if cfg.deep_supervision and isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], (list, tuple)):
+            # U²-Net's deep supervision (Qin et al. 2020, Eq. 1): the fused map and every side map, equal weights
+            loss = loss + sum(_loss(side, y, cfg.loss) for side in out[1])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
