@@ -69,6 +69,9 @@ def main() -> None:
     ap.add_argument("--sequences", default="")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--spatial", help="spatial registry name for every fold (default: CV-DIR/spatial_fold{k}.pt)")
+    ap.add_argument("--random-frames", action="store_true",
+                    help="control: as many frames per buffer as the MQPM keeps, drawn at random among frames with a "
+                         "target map (mining vs random, same pseudo-GT and fusion)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -93,7 +96,10 @@ def main() -> None:
                              plugins.spatial_models().create(args.spatial) if args.spatial else
                              load_unet_checkpoint(args.cv_dir / f"spatial_fold{k}.pt", cls_head=False))
             mqpm, spatial = models[k]
-            booster = Booster(target, mqpm=mqpm, spatial=spatial, config=config, device="cpu")
+            cls = Booster
+            if args.random_frames:
+                from vsodboost.bench._runs import RandomFramesBooster as cls  # type: ignore[assignment]
+            booster = cls(target, mqpm=mqpm, spatial=spatial, config=config, device="cpu")
             t0 = time.time()
             summary = run_to_dir(booster, seq.video(), args.out / folder / seq.name, name=seq.name)
             timing[seq.name] = {"seconds": round(time.time() - t0, 1), "frames": len(seq.frames),

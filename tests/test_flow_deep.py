@@ -271,15 +271,75 @@ def test_raft_missing_weights_offline() -> None:
     assert "raft_large_C_T_SKHT_V2-ff5fadd5.pth" in msg and str(Path(torch.hub.get_dir()) / "checkpoints") in msg
 
 
-def test_raft_torchvision_failure_is_wrapped(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_raft_download_failure_is_wrapped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VSODBOOST_OFFLINE", "0")
 
     def refuse(*a: Any, **k: Any) -> Any:
         raise urllib.error.URLError("no route to host")
 
-    monkeypatch.setattr("torchvision.models._api.load_state_dict_from_url", refuse)
+    monkeypatch.setattr("vsodboost.flow.raft._download", refuse)
     with pytest.raises(MissingWeightsError, match="raft_small_C_T_V2-01064c6d.pth.*no route to host"):
         create_flow("raft_small", weights="C_T_V2")
+
+
+class _Exploit:
+    """A pickle that would create a file when unpickled with weights_only=False."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> Any:
+        return (Path.touch, (self.marker,))
+
+
+def _plant(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(obj, path)
+
+
+def test_raft_planted_pickle_in_the_hub_cache_never_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The file torchvision's own loader would unpickle with weights_only=False: refused by its hash prefix."""
+    from vsodboost.errors import ChecksumError
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    marker = tmp_path / "pwned"
+    _plant(tmp_path / "hub" / "checkpoints" / "raft_small_C_T_V2-01064c6d.pth", {"x": _Exploit(marker)})
+    with pytest.raises(ChecksumError, match="prefix"):
+        create_flow("raft_small", weights="C_T_V2")
+    assert not marker.exists()
+
+
+def test_raft_loads_by_name_with_weights_only_even_when_the_hash_matches(monkeypatch: pytest.MonkeyPatch,
+                                                                        tmp_path: Path) -> None:
+    """A file whose hash prefix matches still goes through weights_only=True: a pickle is refused, not run, and a
+    real state dict loads strictly by name."""
+    import hashlib
+
+    from vsodboost.errors import WeightsError
+    from vsodboost.flow import raft as raft_mod
+
+    def plant_named(obj: Any) -> Path:
+        tmp = tmp_path / "tmp.pth"
+        _plant(tmp, obj)
+        name = f"raft_small_C_T_V2-{hashlib.sha256(tmp.read_bytes()).hexdigest()[:8]}.pth"
+        dst = tmp_path / "hub" / "checkpoints" / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp.replace(dst)
+        monkeypatch.setattr(raft_mod, "_hub_file", lambda url, p=dst: p)
+        return dst
+
+    marker = tmp_path / "pwned"
+    plant_named({"x": _Exploit(marker)})
+    with pytest.raises(WeightsError, match="weights_only"):
+        create_flow("raft_small", weights="C_T_V2")
+    assert not marker.exists()
+    torch.manual_seed(0)
+    from torchvision.models.optical_flow import raft_small
+
+    ref = raft_small(weights=None)
+    plant_named(ref.state_dict())
+    net = create_flow("raft_small", weights="C_T_V2")
+    assert all(torch.equal(v, net.model.state_dict()[k]) for k, v in ref.state_dict().items())
 
 
 def test_raft_bad_weights_name() -> None:

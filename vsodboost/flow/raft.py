@@ -2,13 +2,17 @@
 
 Preprocessing follows torchvision's ``OpticalFlow`` transform (RGB scaled to [-1, 1]); frames are padded by
 edge replication to a multiple of 8 (centred, as RAFT's own ``InputPadder``) and the flow is cropped back; the
-last of the iterative updates is returned, already in pixels at full resolution. Weights go through torchvision's
-weights API and its cache (``torch.hub.get_dir()/checkpoints``).
+last of the iterative updates is returned, already in pixels at full resolution. Weights are torchvision's
+published files in its cache (``torch.hub.get_dir()/checkpoints``), but loaded by us, never by torchvision's
+``weights=`` path (which unpickles with ``weights_only=False``): the file's sha256 must start with the hash prefix
+torchvision publishes in the file name, checked on *every* load, then ``torch.load(weights_only=True)`` and a strict
+load by name.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import InputError, MissingWeightsError
+from .._weights import _download, load_checkpoint, load_state_dict_strict, sha256_file, unwrap_state_dict
+from ..errors import ChecksumError, InputError, MissingWeightsError
 from ._base import check_frames
 
 __all__ = ["RAFTFlow", "raft_weights"]
@@ -95,14 +100,23 @@ class RAFTFlow(nn.Module):
         offline = os.environ.get("VSODBOOST_OFFLINE", "0") in ("1", "true", "yes")
         hint = (f"Download {w.url} and place it at {target} (torch hub cache, set by $TORCH_HOME), or use "
                 "weights=None.")
-        if offline and not target.is_file():
-            raise MissingWeightsError(f"torchvision weights {w} ({target.name}) are not cached and "
-                                      f"VSODBOOST_OFFLINE is set. {hint}")
-        try:
-            return builder(weights=w, progress=False)
-        except Exception as exc:  # torchvision raises URLError/HTTPError/RuntimeError when it cannot download
-            raise MissingWeightsError(f"torchvision weights {w} ({target.name}) could not be loaded "
-                                      f"({type(exc).__name__}: {exc}). {hint}") from exc
+        if not target.is_file():
+            if offline:
+                raise MissingWeightsError(f"torchvision weights {w} ({target.name}) are not cached and "
+                                          f"VSODBOOST_OFFLINE is set. {hint}")
+            try:
+                _download(w.url, target, None)
+            except Exception as exc:  # URLError/HTTPError/OSError when it cannot download
+                raise MissingWeightsError(f"torchvision weights {w} ({target.name}) could not be downloaded "
+                                          f"({type(exc).__name__}: {exc}). {hint}") from exc
+        m = re.search(r"-([0-9a-f]{8,})\.pth$", target.name)
+        got = sha256_file(target)
+        if m is None or not got.startswith(m.group(1)):
+            raise ChecksumError(f"{target} has sha256 {got}, which does not start with the prefix torchvision "
+                                f"publishes in its name; delete the file and fetch {w.url} again")
+        model = builder(weights=None)
+        load_state_dict_strict(model, unwrap_state_dict(load_checkpoint(target)), source=str(target))
+        return model
 
     @property
     def device(self) -> torch.device:
