@@ -205,3 +205,26 @@ def test_real_visal(shared_data):
         assert seq.annotated == [s for s in seq.stems if s in seq.gt]
     assert by_name["rider"].video().size == (288, 512)
     assert by_name["bird"].video().size == (240, 320)
+
+
+def test_image_saliency_layout_ecssd_and_duts(tmp_path):
+    """ECSSD (images/ + ground_truth_mask/) and DUTS (DUTS-TR-Image/ + DUTS-TR-Mask/) read as one sequence of
+    image/mask pairs; detect_layout finds them; an image without a mask is an error naming it."""
+    import cv2
+    import numpy as np
+
+    from vsodboost.datasets import detect_layout, read_dataset
+    from vsodboost.errors import InputError
+
+    for root, (img, gt) in {"ECSSD": ("images", "ground_truth_mask"), "DUTS-TR": ("DUTS-TR-Image", "DUTS-TR-Mask")}.items():
+        for d in (img, gt):
+            (tmp_path / root / d).mkdir(parents=True)
+        for i in (2, 10, 1):
+            cv2.imwrite(str(tmp_path / root / img / f"{i:04d}.jpg"), np.full((8, 8, 3), 9, np.uint8))
+            cv2.imwrite(str(tmp_path / root / gt / f"{i:04d}.png"), np.zeros((8, 8), np.uint8))
+        assert detect_layout(tmp_path / root) == "images"
+        (seq,) = read_dataset(tmp_path / root)
+        assert seq.name == root and seq.stems == ["0001", "0002", "0010"] and seq.annotated == seq.stems
+    cv2.imwrite(str(tmp_path / "ECSSD" / "images" / "0099.jpg"), np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(InputError, match="0099.jpg"):
+        read_dataset(tmp_path / "ECSSD", "images")

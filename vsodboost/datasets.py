@@ -1,9 +1,13 @@
-"""Readers for the two dataset layouts the VSOD field uses.
+"""Readers for the dataset layouts the saliency field uses: two for video, one for still images.
 
 - ``davis``: the official DAVIS layout, ``JPEGImages/480p/<seq>/*.jpg``, ``Annotations/480p/<seq>/*.png``,
   ``ImageSets/480p/{train,val}.txt`` (lines ``/JPEGImages/480p/<seq>/00000.jpg /Annotations/...``).
 - ``davsod``: the DAVSOD-benchmark layout used by the SegTrack-v2, ViSal, DAVSOD and VOS releases,
   ``<seq>/Imgs/*.{jpg,png}`` and ``<seq>/ground-truth/*.png`` (sometimes ``GT``).
+- ``images``: an image salient-object dataset, one folder of images and one of masks with the same stems: ECSSD
+  (``images/``, ``ground_truth_mask/``), DUTS (``DUTS-TR-Image/``, ``DUTS-TR-Mask/``), HKU-IS/PASCAL-S style
+  (``imgs/``/``Imgs/``, ``gt/``/``GT/``/``masks/``). Read as one "sequence" named after the root, every image
+  annotated; used for saliency pretraining (``vsodboost train spatial --data ECSSD``).
 
 Masks are matched to frames by stem, never by position (ViSal's stems are irregular and only every 5th frame is
 annotated). A mask whose stem has no frame is reported as an error, since it means the dataset is broken.
@@ -19,9 +23,12 @@ from typing import Iterable, Literal
 from .errors import InputError
 from .video import IMAGE_EXTS, Video, natural_key
 
-__all__ = ["SequenceData", "read_dataset", "read_davis", "read_davsod", "detect_layout", "find_shared_data"]
+__all__ = ["SequenceData", "read_dataset", "read_davis", "read_davsod", "read_images", "detect_layout",
+           "find_shared_data"]
 
-Layout = Literal["davis", "davsod", "auto"]
+Layout = Literal["davis", "davsod", "images", "auto"]
+_IMAGESET_IMG = ("images", "Images", "imgs", "Imgs", "image", "DUTS-TR-Image", "DUTS-TE-Image")
+_IMAGESET_GT = ("ground_truth_mask", "masks", "mask", "gt", "GT", "ground-truth", "DUTS-TR-Mask", "DUTS-TE-Mask")
 _GT_DIRS = ("ground-truth", "GT", "gt", "ground_truth")
 _IMG_DIRS = ("Imgs", "imgs", "Images", "JPEGImages")
 
@@ -141,14 +148,32 @@ def read_davsod(root: str | os.PathLike[str], *, sequences: Iterable[str] | None
     return out
 
 
+def read_images(root: str | os.PathLike[str]) -> list[SequenceData]:
+    """Read an image saliency dataset (``images`` layout): one :class:`SequenceData`, every image with its mask.
+    Images without a mask are an error here: pretraining needs every pair."""
+    root = Path(root)
+    img_dir, gt_dir = _subdir(root, _IMAGESET_IMG), _subdir(root, _IMAGESET_GT)
+    if img_dir is None or gt_dir is None:
+        raise InputError(f"{root} is not an image saliency dataset: expected an image folder (one of "
+                         f"{list(_IMAGESET_IMG)}) and a mask folder (one of {list(_IMAGESET_GT)}) with the same stems")
+    seq = _pair(root.name, _images(img_dir), _images(gt_dir))
+    unpaired = [f.name for f in seq.frames if f.stem not in seq.gt]
+    if unpaired:
+        raise InputError(f"{root}: {len(unpaired)} image(s) have no mask in {gt_dir.name}/, e.g. {unpaired[:3]}")
+    return [seq]
+
+
 def detect_layout(root: str | os.PathLike[str]) -> str:
     root = Path(root)
     if (root / "JPEGImages").is_dir():
         return "davis"
     if root.is_dir() and any(_subdir(d, _IMG_DIRS) for d in root.iterdir() if d.is_dir()):
         return "davsod"
+    if root.is_dir() and _subdir(root, _IMAGESET_IMG) and _subdir(root, _IMAGESET_GT):
+        return "images"
     raise InputError(
-        f"cannot tell the layout of {root}: expected DAVIS (JPEGImages/480p/<seq>) or DAVSOD (<seq>/Imgs)"
+        f"cannot tell the layout of {root}: expected DAVIS (JPEGImages/480p/<seq>), DAVSOD (<seq>/Imgs) or an "
+        "image saliency set (images/ + ground_truth_mask/, as ECSSD)"
     )
 
 
@@ -166,7 +191,9 @@ def read_dataset(
         return read_davis(root, split=split, sequences=sequences)
     if layout == "davsod":
         return read_davsod(root, sequences=sequences)
-    raise InputError(f"unknown dataset layout {layout!r}; expected 'davis', 'davsod' or 'auto'")
+    if layout == "images":
+        return read_images(root)
+    raise InputError(f"unknown dataset layout {layout!r}; expected 'davis', 'davsod', 'images' or 'auto'")
 
 
 def find_shared_data() -> Path | None:

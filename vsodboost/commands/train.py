@@ -94,10 +94,12 @@ def _run_spatial(args: argparse.Namespace) -> int:
 def _add_spatial(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("spatial", help="saliency-pretrain the spatial model (Sec. V-C) on RGB frames + GT",
                        description="Trains the Lite0 U-Net + MSDA (ImageNet encoder) on every annotated frame of "
-                                   "the given datasets with BCE + IoU loss, flips and crops; writes an fp16 "
-                                   "checkpoint loadable as spatial=<path> or shipped as the default.")
+                                   "the given datasets (video sets and image saliency sets such as ECSSD or DUTS) "
+                                   "with BCE + IoU loss, flips and crops; writes an fp16 checkpoint loadable as "
+                                   "spatial=<path> or shipped as the `lite0` spatial model.")
     p.add_argument("--data", action="append", required=True, metavar="ROOT",
-                   help="dataset root in DAVIS or DAVSOD layout (repeatable)")
+                   help="dataset root in DAVIS, DAVSOD or image (ECSSD: images/ + ground_truth_mask/) layout "
+                        "(repeatable)")
     p.add_argument("--out", required=True, help="checkpoint to write (atomically)")
     p.add_argument("--iterations", type=int, default=200)
     p.add_argument("--batch-size", type=int, default=6)
