@@ -150,7 +150,29 @@ def test_fusion_mean_combines_boosted_and_target(clip):
     geo = _booster(ArrayTarget(target), seed=1, config=_config(fusion="geometric")).run(frames, name="demo")
     np.testing.assert_allclose(mean.boosted[0], 0.5 * (rep.boosted[0] + target["00000"]), atol=1e-6)
     np.testing.assert_allclose(geo.boosted[0], np.sqrt(rep.boosted[0] * target["00000"]), atol=1e-6)
-    assert BoostConfig().fusion == "geometric"
+    assert BoostConfig().fusion == "replace"  # the paper's, measured best with the default U²-Net-p
+
+
+def test_presets_choose_the_spatial_model_and_recipe_and_explicit_settings_win():
+    from vsodboost.errors import UnknownNameError
+    from vsodboost.nets.u2net import U2Net
+    from vsodboost.presets import PRESETS
+
+    target = ArrayTarget({})
+    quality = Booster(target, mqpm=FlowMagnitudeMQPM(), device="cpu")
+    assert isinstance(quality.spatial, U2Net) and quality.config == BoostConfig()
+    assert quality.provenance()["preset"] == "quality"
+    fast = Booster(target, mqpm=FlowMagnitudeMQPM(), preset="fast", device="cpu",
+                   config={"period": 3, "finetune": {"iterations": 7}})
+    assert not isinstance(fast.spatial, U2Net) and fast.spatial.provenance["sha256"]  # the shipped Lite0 U-Net
+    assert fast.config.fusion == PRESETS["fast"].config["fusion"] == "geometric"
+    assert (fast.config.period, fast.config.finetune.iterations) == (3, 7)  # explicit fields win...
+    assert fast.config.finetune.deep_supervision is False  # ...and the preset's other fields stay
+    paper = Booster(target, mqpm=FlowMagnitudeMQPM(), preset="paper", spatial=_tiny_spatial(), device="cpu")
+    assert paper.config.fusion == "replace" and paper.config.finetune.loss == "bce"
+    assert not isinstance(paper.spatial, U2Net)  # an explicit spatial model wins over the preset's
+    with pytest.raises(UnknownNameError, match="quality"):
+        Booster(target, mqpm=FlowMagnitudeMQPM(), preset="best", device="cpu")
 
 
 def test_config_rejects_unknown_keys_and_bad_values():
@@ -202,7 +224,7 @@ def test_save_never_overwrites_without_permission(clip, tmp_path):
 
 def test_spatial_registry_has_the_paper_model_and_a_timm_unet():
     names = plugins.spatial_models().names()
-    assert {"default", "lite0_imagenet", "vgg16", "timm_unet"} <= set(names)
+    assert {"default", "u2netp", "lite0", "lite0_imagenet", "vgg16", "timm_unet"} <= set(names)
 
 
 def test_readme_usage_folder_of_frames_with_a_maps_mode_target(tmp_path, clip):
@@ -227,6 +249,6 @@ def test_readme_usage_folder_of_frames_with_a_maps_mode_target(tmp_path, clip):
     assert res.sequence == "clip7" and res.names == [f"{i:05d}" for i in range(6)]
     assert res.target[2] is None and all(res.target[i] is not None for i in (0, 1, 3, 4, 5))
     assert 2 not in res.mined and len(res.boosted) == 6
-    # geometric fusion (default): zero wherever the target map is zero
+    # replace (default): the boosted map is the fine-tuned model's own, not zero wherever the target is zero
     zero = res.target[0] < 1e-6
-    assert np.all(res.boosted[0][zero] < 1e-6)
+    assert zero.any() and np.any(res.boosted[0][zero] > 1e-3)

@@ -11,7 +11,7 @@ from vsodboost.cli import main
 from vsodboost.errors import InputError, MissingWeightsError, WeightsError
 from vsodboost.models import saliency_unet
 from vsodboost.spatial import FinetuneConfig, finetune, load_unet_checkpoint, predict_maps, save_unet_checkpoint
-from vsodboost.spatial._plugin import default_spatial
+from vsodboost.spatial._plugin import lite0_spatial
 from vsodboost.spatial.finetune import otsu_threshold
 
 
@@ -57,7 +57,7 @@ def test_checkpoint_of_the_other_kind_or_tampered_fails_with_the_diff(net, tmp_p
 
 def test_missing_default_weights_name_the_command(tmp_path):
     with pytest.raises(MissingWeightsError, match="vsodboost train spatial"):
-        default_spatial(weights=tmp_path / "absent.pt")
+        lite0_spatial(weights=tmp_path / "absent.pt")
 
 
 def test_finetune_trains_a_copy_and_lowers_the_loss(net):

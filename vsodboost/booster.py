@@ -57,9 +57,10 @@ class BoostConfig:
     flow_last: Literal["backward", "repeat"] = "backward"  # flow of the buffer's last frame
     flow_max_side: int = 480  # frames are downscaled to this longest side for flow (0: full resolution)
     consistency_size: int = 128  # side at which S-measure consistency is computed
-    # "geometric" (default, chosen on fold 0 of docs/booster.md: sqrt(boosted · target) where the target has a map),
-    # "replace" (the paper: boosted map only) or "mean"
-    fusion: Fusion = "geometric"
+    # "replace" (default, the paper: the boosted map only; measured best with U²-Net-p, docs/booster.md),
+    # "geometric" (sqrt(boosted · target) where the target has a map: the fast preset's, for a weak spatial model)
+    # or "mean"
+    fusion: Fusion = "replace"
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
     def __post_init__(self) -> None:
@@ -207,8 +208,10 @@ class Booster:
         target: a :class:`~vsodboost.TargetModel` or the name of a registered target (``"ssav"``, …).
         flow: a flow backend or its registry name (default ``"dis"``, needs no weights).
         mqpm: an MQPM predictor, ``"default"`` (shipped weights) or a checkpoint path.
-        spatial: an ``nn.Module`` or a spatial-model registry name (``"default"``: saliency-pretrained, shipped).
-        config: :class:`BoostConfig` or a dict of its fields.
+        spatial: an ``nn.Module`` or a spatial-model registry name; None: the preset's (``"u2netp"`` by default).
+        config: :class:`BoostConfig`, or a dict of its fields laid over the preset's.
+        preset: a name of :data:`vsodboost.presets.PRESETS` — ``"quality"`` (default: U²-Net-p, the paper's
+            ``replace``), ``"fast"`` (Lite0 U-Net, fused with the target), ``"paper"``.
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``…
         seed: same seed → same maps on CPU.
     """
@@ -219,14 +222,25 @@ class Booster:
         *,
         flow: Any = "dis",
         mqpm: Any = "default",
-        spatial: Any = "default",
+        spatial: Any = None,
         config: BoostConfig | Mapping[str, Any] | None = None,
+        preset: str | None = None,
         device: str | torch.device = "auto",
         seed: int = 0,
     ) -> None:
+        from .presets import DEFAULT_PRESET, get_preset, merge_config
+
         self.device = resolve_device(device)
         self.seed = seed
-        self.config = config if isinstance(config, BoostConfig) else BoostConfig.from_dict(config or {})
+        self.preset = get_preset(preset or DEFAULT_PRESET)
+        if isinstance(config, BoostConfig):
+            self.config = config
+        else:
+            if config is not None and not isinstance(config, Mapping):
+                raise InputError(f"config must be a BoostConfig or a mapping of its fields, got {type(config).__name__}")
+            self.config = BoostConfig.from_dict(merge_config(self.preset.config, config or {}))
+        if spatial is None:
+            spatial = self.preset.spatial
         if isinstance(target, str):
             target = plugins.targets().create(target)
         if not isinstance(target, TargetModel):
@@ -259,6 +273,7 @@ class Booster:
             # the model card's text stays in the package; the summary keeps file, sha256 and training meta
             "mqpm": _without_card(getattr(self.mqpm, "provenance", None)) or repr(self.mqpm),
             "spatial": getattr(self.spatial, "provenance", type(self.spatial).__name__),
+            "preset": self.preset.name,
             "seed": self.seed,
         }
 

@@ -18,7 +18,8 @@ Every score comes from :func:`vsodboost.metrics.evaluate_folders` (pysodmetrics 
 - ``table3``: motion saliency alone and with the MQPM, then with the target (rows defined in :data:`TABLE3_ROWS`).
 - ``table5``: target vs boosted, overall and per sequence, with signed gains; plus the honest baselines (unless
   ``baselines=False``): the pretrained spatial model alone with no fine-tuning ("zero-shot"), and that zero-shot
-  map fused with the target's by the same fusion ("zero-shot fusion" — plain ensembling). Fine-tuning is only
+  map fused with the target's ("zero-shot fusion" — plain ensembling; by the Booster's fusion, or ``geometric``
+  when the Booster replaces the target's map). Fine-tuning is only
   worth its time where the boosted row beats the zero-shot fusion row.
 - ``table6``: boosted metrics for each flow backend (``flows``).
 - ``table8``: seconds per stage and frames per second.
@@ -251,6 +252,7 @@ def run_bench(
     spatial: Any = "default",
     flow: str = "dis",
     config: BoostConfig | Mapping[str, Any] | None = None,
+    preset: str | None = None,
     protocols: Iterable[str] = ("table5",),
     periods: Sequence[int] = DEFAULT_PERIODS,
     flows: Sequence[str] = DEFAULT_FLOWS,
@@ -269,6 +271,7 @@ def run_bench(
         target: a TargetModel (see :func:`vsodboost.commands.boost.parse_target` for the CLI forms).
         mqpm, spatial: weights file or name, or a JSON file mapping sequence → weights (``"*"`` default): the way
             to bench with cross-validated weights in one report; or a loaded MQPM / spatial ``nn.Module``.
+        preset: recorded in the provenance (the spatial model and ``config`` are used as given).
         protocols: any of :data:`PROTOCOLS`; ``table5`` (target vs boosted) is always computed.
         vis_frames: side-by-side images per sequence (the frames of largest S gain and largest S loss first).
         baselines: also score the zero-shot spatial model and its fusion with the target (Table V rows).
@@ -297,7 +300,8 @@ def run_bench(
         summaries: dict[str, dict[str, Any]] = {}
         for seq in seqs:
             kw = dict(flow=flow_name, mqpm=models.mqpm(_weights_for(mqpm, seq.name)),
-                      spatial=models.spatial(_weights_for(spatial, seq.name)), config=config_, device=dev, seed=seed)
+                      spatial=models.spatial(_weights_for(spatial, seq.name)), config=config_, preset=preset,
+                      device=dev, seed=seed)
             if kind == "main":
                 b: Booster = RecordingBooster(target_, record=out, **kw)
             elif random_frames:
@@ -356,11 +360,12 @@ def run_bench(
                                                     cfg)
         report["baselines"] = {
             "zero_shot": {"maps": str(zs), **block_of(evaluate(zs))},
-            "zero_shot_fusion": {"maps": str(zs_fused), "fusion": cfg.fusion, **block_of(evaluate(zs_fused))},
+            "zero_shot_fusion": {"maps": str(zs_fused), "fusion": _baseline_fusion(cfg),
+                                 **block_of(evaluate(zs_fused))},
             "seconds": round(time.perf_counter() - t0, 2),
             "definitions": {
                 "zero_shot": "the pretrained spatial model on every annotated frame, no fine-tuning",
-                "zero_shot_fusion": f"zero_shot fused with the target's map ({cfg.fusion!r}, as the Booster fuses)",
+                "zero_shot_fusion": f"zero_shot fused with the target's map ({_baseline_fusion(cfg)!r})",
             },
         }
         bz = report["baselines"]["zero_shot_fusion"]
@@ -423,6 +428,11 @@ def run_bench(
     return report
 
 
+def _baseline_fusion(cfg: BoostConfig) -> str:
+    """The ensemble the zero-shot baseline uses: the Booster's fusion, or geometric where it replaces (no fusion)."""
+    return "geometric" if cfg.fusion == "replace" else cfg.fusion
+
+
 def _zero_shot_baselines(out: Path, seqs: Sequence[SequenceData], spatial_of: Callable[[str], Any],
                          cfg: BoostConfig) -> tuple[Path, Path, int]:
     """Write ``runs/zero_shot/<seq>/`` (the pretrained spatial model, no fine-tuning, annotated frames) and
@@ -457,7 +467,7 @@ def _zero_shot_baselines(out: Path, seqs: Sequence[SequenceData], spatial_of: Ca
                 t_file = _find_map(out / "target" / seq.name, n)
                 # the target's map as the Booster sees it (float, min-max normalised, frame size)
                 t = read_target_map(t_file, m.shape) if t_file is not None else None
-                write_map_atomic(fused / seq.name / f"{n}.png", fuse_maps(m, t, cfg.fusion))
+                write_map_atomic(fused / seq.name / f"{n}.png", fuse_maps(m, t, _baseline_fusion(cfg)))
     return zs, fused, n_pred
 
 

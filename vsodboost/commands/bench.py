@@ -10,6 +10,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from ..presets import PRESETS
+
 
 def _csv(s: str) -> list[str]:
     return [x.strip() for x in s.split(",") if x.strip()]
@@ -24,12 +26,16 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    config = BoostConfig.from_dict(json.loads(Path(args.config).read_text())) if args.config else BoostConfig()
+    from ..presets import get_preset, merge_config
+
+    preset = get_preset(args.preset)
+    user = json.loads(Path(args.config).read_text()) if args.config else {}
+    config = BoostConfig.from_dict(merge_config(preset.config, user))
     protocols = [p for group in args.protocol for p in _csv(group)] if args.protocol else ["table5"]
     run_bench(
         args.data, layout=args.layout, target=parse_target(args.target), out=args.out, split=args.split,
-        sequences=_csv(args.sequences) if args.sequences else None, mqpm=args.mqpm, spatial=args.spatial,
-        flow=args.flow, config=config, protocols=protocols,
+        sequences=_csv(args.sequences) if args.sequences else None, mqpm=args.mqpm, spatial=args.spatial or preset.spatial,
+        flow=args.flow, config=config, preset=args.preset, protocols=protocols,
         periods=[int(p) for p in _csv(args.periods)], flows=_csv(args.flows), device=args.device, seed=args.seed,
         overwrite=args.overwrite, vis_frames=args.vis_frames, target_label=args.target_label,
         command="vsodboost " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if args.record_command else None,
@@ -55,11 +61,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mqpm", default="default",
                    help="MQPM weights: 'default', a checkpoint, or a JSON file mapping sequence → checkpoint "
                         "('*' for the rest): cross-validated weights in one report")
-    p.add_argument("--spatial", default="default",
-                   help="spatial model: a registry name, a U-Net checkpoint, or a JSON file mapping sequence → either")
+    p.add_argument("--preset", default="quality", choices=sorted(PRESETS),
+                   help="spatial model + recipe (vsodboost.presets): quality (default, U²-Net-p, replace), fast "
+                        "(Lite0, geometric fusion), paper")
+    p.add_argument("--spatial", default=None,
+                   help="spatial model: a registry name, a U-Net checkpoint, or a JSON file mapping sequence → "
+                        "either (default: the preset's)")
     p.add_argument("--flow", default="dis", help="flow backend (see `vsodboost plugins`)")
     p.add_argument("--sequences", help="comma-separated sequence names (default: all annotated sequences)")
-    p.add_argument("--config", help="JSON file with BoostConfig fields")
+    p.add_argument("--config", help="JSON file with BoostConfig fields, laid over the preset's")
     p.add_argument("--protocol", action="append", metavar="TABLE",
                    help="table1, table2, table3, table5 (default), table6, table8; repeat or comma-separate; "
                         "table5 is always included")

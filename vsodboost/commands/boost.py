@@ -10,6 +10,7 @@ from typing import Any
 from tqdm import tqdm
 
 from ..errors import InputError
+from ..presets import PRESETS
 from ..video import IMAGE_EXTS
 
 METHOD_TARGETS = ("ssav", "mga", "cos", "lsti", "pcsa")
@@ -51,11 +52,11 @@ def sequences_of(frames: Path) -> list[tuple[str, Path]]:
 def run(args: argparse.Namespace) -> int:
     from ..booster import Booster, BoostConfig, run_to_dir
 
-    config = BoostConfig.from_dict(json.loads(Path(args.config).read_text())) if args.config else BoostConfig()
+    config = json.loads(Path(args.config).read_text()) if args.config else {}
     if args.buffer_size:
-        config.buffer_size = args.buffer_size
+        config["buffer_size"] = args.buffer_size
     booster = Booster(parse_target(args.target), flow=args.flow, mqpm=args.mqpm, spatial=args.spatial,
-                      config=config, device=args.device, seed=args.seed)
+                      config=config, preset=args.preset, device=args.device, seed=args.seed)
     seqs = sequences_of(Path(args.frames))
     multi = len(seqs) > 1
     for seq, path in seqs:
@@ -84,8 +85,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output folder (per-sequence subfolders for several sequences)")
     p.add_argument("--flow", default="dis", help="flow backend (see `vsodboost plugins`)")
     p.add_argument("--mqpm", default="default", help="MQPM weights: 'default' (shipped) or a checkpoint path")
-    p.add_argument("--spatial", default="default", help="spatial model name (see `vsodboost plugins`)")
-    p.add_argument("--config", help="JSON file with BoostConfig fields (e.g. {\"period\": 5, \"finetune\": {...}})")
+    p.add_argument("--preset", default="quality", choices=sorted(PRESETS),
+                   help="spatial model + fine-tuning recipe: quality (default: U²-Net-p, the paper's replace), fast "
+                        "(Lite0 U-Net fused with the target, ~4x cheaper on CPU), paper (docs/booster.md)")
+    p.add_argument("--spatial", default=None, help="spatial model name (see `vsodboost plugins`; default: the preset's)")
+    p.add_argument("--config", help="JSON file with BoostConfig fields laid over the preset's "
+                                    "(e.g. {\"period\": 5, \"finetune\": {...}})")
     p.add_argument("--buffer-size", type=int, help="frames per buffer (default 100)")
     p.add_argument("--name", help="sequence name used to look up maps (default: the folder name)")
     p.add_argument("--device", default="auto")

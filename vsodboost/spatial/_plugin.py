@@ -16,8 +16,9 @@ DEFAULT_SPATIAL_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "
 U2NETP_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "u2netp.pt"
 
 
-def default_spatial(weights: str | Path | None = None, input_size: int | None = None) -> SaliencyUNet:
-    """The paper's spatial model (MQPM localization branch on RGB), Lite0 encoder, saliency-pretrained."""
+def lite0_spatial(weights: str | Path | None = None, input_size: int | None = None) -> SaliencyUNet:
+    """The paper's spatial model shape (MQPM localization branch on RGB), Lite0 encoder, saliency-pretrained on
+    ../shared/data (shipped): the ``fast`` preset's model."""
     path = Path(weights) if weights is not None else DEFAULT_SPATIAL_WEIGHTS
     if not path.is_file():
         raise MissingWeightsError(
@@ -64,9 +65,11 @@ def timm_unet(encoder: str = "tf_efficientnet_lite0", pretrained: bool = False, 
 
 @hookimpl
 def register_spatial_models(register: Callable[..., None]) -> None:
-    register("default", default_spatial, description="Lite0 U-Net + MSDA, saliency-pretrained (shipped), the paper's model")
+    register("default", u2netp_spatial, description="= u2netp: the strongest shipped model (docs/booster.md)")
     register("u2netp", u2netp_spatial,
              description="U²-Net-p, DUTS-trained by its authors (shipped, 1.1 M parameters), deep supervision")
+    register("lite0", lite0_spatial,
+             description="Lite0 U-Net + MSDA, saliency-pretrained on ../shared/data (shipped); the fast preset")
     register("lite0_imagenet", _lite0_imagenet, description="same network, ImageNet encoder only (bundled weights)")
     register("vgg16", _vgg16, description="VGG-16 encoder as in the paper (needs its ImageNet weights)")
     register("timm_unet", timm_unet, description="the U-Net on any encoder in vsodboost.models.ENCODERS")

@@ -1,0 +1,65 @@
+"""Named Booster configurations: a spatial model and the fine-tuning recipe measured for it.
+
+``Booster(target, preset="fast")`` or ``vsodboost boost ... --preset fast``. A preset fills in the spatial model and
+the :class:`~vsodboost.booster.BoostConfig` fields it names; anything passed explicitly (``spatial=``, fields of a
+``config`` dict) wins over the preset. Every number quoted here comes from ``docs/booster.md`` (cross-validated on
+``../shared/data``, frame-averaged, pysodmetrics conventions).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .errors import UnknownNameError
+
+__all__ = ["Preset", "PRESETS", "DEFAULT_PRESET", "get_preset", "merge_config"]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A spatial model (registry name) and the :class:`BoostConfig` fields that go with it."""
+
+    name: str
+    spatial: str
+    config: Mapping[str, Any] = field(default_factory=dict)
+    summary: str = ""
+
+
+PRESETS: dict[str, Preset] = {
+    "quality": Preset(
+        "quality", "u2netp", {},
+        "U²-Net-p (DUTS-trained, shipped) fine-tuned per buffer: the default (BoostConfig's own defaults)",
+    ),
+    "fast": Preset(
+        "fast", "lite0", {"fusion": "geometric", "finetune": {"input_size": 224, "iterations": 30,
+                                                             "deep_supervision": False}},
+        "the Lite0 U-Net (saliency-pretrained, shipped): about 4× cheaper on CPU, fused with the target",
+    ),
+    "paper": Preset(
+        "paper", "u2netp", {"fusion": "replace", "period": 5, "finetune": {"loss": "bce", "pseudo_gt": "soft"}},
+        "the paper's configuration as closely as our weights allow: the spatial model's map replaces the target's "
+        "(Sec. V-C), BCE only, T = 1/5 (docs/booster.md lists what still differs)",
+    ),
+}
+
+DEFAULT_PRESET = "quality"
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name`` (:class:`~vsodboost.errors.UnknownNameError` listing the others)."""
+    if name not in PRESETS:
+        raise UnknownNameError(f"unknown preset {name!r}; choose from {sorted(PRESETS)} (see vsodboost.presets)")
+    return PRESETS[name]
+
+
+def merge_config(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` updated by ``override``, one level deep for the nested ``finetune`` mapping."""
+    out = copy.deepcopy(dict(base))
+    for k, v in override.items():
+        if k == "finetune" and isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = {**out[k], **v}
+        else:
+            out[k] = v
+    return out
