@@ -1,6 +1,7 @@
 """Time and peak memory of one 100-frame 854×480 buffer through the whole Booster, per stage.
 
-    python benchmarks/bench_booster.py [--sequence cows] [--frames 100] [--threads 2] [--device cpu] [--config F]
+    python benchmarks/bench_booster.py [--preset quality|fast|paper] [--sequence cows] [--frames 100] [--threads 2]
+        [--device cpu] [--config F]
 
 Uses DAVIS `cows` (104 frames) with PDB's published maps as the target and the shipped MQPM / spatial weights.
 Peak memory is the process's maximum resident set size (ru_maxrss), so run it in a fresh process.
@@ -17,7 +18,7 @@ import time
 import torch
 
 from vsodboost import adapters
-from vsodboost.booster import Booster, BoostConfig
+from vsodboost.booster import Booster
 from vsodboost.datasets import find_shared_data, read_dataset
 
 
@@ -27,7 +28,8 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=100)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--config", help="JSON file of BoostConfig fields (default: BoostConfig())")
+    ap.add_argument("--config", help="JSON file of BoostConfig fields laid over the preset's")
+    ap.add_argument("--preset", default="quality", help="vsodboost.presets name (default: quality)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     data = find_shared_data()
@@ -36,8 +38,8 @@ def main() -> None:
     video.name = seq.name
     target = adapters.precomputed(data / "results" / "PDB" / "DAVIS2016")
     t0 = time.perf_counter()
-    config = BoostConfig.from_dict(json.load(open(args.config))) if args.config else BoostConfig()
-    booster = Booster(target, config=config, device=args.device)
+    config = json.load(open(args.config)) if args.config else {}
+    booster = Booster(target, config=config, preset=args.preset, device=args.device)
     setup = time.perf_counter() - t0
     t0 = time.perf_counter()
     result = booster.run(video)
@@ -51,7 +53,8 @@ def main() -> None:
         "stages_s": {k: round(v, 2) for k, v in result.timings.items()},
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "mined": len(result.mined),
-        "config": config.to_dict(),
+        "preset": args.preset,
+        "config": booster.config.to_dict(),
     }
     if booster.device.type == "cuda":
         report["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
