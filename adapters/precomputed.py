@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import cv2
 import numpy as np
@@ -117,6 +117,11 @@ class PrecomputedTarget:
         index = self._index(self.sequence_dir(self.sequence or video.name))
         return [read_map(index[n], video.size, normalize=self.normalize) if n in index else None
                 for n in video.names]
+
+    def identity(self) -> dict[str, Any]:
+        """What makes two instances read the same maps (the Booster's resume key records it)."""
+        return {"type": "precomputed", "root": str(self.root.resolve()), "sequence": self.sequence,
+                "prefix": self.prefix, "suffix": self.suffix, "exts": list(self.exts), "normalize": self.normalize}
 
     def __repr__(self) -> str:
         return f"PrecomputedTarget(name={self.name!r}, root={str(self.root)!r})"
