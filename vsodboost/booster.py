@@ -239,7 +239,11 @@ class Booster:
         self.seed = check_int("seed", seed, lo=0, hi=2**63 - 1, hint=" (any integer in [0, 2**63-1]; 0 is the default)")
         self.config = config if isinstance(config, BoostConfig) else BoostConfig.from_dict(config or {})
         if isinstance(target, str):
-            target = plugins.targets().create(target)
+            try:
+                target = plugins.targets().create(target)
+            except TypeError as exc:  # e.g. "precomputed" needs its maps folder
+                raise InputError(f"target {target!r} cannot be built from its name alone ({exc}); build it with its "
+                                 f"arguments, e.g. adapters.{target}(...)") from exc
         if not isinstance(target, TargetModel):
             raise InputError(f"target {target!r} does not follow the TargetModel protocol: it needs a `name` "
                              "attribute and a `predict(video)` method (see vsodboost.target)")
