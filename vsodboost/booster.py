@@ -198,8 +198,13 @@ def _is_flat(m: np.ndarray) -> bool:
     return float(m.max()) - float(m.min()) <= _FLAT
 
 
-def _is_flat_stack(maps: torch.Tensor) -> bool:
-    return bool(((maps.amax(dim=(1, 2)) - maps.amin(dim=(1, 2))) <= _FLAT).all())
+def _collapse(maps: torch.Tensor) -> str:
+    """How predicted maps (N,H,W) collapsed ('' when they did not): non-finite values, or every map constant."""
+    if not bool(torch.isfinite(maps).all()):
+        return "the predicted maps hold NaN or infinite values"
+    if bool(((maps.amax(dim=(1, 2)) - maps.amin(dim=(1, 2))) <= _FLAT).all()):
+        return f"every predicted map is constant ≈ {float(maps.mean()):.3f}"
+    return ""
 
 
 def fuse_maps(boosted: np.ndarray, target: np.ndarray | None, how: str) -> np.ndarray:
@@ -415,12 +420,13 @@ class Booster:
         maps, losses = self.fine_tune_and_predict(frames, teach, sel.indices, seed)
         timings["finetune+predict"] = time.perf_counter() - t
         keep_target = all_flat
-        if sel.indices and _is_flat_stack(maps):
-            # a fine-tune that collapsed (e.g. a huge lr) predicts one constant everywhere: keep the target's maps
+        collapse = _collapse(maps) if sel.indices else ""
+        if collapse:
+            # a fine-tune that collapsed (e.g. a huge lr) predicts one constant or NaN: keep the target's maps
             keep_target = True
-            warnings.append(f"buffer {start}:{stop}: fine-tuning collapsed (every predicted map is constant ≈ "
-                            f"{float(maps.mean()):.3f}); kept the target's maps for this buffer — lower "
-                            f"finetune.lr (now {self.config.finetune.lr:g}) or finetune.iterations")
+            warnings.append(f"buffer {start}:{stop}: fine-tuning collapsed ({collapse}); kept the target's maps "
+                            f"for this buffer — lower finetune.lr (now {self.config.finetune.lr:g}) or "
+                            "finetune.iterations")
         if keep_target:
             cfg = self.config.finetune
             missing = [i for i, m in enumerate(target_maps) if m is None]

@@ -19,7 +19,7 @@ from typing import Any, Iterable
 import cv2
 import numpy as np
 
-from .errors import OutputError
+from .errors import InputError, OutputError
 
 __all__ = ["atomic_write_bytes", "write_map_atomic", "write_json_atomic", "encode_map", "map_is_complete",
            "clean_partials", "fsync_dir", "check_output_dir", "TMP_SUFFIX"]
@@ -75,7 +75,9 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, sync_dir: b
 
 
 def encode_map(m: np.ndarray) -> bytes:
-    """A [0,1] float map as 8-bit PNG bytes (rounded, clipped)."""
+    """A [0,1] float map as 8-bit PNG bytes (rounded, clipped); NaN/inf is refused, never written as 0."""
+    if not np.isfinite(m).all():
+        raise InputError("a map to write holds NaN or infinite values; it would be saved as black")
     ok, buf = cv2.imencode(".png", np.clip(np.asarray(m) * 255.0 + 0.5, 0, 255).astype(np.uint8))
     if not ok:  # pragma: no cover - OpenCV encodes any 2-D uint8 array
         raise OutputError("cannot encode a map as PNG")
