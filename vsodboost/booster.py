@@ -572,12 +572,17 @@ def _key_diff(old: Any, new: Any, path: str = "") -> list[str]:
     return [] if old == new else [f"{_LABELS.get(path, path)}: {_short(old)} → {_short(new)}"]
 
 
+def _flow_identity(flow: Any) -> Any:
+    """The backend's repr (backend and options); deep backends add their weights' state-dict hash."""
+    return {"repr": _stable_repr(flow), "weights": weights_identity(flow)} if _modules_of(flow) else _stable_repr(flow)
+
+
 def _settings_key(booster: Booster, video: Video) -> dict[str, Any]:
     """What must match for a rerun to resume into an existing output folder."""
     return _jsonable({
         "format": KEY_FORMAT, "sequence": video.name, "frames": list(video.names),
         "config": booster.config.to_dict(), "target": target_identity(booster.target),
-        "flow": _stable_repr(booster.flow), "seed": booster.seed,
+        "flow": _flow_identity(booster.flow), "seed": booster.seed,
         "mqpm": weights_identity(booster.mqpm), "spatial": weights_identity(booster.spatial),
     })
 
