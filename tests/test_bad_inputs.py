@@ -193,6 +193,16 @@ def test_truncated_frame_is_refused_naming_the_file(clip_factory, ext, match):
     assert f"00002{ext}" in str(err.value) and "re-extract" in str(err.value)
 
 
+def test_truncated_target_map_is_refused_naming_the_file(clip, tmp_path):
+    frames, target = clip
+    (tmp_path / "maps" / "demo").mkdir(parents=True)
+    for i in range(6):
+        cv2.imwrite(str(tmp_path / "maps" / "demo" / f"{i:05d}.jpg"), (target[f"{i:05d}"] * 255).astype(np.uint8))
+    _truncate(tmp_path / "maps" / "demo" / "00004.jpg")
+    with pytest.raises(InputError, match=r"saliency map \S*00004.jpg: a JPEG without its end-of-image marker"):
+        _booster(adapters.precomputed(tmp_path / "maps")).run(frames[:6], name="demo")
+
+
 def test_jpeg_with_trailing_zero_padding_is_accepted(clip_factory):
     folder, _ = clip_factory(n=2, ext=".jpg")
     f = folder / "00000.jpg"
