@@ -581,8 +581,12 @@ sys.exit(main(argv))
 
 
 def _boost_proc(disk, out, kill=None):
+    from vsodboost import plugins
+
+    # the shipped Lite0 U-Net: fast on CPU ("lite0" where presets made "default" another model)
+    spatial = "lite0" if "lite0" in plugins.spatial_models().names() else "default"
     argv = ["boost", str(disk / "frames" / "seq"), "--target", f"precomputed:{disk / 'maps_a'}", "--out", str(out),
-            "--config", str(disk / "cfg.json"), "--quiet"]
+            "--config", str(disk / "cfg.json"), "--spatial", spatial, "--quiet"]
     cmd = [sys.executable, "-c", _KILLER, *(kill or ("none", "0")), *argv]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)

@@ -74,8 +74,9 @@ def seed_int(text: str) -> int:
     return value
 
 
-def load_config(path: str | None, buffer_size: int | None) -> Any:
-    """``--config`` JSON (+ ``--buffer-size``) → BoostConfig; every problem is a :class:`UsageError` (exit 2)."""
+def load_config(path: str | None, buffer_size: int | None) -> dict[str, Any]:
+    """``--config`` JSON (+ ``--buffer-size``) → the BoostConfig fields given, checked now; every problem is a
+    :class:`UsageError` (exit 2). Returns the dict, so the Booster can lay it over its defaults."""
     from ..booster import BoostConfig
 
     fields: dict[str, Any] = {}
@@ -98,9 +99,10 @@ def load_config(path: str | None, buffer_size: int | None) -> Any:
     if buffer_size is not None:
         fields = {**fields, "buffer_size": buffer_size}
     try:
-        return BoostConfig.from_dict(fields)
+        BoostConfig.from_dict(fields)  # each field is checked on its own, so checking the partial dict is enough
     except InputError as exc:
         raise UsageError(f"--config {path}: {exc}" if path else str(exc)) from exc
+    return fields
 
 
 def run(args: argparse.Namespace) -> int:
