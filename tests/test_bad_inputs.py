@@ -548,6 +548,24 @@ def test_resume_cleans_partials_redoes_undecodable_maps_and_keeps_warnings(clip,
     assert vio.map_is_complete(tmp_path / "00011.png", (H, W))
 
 
+def test_a_frame_named_like_a_legacy_temporary_is_kept(tmp_path):
+    (tmp_path / "a.1234abcd.png").write_bytes(b"map")  # the map of frame "a.1234abcd", not mkstemp's leftover
+    (tmp_path / "a.5678efgh.png").write_bytes(b"")  # mkstemp's leftover for frame "a"
+    removed = vio.clean_partials(tmp_path, ["a", "a.1234abcd"])
+    assert [p.name for p in removed] == ["a.5678efgh.png"] and (tmp_path / "a.1234abcd.png").exists()
+
+
+def test_target_identity_must_be_a_dict(clip, tmp_path):
+    frames, target = clip
+
+    class BadIdentity(ArrayTarget):
+        def identity(self):
+            return "v1"
+
+    with pytest.raises(TargetError, match=r"identity\(\) returned str; expected a dict"):
+        run_to_dir(_booster(BadIdentity(target)), frames, tmp_path, name="demo")
+
+
 def test_folder_with_only_our_partials_is_not_foreign(clip, tmp_path):
     frames, target = clip
     (tmp_path / ".00000.png.deadbeef.vsodboost-tmp").write_bytes(b"\x89PNG")

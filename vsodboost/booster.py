@@ -533,6 +533,9 @@ def target_identity(target: Any) -> dict[str, Any]:
     ident = getattr(target, "identity", None)
     ident = ident() if callable(ident) else None
     if ident is not None:  # None: the target defers to the generic identity below
+        if not isinstance(ident, Mapping):
+            raise TargetError(f"target {target.name!r}: identity() returned {type(ident).__name__}; expected a dict "
+                              "(JSON-serialisable) saying what makes two instances give the same maps, or None")
         return _jsonable({"name": target.name, **dict(ident)})
     out: dict[str, Any] = {"name": target.name, "type": f"{type(target).__module__}.{type(target).__qualname__}",
                            "repr": _stable_repr(target)}

@@ -115,11 +115,12 @@ def clean_partials(folder: str | os.PathLike[str], stems: Iterable[str] = ()) ->
     """
     folder = Path(folder)
     removed: list[Path] = []
-    legacy = {f"{s}.png" for s in stems} | {"vsodboost.json"}
+    outputs = {f"{s}.png" for s in stems}
+    legacy = outputs | {"vsodboost.json"}
     pattern = re.compile(r"^(?P<stem>.+)\.[a-z0-9_]{8}(?P<ext>\.png|\.json)$")
     for f in folder.iterdir():
         mine = f.name.startswith(".") and f.name.endswith(TMP_SUFFIX)
-        m = None if mine else pattern.match(f.name)
+        m = None if mine or f.name in outputs else pattern.match(f.name)  # a frame may be named "a.1234abcd"
         if mine or (m and f"{m['stem']}{m['ext']}" in legacy):
             if f.is_file():
                 f.unlink()
