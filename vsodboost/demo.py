@@ -9,6 +9,7 @@ target agree, fine-tunes the spatial model on them and predicts every frame.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,15 @@ class ArrayTarget:
 
     def predict(self, video: Video) -> list[np.ndarray | None]:
         return [self.maps.get(n) for n in video.names]
+
+    def identity(self) -> dict[str, str]:
+        """A digest of the maps (the Booster's resume key records it instead of a long repr)."""
+        h = hashlib.sha256()
+        for k in sorted(self.maps):
+            m = np.ascontiguousarray(self.maps[k])
+            h.update(f"{k}|{m.dtype}|{m.shape}|".encode())
+            h.update(m.tobytes())
+        return {"type": "arrays", "maps_sha256": h.hexdigest()}
 
 
 def _texture(rng: np.random.Generator, h: int, w: int, scale: int, colours: int = 3) -> np.ndarray:
