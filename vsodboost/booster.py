@@ -61,10 +61,10 @@ class BoostConfig:
     flow_last: Literal["backward", "repeat"] = "backward"  # flow of the buffer's last frame
     flow_max_side: int = 480  # frames are downscaled to this longest side for flow (0: full resolution)
     consistency_size: int = 128  # side at which S-measure consistency is computed
-    # "replace" (default, the paper: the boosted map only; measured best with U²-Net-p, docs/booster.md),
-    # "geometric" (sqrt(boosted · target) where the target has a map: the fast preset's, for a weak spatial model)
-    # or "mean"
-    fusion: Fusion = "replace"
+    # "mean" (default: (boosted + target) / 2 where the target has a map; with U²-Net-p chosen on CV fold 0 and
+    # confirmed on fold 1, docs/booster.md), "replace" (the paper: the boosted map only; the paper preset) or
+    # "geometric" (sqrt(boosted · target): the fast preset's, for a weaker spatial model)
+    fusion: Fusion = "mean"
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
     def __post_init__(self) -> None:
@@ -226,8 +226,8 @@ class Booster:
         mqpm: an MQPM predictor, ``"default"`` (shipped weights) or a checkpoint path.
         spatial: an ``nn.Module`` or a spatial-model registry name; None: the preset's (``"u2netp"`` by default).
         config: :class:`BoostConfig`, or a dict of its fields laid over the preset's.
-        preset: a name of :data:`vsodboost.presets.PRESETS` — ``"quality"`` (default: U²-Net-p, the paper's
-            ``replace``), ``"fast"`` (Lite0 U-Net, fused with the target), ``"paper"``.
+        preset: a name of :data:`vsodboost.presets.PRESETS` — ``"quality"`` (default: U²-Net-p, mean fusion),
+            ``"fast"`` (Lite0 U-Net, geometric fusion), ``"paper"`` (U²-Net-p, ``replace``).
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``…
         seed: same seed → same maps on CPU.
     """

@@ -144,8 +144,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--flow", default="dis", help="flow backend (see `vsodboost plugins`)")
     p.add_argument("--mqpm", default="default", help="MQPM weights: 'default' (shipped) or a checkpoint path")
     p.add_argument("--preset", default="quality", choices=sorted(PRESETS),
-                   help="spatial model + fine-tuning recipe: quality (default: U²-Net-p, the paper's replace), fast "
-                        "(Lite0 U-Net fused with the target, ~4x cheaper on CPU), paper (docs/booster.md)")
+                   help="spatial model + fine-tuning recipe: quality (default: U²-Net-p, mean fusion), fast (Lite0 "
+                        "U-Net, geometric fusion, ~4x cheaper on CPU), paper (U²-Net-p, replace) — docs/booster.md")
     p.add_argument("--spatial", default=None, help="spatial model name (see `vsodboost plugins`; default: the preset's)")
     p.add_argument("--config", help="JSON file with BoostConfig fields laid over the preset's "
                                     "(e.g. {\"period\": 5, \"finetune\": {...}})")
