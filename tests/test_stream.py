@@ -158,3 +158,43 @@ def test_stream_without_any_target_map_ends_with_a_target_error(clip):
     frames, _ = clip
     with pytest.raises(TargetError, match="no map for any frame"):
         list(_booster(ArrayTarget({})).stream(frames[:4]))
+
+
+def test_cli_stream_writes_the_maps_boost_writes_and_cli_export_the_buffers_model(clip, tmp_path):
+    """`vsodboost stream` = `vsodboost boost` on the same folder; `vsodboost export --buffer 1` = that buffer."""
+    import json
+
+    from vsodboost.cli import main
+    from vsodboost.export import ExportedSpatial
+
+    frames, target = clip
+    seq, maps = tmp_path / "frames" / "clip", tmp_path / "maps" / "clip"
+    seq.mkdir(parents=True)
+    maps.mkdir(parents=True)
+    for i, f in enumerate(frames[:10]):
+        cv2.imwrite(str(seq / f"{i:05d}.png"), f[:, :, ::-1])
+        cv2.imwrite(str(maps / f"{i:05d}.png"), (target[f"{i:05d}"] * 255).astype(np.uint8))
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"flow_max_side": 0, "finetune": {"iterations": 1, "batch_size": 2, "input_size": 64}}))
+    common = ["--target", f"precomputed:{tmp_path / 'maps'}", "--spatial", "timm_unet", "--config", str(cfg),
+              "--buffer-size", "4", "--device", "cpu"]
+    torch.manual_seed(0)  # timm_unet is randomly initialised: the same init for each command
+    assert main(["stream", str(seq), "--out", str(tmp_path / "s"), "--mp4", "--quiet", *common]) == 0
+    torch.manual_seed(0)
+    assert main(["boost", str(seq), "--out", str(tmp_path / "b"), "--quiet", *common]) == 0
+    for i in range(10):
+        a, b = (cv2.imread(str(tmp_path / d / f"{i:05d}.png"), cv2.IMREAD_GRAYSCALE) for d in ("s", "b"))
+        np.testing.assert_array_equal(a, b)
+    log = json.loads((tmp_path / "s" / "stream.json").read_text())["buffers"]
+    assert [(x["start"], x["frames"]) for x in log] == [(0, 4), (4, 4), (8, 2)]
+    cap = cv2.VideoCapture(str(tmp_path / "s" / "side_by_side.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 10 and int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) == 128
+    cap.release()
+    torch.manual_seed(0)
+    assert main(["export", str(seq), "--out", str(tmp_path / "e"), "--buffer", "1", "--maps", *common]) == 0
+    x = np.stack(frames[4:8])
+    got = ExportedSpatial(tmp_path / "e", threads=1).predict_frames(x)
+    for k in range(4):
+        png = cv2.imread(str(tmp_path / "s" / f"{k + 4:05d}.png"), cv2.IMREAD_GRAYSCALE) / 255.0
+        assert np.abs(got[k] - png).max() <= 0.5 / 255 + 1e-4  # the stream's 8-bit map of buffer 1
+    assert main(["export", str(seq), "--out", str(tmp_path / "e2"), "--buffer", "3", *common]) == 1  # 3 buffers

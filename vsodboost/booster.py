@@ -215,7 +215,8 @@ class StreamBuffer:
 
     ``timestamps[i]`` is in seconds (a video's ``CAP_PROP_POS_MSEC``, a camera's capture time since the stream
     opened) or None where the source has no clock (folders, frame iterators). ``model`` is the fine-tuned spatial
-    model with ``keep_models=True`` (None otherwise, or when the buffer did no fine-tuning).
+    model with ``keep_models=True`` (None otherwise, or when the buffer did no fine-tuning). ``report.timings``
+    holds the seconds each stage took; their sum is the buffer's processing latency once its last frame arrived.
     """
 
     index: int
@@ -228,6 +229,7 @@ class StreamBuffer:
     consistency: np.ndarray
     report: BufferReport
     model: Any = None
+    frames: list[np.ndarray] = field(default_factory=list)  # the buffer's uint8 RGB frames (for overlays)
 
     @property
     def stop(self) -> int:
@@ -541,7 +543,8 @@ class Booster:
             _log.warning(w)
         return StreamBuffer(index=index, start=start, names=list(video.names), timestamps=[t for _, _, t in chunk],
                             boosted=out["boosted"], target=out["target"], hq_prob=out["hq"],
-                            consistency=out["cons"], report=rep, model=out.get("model"))
+                            consistency=out["cons"], report=rep, model=out.get("model"),
+                            frames=[f for _, f, _ in chunk])
 
 
 def _weights_sha(component: Any) -> str:
