@@ -98,3 +98,21 @@ def test_an_adapted_buffer_exports_and_reproduces_its_boosted_maps(tmp_path):
         res.export(tmp_path / "b1", buffer=1)
     with pytest.raises(InputError, match="keep_models=True"):
         booster.run(np.stack(frames), name="clip").export(tmp_path / "none")
+
+
+@pytest.mark.realdata
+def test_shipped_u2netp_adapted_on_a_real_buffer_exports_within_1e4(shared_data, tmp_path):
+    """DAVIS blackswan, PDB's maps as the target, the default preset (U²-Net-p, replace): ONNX maps = PyTorch's."""
+    from vsodboost import adapters
+    from vsodboost.video import load_video
+
+    video = load_video(shared_data / "DAVIS2016/JPEGImages/480p/blackswan")[:8]
+    video.name = "blackswan"
+    booster = Booster(adapters.precomputed(shared_data / "results/PDB/DAVIS2016"), device="cpu",
+                      config={"buffer_size": 8, "period": 2, "finetune": {"iterations": 2}})
+    res = booster.run(video, keep_models=True)
+    assert res.models[0] is not None and isinstance(res.models[0], U2Net)
+    out = res.export(tmp_path / "adapted")
+    maps = ExportedSpatial(out, threads=1).predict_frames(video.tensor())
+    diff = float(np.abs(maps - np.stack(res.boosted)).max())
+    assert diff <= 1e-4, f"largest difference {diff:.2e}"

@@ -457,7 +457,8 @@ class Booster:
             hq.append(out["hq"])
             cons.append(out["cons"])
             reports.append(out["report"])
-            models.append(out.get("model"))
+            if keep_models:  # otherwise each tuned model is freed with its buffer
+                models.append(out.get("model"))
             if progress is not None:
                 progress(stop, len(video))
         if all(m is None for m in target):
@@ -470,7 +471,7 @@ class Booster:
             names=list(video.names), sequence=video.name, boosted=boosted, target=target,
             hq_prob=np.concatenate(hq), consistency=np.concatenate(cons), mined=sum((r.mined for r in reports), []),
             buffers=reports, config=self.config.to_dict(), provenance=self.provenance(),
-            warnings=sum((r.warnings for r in reports), []), models=models if keep_models else [],
+            warnings=sum((r.warnings for r in reports), []), models=models,
         )
         for w in result.warnings:
             _log.warning(w)
