@@ -91,6 +91,9 @@ def test_stream_of_a_folder_uses_file_stems(clip, tmp_path):
     b = _booster(ArrayTarget(target))
     got = list(b.stream(seq))
     _same(got, b.run(seq))
+    from vsodboost.video import load_video
+    via_video = list(b.stream(load_video(seq)[1:5]))  # a Video keeps its frame names
+    assert [n for x in via_video for n in x.names] == ["00001", "00002", "00003", "00004"]
     np.testing.assert_array_equal(got[0].boosted[0], b.run(frames[:4], name="x").boosted[0])  # PNG is lossless
 
 

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from .errors import InputError
-from .video import IMAGE_EXTS, _to_rgb_uint8, load_video
+from .video import IMAGE_EXTS, Video, _to_rgb_uint8, load_video
 
 __all__ = ["StreamSource", "iter_source", "source_name"]
 
@@ -39,6 +39,8 @@ def source_name(source: Any) -> str:
         return "stream"
     if isinstance(source, int):
         return f"camera{source}"
+    if isinstance(source, Video):
+        return source.name
     if isinstance(source, (str, os.PathLike)):
         s = str(source)
         if _is_url(s):
@@ -109,6 +111,8 @@ def _open(source: StreamSource) -> Iterator[Frame]:
         if not cap.isOpened():
             raise InputError(f"cannot open {s} with OpenCV (corrupt file, unsupported codec or unreachable URL)")
         return _capture(cap, s, camera=False)
+    if isinstance(source, Video):  # keeps its frame names (a folder's stems), decoded lazily
+        return ((n, source[i], None) for i, n in enumerate(source.names))
     if isinstance(source, np.ndarray) and source.ndim == 3:
         raise InputError(f"got one frame {source.shape}; a stream needs many: pass a list or iterator of frames")
     if isinstance(source, Iterable):
