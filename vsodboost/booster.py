@@ -491,7 +491,9 @@ class Booster:
         one: a departure from the paper (and our default), where every buffer starts afresh; the pretrained model is
         never modified. ``keep_models`` puts each buffer's tuned model in :attr:`StreamBuffer.model`.
 
-        The source is opened now (:class:`InputError` if it cannot be); frames are read while iterating.
+        The source is opened now (:class:`InputError` if it cannot be); frames are read while iterating. When the
+        stream ends without the target having given a map for any frame, a :class:`TargetError` is raised (as
+        :meth:`run` does), after the last buffer was yielded.
         """
         from .stream import iter_source, source_name
 

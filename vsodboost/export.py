@@ -57,8 +57,8 @@ class ExportSpec:
     output: str = "logits (N, 1, S, S) → sigmoid → bilinear (align_corners=False) back to the frame size"
     meta: dict[str, Any] = field(default_factory=dict)  # where it came from (sequence, buffer, mined frames, …)
     format: str = EXPORT_FORMAT
-    vsodboost: str = __version__
-    torch: str = torch.__version__
+    vsodboost_version: str = __version__
+    torch_version: str = torch.__version__
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
