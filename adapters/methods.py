@@ -115,6 +115,12 @@ class MethodTarget:
             return self._backend.predict(video)
         return self._backend.predict_video(list(video))
 
+    def identity(self) -> dict[str, Any] | None:
+        """Maps mode: the maps folder and options; live mode: None (the Booster hashes the network's weights)."""
+        if self.mode == "maps" and hasattr(self._backend, "identity"):
+            return {"method": self.spec.name, "mode": "maps", **self._backend.identity()}
+        return None
+
     def __repr__(self) -> str:
         return f"MethodTarget({self.spec.name!r}, mode={self.mode!r}, backend={self._backend!r})"
 

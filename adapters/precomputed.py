@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import cv2
 import numpy as np
 
 from vsodboost.errors import InputError, MissingMapsError
-from vsodboost.video import Video
+from vsodboost.video import Video, _truncated
 
 __all__ = ["PrecomputedTarget", "read_map"]
 
@@ -25,7 +25,14 @@ def read_map(path: str | os.PathLike[str], size: tuple[int, int] | None = None, 
     ``normalize`` (as pysodmetrics does; a constant map stays as it is).
     """
     p = Path(path)
-    img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read saliency map {p}: {exc.strerror or exc}") from exc
+    why = _truncated(data)  # OpenCV's imread would decode a truncated JPEG map with a grey lower part
+    if why:
+        raise InputError(f"cannot read saliency map {p}: {why}; re-download or re-export this map")
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise InputError(f"cannot read saliency map {p}: not an image OpenCV can decode")
     if img.ndim == 3:
@@ -117,6 +124,11 @@ class PrecomputedTarget:
         index = self._index(self.sequence_dir(self.sequence or video.name))
         return [read_map(index[n], video.size, normalize=self.normalize) if n in index else None
                 for n in video.names]
+
+    def identity(self) -> dict[str, Any]:
+        """What makes two instances read the same maps (the Booster's resume key records it)."""
+        return {"type": "precomputed", "root": str(self.root.resolve()), "sequence": self.sequence,
+                "prefix": self.prefix, "suffix": self.suffix, "exts": list(self.exts), "normalize": self.normalize}
 
     def __repr__(self) -> str:
         return f"PrecomputedTarget(name={self.name!r}, root={str(self.root)!r})"

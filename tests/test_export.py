@@ -79,7 +79,7 @@ def test_an_adapted_buffer_exports_and_reproduces_its_boosted_maps(tmp_path):
     frames, _, target = synthetic_clip(10, h=48, w=64, seed=3)
     target = {k: v for k, v in target.items() if k not in ("00008", "00009")}  # buffer 1 has nothing to learn
     booster = Booster(ArrayTarget(target), mqpm=FlowMagnitudeMQPM(), spatial=_tiny_spatial(),
-                      config=_config(buffer_size=8), device="cpu")  # fusion "replace": boosted = the model's maps
+                      config=_config(buffer_size=8, fusion="replace"), device="cpu")  # boosted = the model's maps
     res = booster.run(np.stack(frames), name="clip", keep_models=True)
     out = res.export(tmp_path / "adapted", buffer=0)
     spec = load_spec(out)
@@ -102,14 +102,14 @@ def test_an_adapted_buffer_exports_and_reproduces_its_boosted_maps(tmp_path):
 
 @pytest.mark.realdata
 def test_shipped_u2netp_adapted_on_a_real_buffer_exports_within_1e4(shared_data, tmp_path):
-    """DAVIS blackswan, PDB's maps as the target, the default preset (U²-Net-p, replace): ONNX maps = PyTorch's."""
+    """DAVIS blackswan, PDB's maps as the target, U²-Net-p (fusion "replace": the model's maps): ONNX = PyTorch."""
     from vsodboost import adapters
     from vsodboost.video import load_video
 
     video = load_video(shared_data / "DAVIS2016/JPEGImages/480p/blackswan")[:8]
     video.name = "blackswan"
     booster = Booster(adapters.precomputed(shared_data / "results/PDB/DAVIS2016"), device="cpu",
-                      config={"buffer_size": 8, "period": 2, "finetune": {"iterations": 2}})
+                      config={"buffer_size": 8, "period": 2, "fusion": "replace", "finetune": {"iterations": 2}})
     res = booster.run(video, keep_models=True)
     assert res.models[0] is not None and isinstance(res.models[0], U2Net)
     out = res.export(tmp_path / "adapted")

@@ -21,8 +21,9 @@ def clip():
 
 
 def _booster(target, **kw):
+    # fusion "replace": boosted maps are the tuned model's own, so tests can recompute them from the model
     return Booster(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=kw.pop("spatial", _tiny_spatial()),
-                   config=kw.pop("config", _config(buffer_size=4)), device="cpu", seed=5, **kw)
+                   config=kw.pop("config", _config(buffer_size=4, fusion="replace")), device="cpu", seed=5, **kw)
 
 
 def _same(stream_bufs, result):
@@ -120,7 +121,7 @@ def test_warm_start_continues_from_the_previous_buffer_and_keeps_the_pretrained_
 def test_run_keep_models_keeps_one_model_per_buffer_without_changing_maps(clip):
     frames, target = clip
     target = {k: v for k, v in target.items() if k != "00010"}  # the last buffer (frame 10) has nothing to learn
-    b = _booster(ArrayTarget(target), config=_config(buffer_size=5))
+    b = _booster(ArrayTarget(target), config=_config(buffer_size=5, fusion="replace"))
     plain = b.run(np.stack(frames), name="clip")
     kept = b.run(np.stack(frames), name="clip", keep_models=True)
     assert plain.models == [] and len(kept.models) == len(kept.buffers) == 3
@@ -178,7 +179,8 @@ def test_cli_stream_writes_the_maps_boost_writes_and_cli_export_the_buffers_mode
         cv2.imwrite(str(seq / f"{i:05d}.png"), f[:, :, ::-1])
         cv2.imwrite(str(maps / f"{i:05d}.png"), (target[f"{i:05d}"] * 255).astype(np.uint8))
     cfg = tmp_path / "cfg.json"
-    cfg.write_text(json.dumps({"flow_max_side": 0, "finetune": {"iterations": 1, "batch_size": 2, "input_size": 64}}))
+    cfg.write_text(json.dumps({"flow_max_side": 0, "fusion": "replace",
+                               "finetune": {"iterations": 1, "batch_size": 2, "input_size": 64}}))
     common = ["--target", f"precomputed:{tmp_path / 'maps'}", "--spatial", "timm_unet", "--config", str(cfg),
               "--buffer-size", "4", "--device", "cpu"]
     torch.manual_seed(0)  # timm_unet is randomly initialised: the same init for each command

@@ -17,11 +17,12 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import os
 import platform
-import tempfile
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,14 +35,16 @@ import torch.nn.functional as F
 
 from . import __version__, plugins
 from ._device import resolve_device
-from .errors import InputError, TargetError
+from ._checks import check_choice, check_float, check_int
+from .errors import InputError, OutputError, ResumeError, TargetError, VsodboostError
 from .mining import Selection, select_frames
 from .spatial.finetune import FinetuneConfig, finetune, predict_maps
 from .target import TargetModel, check_target_output
+from .io import check_output_dir, clean_partials, fsync_dir, map_is_complete, write_json_atomic, write_map_atomic
 from .video import Video, VideoLike, load_video
 
 __all__ = ["Booster", "BoostConfig", "BoostResult", "BufferReport", "StreamBuffer", "fuse_maps", "resolve_device",
-           "run_to_dir"]
+           "run_to_dir", "target_identity", "weights_identity", "write_map_atomic", "write_json_atomic"]
 
 _log = logging.getLogger("vsodboost.booster")
 
@@ -58,30 +61,47 @@ class BoostConfig:
     flow_last: Literal["backward", "repeat"] = "backward"  # flow of the buffer's last frame
     flow_max_side: int = 480  # frames are downscaled to this longest side for flow (0: full resolution)
     consistency_size: int = 128  # side at which S-measure consistency is computed
-    # "replace" (default, the paper: the boosted map only; measured best with U²-Net-p, docs/booster.md),
-    # "geometric" (sqrt(boosted · target) where the target has a map: the fast preset's, for a weak spatial model)
-    # or "mean"
-    fusion: Fusion = "replace"
+    # "mean" (default: (boosted + target) / 2 where the target has a map; with U²-Net-p chosen on CV fold 0 and
+    # confirmed on fold 1, docs/booster.md), "replace" (the paper: the boosted map only; the paper preset) or
+    # "geometric" (sqrt(boosted · target): the fast preset's, for a weaker spatial model)
+    fusion: Fusion = "mean"
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
     def __post_init__(self) -> None:
         if isinstance(self.finetune, Mapping):
+            known = {f.name for f in dataclasses.fields(FinetuneConfig)}
+            unknown = set(self.finetune) - known
+            if unknown:
+                raise InputError(f"unknown finetune keys {sorted(map(str, unknown))}; known: {sorted(known)}")
             self.finetune = FinetuneConfig(**self.finetune)
-        if self.buffer_size < 1:
-            raise InputError(f"buffer_size must be ≥ 1, got {self.buffer_size}")
-        if self.period < 1:
-            raise InputError(f"period (1/T) must be ≥ 1, got {self.period}")
-        if self.fusion not in ("replace", "mean", "geometric"):
-            raise InputError(f"fusion must be 'replace', 'mean' or 'geometric', got {self.fusion!r}")
-        if self.flow_last not in ("backward", "repeat"):
-            raise InputError(f"flow_last must be 'backward' or 'repeat', got {self.flow_last!r}")
+        self.validate()
+
+    def validate(self) -> None:
+        """Check every field (type, range, NaN/inf); the Booster calls it again before a run, so a field set after
+        construction is checked too. Raises :class:`InputError` naming the field."""
+        self.buffer_size = check_int("buffer_size", self.buffer_size, lo=1, hint=" (frames per buffer, default 100)")
+        self.period = check_int("period (1/T)", self.period, lo=1, hint=" (the paper's T = 1/5 is period=5)")
+        self.hq_threshold = check_float("hq_threshold", self.hq_threshold, lo=0.0, hi=1.0)
+        check_choice("flow_last", self.flow_last, ("backward", "repeat"))
+        self.flow_max_side = check_int("flow_max_side", self.flow_max_side, lo=0)
+        if 0 < self.flow_max_side < 16:
+            raise InputError(f"flow_max_side must be 0 (full resolution) or ≥ 16, got {self.flow_max_side}")
+        self.consistency_size = check_int("consistency_size", self.consistency_size, lo=16,
+                                          hint=" (side of the S-measure consistency maps, default 128)")
+        check_choice("fusion", self.fusion, ("replace", "mean", "geometric"))
+        if not isinstance(self.finetune, FinetuneConfig):
+            raise InputError(f"finetune must be a FinetuneConfig or a dict of its fields, got "
+                             f"{type(self.finetune).__name__}")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "BoostConfig":
+        if not isinstance(d, Mapping):
+            raise InputError(f"a config must be a mapping (dict / JSON object) of BoostConfig fields, got "
+                             f"{type(d).__name__}; e.g. {{\"period\": 5, \"finetune\": {{\"iterations\": 30}}}}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:
-            raise InputError(f"unknown config keys {sorted(unknown)}; known: {sorted(known)}")
+            raise InputError(f"unknown config keys {sorted(map(str, unknown))}; known: {sorted(known)}")
         return cls(**dict(d))
 
     def to_dict(self) -> dict[str, Any]:
@@ -122,7 +142,7 @@ class BoostResult:
     provenance: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     # with run(..., keep_models=True): each buffer's fine-tuned spatial model (aligned with `buffers`, None where
-    # the buffer did no fine-tuning); empty otherwise
+    # the buffer did no fine-tuning or kept the target's maps); empty otherwise
     models: list[Any] = field(default_factory=list)
 
     @property
@@ -155,8 +175,7 @@ class BoostResult:
 
         An existing map is never replaced unless ``overwrite``: it raises :class:`InputError` instead.
         """
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        out = check_output_dir(out_dir)
         if not overwrite:
             clash = [n for n in self.names if (out / f"{n}.png").exists()]
             if clash:
@@ -189,33 +208,14 @@ class BoostResult:
                               formats=formats, meta=meta)
 
 
-def write_map_atomic(path: Path, m: np.ndarray) -> None:
-    """Save a [0,1] map as an 8-bit PNG through a temporary file + rename (never a half-written map)."""
-    fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        if not cv2.imwrite(tmp, np.clip(m * 255.0 + 0.5, 0, 255).astype(np.uint8)):
-            raise InputError(f"cannot write {path}")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".json", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=2, default=str)
-    os.replace(tmp, path)
-
-
 @dataclass
 class StreamBuffer:
     """One buffer of :meth:`Booster.stream`, yielded as soon as it is boosted.
 
     ``timestamps[i]`` is in seconds (a video's ``CAP_PROP_POS_MSEC``, a camera's capture time since the stream
     opened) or None where the source has no clock (folders, frame iterators). ``model`` is the fine-tuned spatial
-    model with ``keep_models=True`` (None otherwise, or when the buffer did no fine-tuning). ``report.timings``
+    model with ``keep_models=True`` (None otherwise, or when the buffer did no fine-tuning or kept the target's maps
+    because its fine-tuning collapsed or its target maps were flat). ``report.timings``
     holds the seconds each stage took; their sum is the buffer's processing latency once its last frame arrived.
     """
 
@@ -244,6 +244,22 @@ def _resize_stack(maps: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(maps.unsqueeze(1), size=(size, size), mode="bilinear", align_corners=False)[:, 0]
 
 
+_FLAT = 1.0 / 255.0  # a map whose values all lie within one 8-bit grey level is flat
+
+
+def _is_flat(m: np.ndarray) -> bool:
+    return float(m.max()) - float(m.min()) <= _FLAT
+
+
+def _collapse(maps: torch.Tensor) -> str:
+    """How predicted maps (N,H,W) collapsed ('' when they did not): non-finite values, or every map constant."""
+    if not bool(torch.isfinite(maps).all()):
+        return "the predicted maps hold NaN or infinite values"
+    if bool(((maps.amax(dim=(1, 2)) - maps.amin(dim=(1, 2))) <= _FLAT).all()):
+        return f"every predicted map is constant ≈ {float(maps.mean()):.3f}"
+    return ""
+
+
 def fuse_maps(boosted: np.ndarray, target: np.ndarray | None, how: str) -> np.ndarray:
     """Combine the boosted and the target's map of one frame (frames without a target map keep the boosted map)."""
     if target is None or how == "replace":
@@ -262,8 +278,8 @@ class Booster:
         mqpm: an MQPM predictor, ``"default"`` (shipped weights) or a checkpoint path.
         spatial: an ``nn.Module`` or a spatial-model registry name; None: the preset's (``"u2netp"`` by default).
         config: :class:`BoostConfig`, or a dict of its fields laid over the preset's.
-        preset: a name of :data:`vsodboost.presets.PRESETS` — ``"quality"`` (default: U²-Net-p, the paper's
-            ``replace``), ``"fast"`` (Lite0 U-Net, fused with the target), ``"paper"``.
+        preset: a name of :data:`vsodboost.presets.PRESETS` — ``"quality"`` (default: U²-Net-p, mean fusion),
+            ``"fast"`` (Lite0 U-Net, geometric fusion), ``"paper"`` (U²-Net-p, ``replace``).
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``…
         seed: same seed → same maps on CPU.
     """
@@ -283,7 +299,7 @@ class Booster:
         from .presets import DEFAULT_PRESET, get_preset, merge_config
 
         self.device = resolve_device(device)
-        self.seed = seed
+        self.seed = check_int("seed", seed, lo=0, hi=2**63 - 1, hint=" (any integer in [0, 2**63-1]; 0 is the default)")
         self.preset = get_preset(preset or DEFAULT_PRESET)
         if isinstance(config, BoostConfig):
             self.config = config
@@ -294,7 +310,11 @@ class Booster:
         if spatial is None:
             spatial = self.preset.spatial
         if isinstance(target, str):
-            target = plugins.targets().create(target)
+            try:
+                target = plugins.targets().create(target)
+            except TypeError as exc:  # e.g. "precomputed" needs its maps folder
+                raise InputError(f"target {target!r} cannot be built from its name alone ({exc}); build it with its "
+                                 f"arguments, e.g. adapters.{target}(...)") from exc
         if not isinstance(target, TargetModel):
             raise InputError(f"target {target!r} does not follow the TargetModel protocol: it needs a `name` "
                              "attribute and a `predict(video)` method (see vsodboost.target)")
@@ -395,6 +415,39 @@ class Booster:
         for b, (start, stop) in enumerate(video.buffers(self.config.buffer_size)):
             yield start, stop, self._run_buffer(video, start, stop, self.seed + b)
 
+    def _predict_target(self, video: Video, clip: Video, start: int, stop: int) -> list[np.ndarray | None]:
+        """The target's maps of one buffer; an exception inside the target names the buffer and its frames."""
+        where = (f"buffer {start}:{stop} of {video.name!r} (frames {clip.names[0]!r}…{clip.names[-1]!r})")
+        try:
+            out = self.target.predict(clip)
+        except VsodboostError as exc:  # already typed and explained: keep its type, add where it happened
+            exc.add_note(f"while target {self.target.name!r} predicted {where}")
+            raise
+        except (MemoryError, RecursionError):
+            raise
+        except Exception as exc:
+            raise TargetError(
+                f"target {self.target.name!r} ({type(self.target).__name__}) raised {type(exc).__name__}: {exc} — "
+                f"while predicting {where}; fix the target (the traceback above this error shows where it failed)"
+            ) from exc
+        return check_target_output(out, clip, self.target)
+
+    def check_video(self, video: Video) -> None:
+        """Refuse, before any compute, frames smaller than the flow backend accepts after ``flow_max_side``."""
+        if len(video) < 2:
+            return
+        h, w = video.height, video.width
+        side = self.config.flow_max_side
+        if side and max(h, w) > side:
+            s = side / max(h, w)
+            h, w = max(16, int(round(h * s))), max(16, int(round(w * s)))
+        need = int(getattr(self.flow, "min_size", 1) or 1)
+        if h < need or w < need:
+            raise InputError(
+                f"frames of {video.name!r} are {video.width}×{video.height} (W×H); flow backend "
+                f"{getattr(self.flow, 'name', type(self.flow).__name__)!r} needs at least {need}×{need} px. "
+                "Upscale the frames or choose another flow backend")
+
     def _run_buffer(self, video: Video, start: int, stop: int, seed: int, *,
                     init: torch.nn.Module | None = None) -> dict[str, Any]:
         timings: dict[str, float] = {}
@@ -403,11 +456,25 @@ class Booster:
         frames = clip.tensor()
         timings["read"] = time.perf_counter() - t
         t = time.perf_counter()
-        target_maps = check_target_output(self.target.predict(clip), clip, self.target)
+        target_maps = self._predict_target(video, clip, start, stop)
         timings["target"] = time.perf_counter() - t
         warnings: list[str] = []
         n = stop - start
-        if not any(m is not None for m in target_maps):
+        # flat target maps (all ≈ 0, all ≈ 1, any constant) teach nothing: never mined (documented fallback)
+        flat = [i for i, m in enumerate(target_maps) if m is not None and _is_flat(m)]
+        teach = [None if i in flat else m for i, m in enumerate(target_maps)]
+        if flat:
+            names = [clip.names[i] for i in flat]
+            warnings.append(f"buffer {start}:{stop}: the target's map is flat (constant ≈ "
+                            f"{float(target_maps[flat[0]].mean()):.3f}) on {len(flat)} frame(s), e.g. {names[:3]}: "
+                            "not used for fine-tuning")
+        all_flat = bool(flat) and not any(m is not None for m in teach)
+        if all_flat:
+            hq, cons = np.zeros(n), np.full(n, np.nan)
+            sel = Selection([], [], fallback=True, warnings=[
+                "every target map of this buffer is flat: kept the target's maps for this buffer (frames without "
+                "one get the pretrained spatial model's map)"])
+        elif not any(m is not None for m in target_maps):
             # nothing to learn from in this buffer: skip motion and mining (documented fallback)
             hq, cons = np.zeros(n), np.full(n, np.nan)
             sel = Selection([], [], fallback=True, warnings=[
@@ -418,23 +485,41 @@ class Booster:
             sel = Selection([], [], fallback=True,
                             warnings=[f"buffer {start}:{stop} has 1 frame: no motion to mine; maps come from the "
                                       "pretrained spatial model fine-tuned on its target map when there is one"])
-            if target_maps[0] is not None:
+            if teach[0] is not None:
                 sel.indices = [0]
         else:
             t = time.perf_counter()
             flow_images = self.motion(frames)
             timings["flow"] = time.perf_counter() - t
             t = time.perf_counter()
-            hq, cons, sel = self.mine(flow_images, target_maps)
+            hq, cons, sel = self.mine(flow_images, teach)
             timings["mqpm+filter"] = time.perf_counter() - t
         warnings += [f"buffer {start}:{stop}: {w}" for w in sel.warnings]
         t = time.perf_counter()
         torch.manual_seed(seed)
-        maps, losses, tuned = self._tune_and_predict(frames, target_maps, sel.indices, seed, init)
+        maps, losses, tuned = self._tune_and_predict(frames, teach, sel.indices, seed, init)
         timings["finetune+predict"] = time.perf_counter() - t
-        boosted = [fuse_maps(maps[i].numpy(), target_maps[i], self.config.fusion) for i in range(n)]
-        report = BufferReport(start, stop, [start + i for i in sel.indices], len(sel.candidates), sel.fallback,
-                              warnings, timings, [round(x, 5) for x in losses])
+        keep_target = all_flat
+        collapse = _collapse(maps) if sel.indices else ""
+        if collapse:
+            # a fine-tune that collapsed (e.g. a huge lr) predicts one constant or NaN: keep the target's maps
+            keep_target = True
+            warnings.append(f"buffer {start}:{stop}: fine-tuning collapsed ({collapse}); kept the target's maps "
+                            f"for this buffer — lower finetune.lr (now {self.config.finetune.lr:g}) or "
+                            "finetune.iterations")
+        if keep_target:
+            tuned = None  # these maps are not the tuned model's: nothing adapted to keep or warm-start from
+            cfg = self.config.finetune
+            missing = [i for i, m in enumerate(target_maps) if m is None]
+            if missing:
+                pre = predict_maps(self.spatial, frames[missing], input_size=cfg.input_size, batch=cfg.predict_batch)
+                for j, i in enumerate(missing):
+                    maps[i] = pre[j]
+            boosted = [target_maps[i] if target_maps[i] is not None else maps[i].numpy() for i in range(n)]
+        else:
+            boosted = [fuse_maps(maps[i].numpy(), target_maps[i], self.config.fusion) for i in range(n)]
+        report = BufferReport(start, stop, [start + i for i in sel.indices], len(sel.candidates),
+                              sel.fallback or keep_target, warnings, timings, [round(x, 5) for x in losses])
         return {"boosted": boosted, "target": target_maps, "hq": hq, "cons": cons, "report": report, "model": tuned}
 
     def run(self, frames: VideoLike, *, name: str | None = None,
@@ -445,9 +530,11 @@ class Booster:
         keeps each buffer's fine-tuned spatial model in :attr:`BoostResult.models` (for
         :meth:`BoostResult.export`); the maps are the same either way.
         """
+        self.config.validate()
         video = load_video(frames, name=name)
         if name is not None:
             video.name = name
+        self.check_video(video)
         boosted: list[np.ndarray] = []
         target: list[np.ndarray | None] = []
         hq, cons, reports, models = [], [], [], []
@@ -497,6 +584,7 @@ class Booster:
         """
         from .stream import iter_source, source_name
 
+        self.config.validate()  # as run() does: a field set after construction is checked too
         size = self.config.buffer_size if buffer_size is None else buffer_size
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
             raise InputError(f"buffer_size must be an int ≥ 1, got {size!r}")
@@ -535,6 +623,7 @@ class Booster:
                        init: torch.nn.Module | None) -> StreamBuffer:
         n = len(chunk)
         video = Video(arrays=[f for _, f, _ in chunk], names=[nm for nm, _, _ in chunk], name=seq)
+        self.check_video(video)
         kw = {"init": init} if init is not None else {}  # subclasses overriding _run_buffer(video, start, stop, seed)
         out = self._run_buffer(video, 0, n, self.seed + index, **kw)
         rep: BufferReport = out["report"]
@@ -550,16 +639,125 @@ class Booster:
                             frames=[f for _, f, _ in chunk])
 
 
-def _weights_sha(component: Any) -> str:
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _stable_repr(obj: Any) -> str:
+    """``repr`` without memory addresses (they change every run); long ones are hashed."""
+    text = _ADDRESS.sub("", repr(obj))
+    return text if len(text) <= 1000 else "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _state_dict_sha(modules: list[torch.nn.Module]) -> str:
+    h = hashlib.sha256()
+    for mod in modules:
+        for k, v in mod.state_dict().items():
+            v = v.detach().cpu().contiguous().reshape(-1)
+            h.update(f"{k}|{v.dtype}|{v.numel()}|".encode())
+            h.update(v.view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _modules_of(obj: Any, depth: int = 2) -> list[torch.nn.Module]:
+    """``obj`` itself when it is a module, else the modules among its attributes (two levels deep)."""
+    if isinstance(obj, torch.nn.Module):
+        return [obj]
+    if depth == 0 or not hasattr(obj, "__dict__"):
+        return []
+    found: list[torch.nn.Module] = []
+    for k in sorted(vars(obj)):
+        found += _modules_of(vars(obj)[k], depth - 1)
+    return found
+
+
+def weights_identity(component: Any) -> str:
+    """What identifies a component's weights: the sha256 of its state dict when it holds modules (catches models
+    built without a weights file, and models changed after loading), else its provenance sha256, else its repr."""
+    mods = _modules_of(component)
+    if mods:
+        return "state_dict:" + _state_dict_sha(mods)
     prov = getattr(component, "provenance", None)
-    return str(prov.get("sha256", "")) if isinstance(prov, dict) else ""
+    if isinstance(prov, dict) and prov.get("sha256"):
+        return "sha256:" + str(prov["sha256"])
+    return "repr:" + _stable_repr(component)
+
+
+def _jsonable(x: Any) -> Any:
+    return json.loads(json.dumps(x, default=str))
+
+
+def target_identity(target: Any) -> dict[str, Any]:
+    """The target's identity for the resume key: its ``identity()`` when it has one (maps root and options of a
+    maps-mode adapter, weights of a live one), else its type, address-free repr and weights."""
+    ident = getattr(target, "identity", None)
+    ident = ident() if callable(ident) else None
+    if ident is not None:  # None: the target defers to the generic identity below
+        if not isinstance(ident, Mapping):
+            raise TargetError(f"target {target.name!r}: identity() returned {type(ident).__name__}; expected a dict "
+                              "(JSON-serialisable) saying what makes two instances give the same maps, or None")
+        return _jsonable({"name": target.name, **dict(ident)})
+    out: dict[str, Any] = {"name": target.name, "type": f"{type(target).__module__}.{type(target).__qualname__}",
+                           "repr": _stable_repr(target)}
+    if _modules_of(target) or isinstance(getattr(target, "provenance", None), dict):
+        out["weights"] = weights_identity(target)
+    return _jsonable(out)
+
+
+#: Version of the resume key's layout; a folder written with another version is refused (it cannot be compared).
+KEY_FORMAT = 2
+
+_LABELS = {"format": "resume-key format", "sequence": "sequence name", "frames": "frames", "config": "config",
+           "target": "target", "target.root": "target maps root", "flow": "flow backend", "seed": "seed",
+           "mqpm": "MQPM weights", "spatial": "spatial model weights"}
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, list) and len(v) > 3:
+        return f"{len(v)} items [{v[0]!r}…{v[-1]!r}]"
+    text = v if isinstance(v, str) else json.dumps(v, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _key_diff(old: Any, new: Any, path: str = "") -> list[str]:
+    """Human-readable differences between two resume keys: ``label: old → new``."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for k in list(new) + [k for k in old if k not in new]:
+            p = f"{path}.{k}" if path else str(k)
+            if k not in old:
+                out.append(f"{_LABELS.get(p, p)}: (absent) → {_short(new[k])}")
+            elif k not in new:
+                out.append(f"{_LABELS.get(p, p)}: {_short(old[k])} → (absent)")
+            else:
+                out += _key_diff(old[k], new[k], p)
+        return out
+    return [] if old == new else [f"{_LABELS.get(path, path)}: {_short(old)} → {_short(new)}"]
+
+
+def _flow_identity(flow: Any) -> Any:
+    """The backend's repr (backend and options); deep backends add their weights' state-dict hash."""
+    return {"repr": _stable_repr(flow), "weights": weights_identity(flow)} if _modules_of(flow) else _stable_repr(flow)
 
 
 def _settings_key(booster: Booster, video: Video) -> dict[str, Any]:
     """What must match for a rerun to resume into an existing output folder."""
-    return {"sequence": video.name, "frames": list(video.names), "config": booster.config.to_dict(),
-            "target": booster.target.name, "flow": repr(booster.flow), "seed": booster.seed,
-            "mqpm": _weights_sha(booster.mqpm), "spatial": _weights_sha(booster.spatial)}
+    return _jsonable({
+        "format": KEY_FORMAT, "sequence": video.name, "frames": list(video.names),
+        "config": booster.config.to_dict(), "target": target_identity(booster.target),
+        "flow": _flow_identity(booster.flow), "seed": booster.seed,
+        "mqpm": weights_identity(booster.mqpm), "spatial": weights_identity(booster.spatial),
+    })
+
+
+def _read_state(state_file: Path) -> dict[str, Any]:
+    try:
+        prev = json.loads(state_file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{state_file} is unreadable ({exc}); remove it or choose another --out") from exc
+    if not isinstance(prev, dict) or not isinstance(prev.get("buffers_done", {}), dict):
+        raise InputError(f"{state_file} is not a vsodboost run state (expected a JSON object with 'settings' and "
+                         "'buffers_done'); remove it or choose another --out")
+    return prev
 
 
 def run_to_dir(
@@ -573,45 +771,63 @@ def run_to_dir(
 ) -> dict[str, Any]:
     """Boost ``frames`` buffer by buffer, writing ``<out_dir>/<stem>.png`` as each buffer completes.
 
-    Resumable: ``<out_dir>/vsodboost.json`` records the settings and the completed buffers; a rerun with the same
-    settings skips completed buffers and rewrites nothing already complete. A folder holding maps made with other
-    settings (or files that are not ours) is refused unless ``overwrite``. Returns the summary written.
+    Resumable (docs/reliability.md): ``<out_dir>/vsodboost.json`` is written before the first map and records the
+    settings (target identity, weights, config, seed, frames) and the completed buffers. A rerun with the same
+    settings skips buffers whose maps are all complete PNGs and removes temporary files a killed run left. A folder
+    holding results made with other settings is refused with :class:`ResumeError` naming what differs; a folder
+    holding files that are not ours is refused with :class:`InputError`; both unless ``overwrite``. The folder is
+    proved writable before any compute (:class:`OutputError` otherwise). Returns the summary written.
     """
+    booster.config.validate()
     video = load_video(frames, name=name)
     if name is not None:
         video.name = name
+    booster.check_video(video)
     out = Path(out_dir)
     state_file = out / "vsodboost.json"
     key = _settings_key(booster, video)
     done: dict[str, Any] = {}
-    if out.exists() and any(out.iterdir()):
+    if out.is_dir() and any(out.iterdir()):
         if state_file.is_file():
-            try:
-                prev = json.loads(state_file.read_text())
-            except (OSError, json.JSONDecodeError) as exc:
-                raise InputError(f"{state_file} is unreadable ({exc}); remove it or choose another --out") from exc
+            prev = _read_state(state_file)
             if prev.get("settings") == key:
                 done = prev.get("buffers_done", {})
             elif not overwrite:
-                raise InputError(f"{out} holds results made with other settings (sequence, config, target or "
-                                 "weights differ); pass --overwrite to replace them or choose another --out")
-        elif not overwrite:
+                diff = _key_diff(prev.get("settings"), key) or ["(the recorded settings are unreadable)"]
+                more = f" (and {len(diff) - 5} more)" if len(diff) > 5 else ""
+                raise ResumeError(f"{out} holds results made with other settings — " + "; ".join(diff[:5]) + more
+                                  + "; pass --overwrite (overwrite=True) to replace them or choose another --out")
+        elif any(f.name != state_file.name and not f.name.endswith(".vsodboost-tmp") for f in out.iterdir()) \
+                and not overwrite:
             raise InputError(f"{out} exists and is not a vsodboost output folder; choose another --out or pass "
                              "--overwrite")
-    out.mkdir(parents=True, exist_ok=True)
+    check_output_dir(out)
+    removed = clean_partials(out, video.names)
+    if removed:
+        _log.info("removed %d temporary file(s) a killed run left in %s", len(removed), out)
     summary: dict[str, Any] = {"settings": key, "buffers_done": dict(done), "provenance": booster.provenance(),
-                               "warnings": []}
+                               "warnings": [], "complete": False}
+    order = [f"{a}:{b}" for a, b in video.buffers(booster.config.buffer_size)]
+
+    def collect_warnings() -> list[str]:  # in buffer order, so a rerun keeps every buffer's warnings
+        return [w for tag in order for w in summary["buffers_done"].get(tag, {}).get("warnings", [])]
+
+    summary["warnings"] = collect_warnings()
+    write_json_atomic(state_file, summary)  # before the first map: a run killed mid-buffer is resumable
+    size = (video.height, video.width)
     any_target = False
     for b, (start, stop) in enumerate(video.buffers(booster.config.buffer_size)):
         tag = f"{start}:{stop}"
-        if tag in done and all((out / f"{n}.png").is_file() for n in video.names[start:stop]):
+        if tag in done and all(map_is_complete(out / f"{n}.png", size) for n in video.names[start:stop]):
             any_target = any_target or done[tag].get("has_target", True)
             if progress is not None:
                 progress(stop, len(video))
             continue
+        summary["buffers_done"].pop(tag, None)
         res = booster._run_buffer(video, start, stop, booster.seed + b)
         for n, m in zip(video.names[start:stop], res["boosted"]):
-            write_map_atomic(out / f"{n}.png", m)
+            write_map_atomic(out / f"{n}.png", m, sync_dir=False)
+        fsync_dir(out)  # the maps' renames are durable before the state says the buffer is done
         has_target = any(m is not None for m in res["target"])
         any_target = any_target or has_target
         rep: BufferReport = res["report"]
@@ -620,12 +836,15 @@ def run_to_dir(
             "hq_prob": [round(float(p), 4) for p in res["hq"]],
             "consistency": [None if not np.isfinite(c) else round(float(c), 4) for c in res["cons"]],
         }
-        summary["warnings"] += rep.warnings
+        summary["warnings"] = collect_warnings()
+        for w in rep.warnings:
+            _log.warning(w)
         write_json_atomic(state_file, summary)  # after the maps: a buffer counts as done only once written
         if progress is not None:
             progress(stop, len(video))
     if not any_target:
         raise TargetError(f"target {booster.target.name!r} gave no map for any frame of {video.name!r}; the maps in "
                           f"{out} come from the pretrained spatial model only. Check the target's maps folder.")
+    summary["complete"] = True
     write_json_atomic(state_file, summary)
     return summary

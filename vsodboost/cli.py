@@ -48,11 +48,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except VsodboostError as exc:
-        print(f"vsodboost {args.command}: error: {exc}", file=sys.stderr)
+        _error_line(args.command, exc)
+        return int(getattr(exc, "exit_code", 1))
+    except OSError as exc:  # the file system said no (permissions, disk full) outside our own checks
+        _error_line(args.command, exc)
         return 1
     except KeyboardInterrupt:
         print(f"vsodboost {args.command}: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+
+
+def _error_line(command: str, exc: BaseException) -> None:
+    """One line ``vsodboost CMD: error: ...`` (no traceback; ``-v`` logs it), notes included."""
+    text = " ".join([str(exc) or type(exc).__name__, *getattr(exc, "__notes__", [])])
+    text = "; ".join(line.strip() for line in text.splitlines() if line.strip())
+    print(f"vsodboost {command}: error: {text}", file=sys.stderr)
+    logging.getLogger("vsodboost").info("traceback", exc_info=exc)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,11 +18,16 @@ __all__ = [
     "TargetError",
     "PluginError",
     "MissingMapsError",
+    "OutputError",
+    "ResumeError",
+    "UsageError",
 ]
 
 
 class VsodboostError(Exception):
     """Base class of all vsodboost errors."""
+
+    exit_code = 1  # what the command line exits with when this error reaches it
 
 
 class InputError(VsodboostError, ValueError):
@@ -62,3 +67,18 @@ class PluginError(VsodboostError, RuntimeError):
 
 class MissingMapsError(VsodboostError, FileNotFoundError):
     """A maps-mode adapter cannot find the published maps (the message says what to download and where)."""
+
+
+class OutputError(VsodboostError, OSError):
+    """An output (folder, map, JSON) cannot be written: the message names the path and the reason (read-only,
+    not a folder, disk full). No partial file is left behind."""
+
+
+class ResumeError(InputError):
+    """An output folder holds results made with other settings; the message says which setting differs."""
+
+
+class UsageError(InputError):
+    """A command-line option or ``--config`` file is invalid (the command line exits with status 2)."""
+
+    exit_code = 2

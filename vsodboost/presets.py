@@ -30,7 +30,8 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "quality": Preset(
         "quality", "u2netp", {},
-        "U²-Net-p (DUTS-trained, shipped) fine-tuned per buffer: the default (BoostConfig's own defaults)",
+        "U²-Net-p (DUTS-trained, shipped) fine-tuned per buffer, its map averaged with the target's: the default "
+        "(BoostConfig's own defaults)",
     ),
     "fast": Preset(
         "fast", "lite0", {"fusion": "geometric", "finetune": {"input_size": 224, "iterations": 30,

@@ -72,12 +72,35 @@ def _to_rgb_uint8(arr: np.ndarray, where: str, *, bgr: bool = False) -> np.ndarr
     return np.ascontiguousarray(arr)
 
 
+def _truncated(data: bytes) -> str:
+    """Why ``data`` is an incomplete JPEG or PNG ('' when it is whole or another format).
+
+    OpenCV's ``imread`` decodes a truncated JPEG with its lower part grey and only prints "Premature end of JPEG
+    file"; the end markers tell: a JPEG ends with FF D9 (trailing zero padding allowed), a PNG with its IEND chunk.
+    """
+    if data[:2] == b"\xff\xd8" and not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
+        return "a JPEG without its end-of-image marker (FF D9): the file is truncated"
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and not data.endswith(b"IEND\xaeB`\x82"):
+        return "a PNG without its IEND chunk: the file is truncated"
+    return ""
+
+
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an image file as uint8 RGB H×W×3 (conversions as in the module docstring)."""
+    """Read an image file as uint8 RGB H×W×3 (conversions as in the module docstring).
+
+    Truncated JPEG/PNG files are refused (:class:`InputError` naming the file) instead of decoding partly grey.
+    """
     p = Path(path)
     if not p.is_file():
         raise InputError(f"frame file {p} does not exist")
-    img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read frame file {p}: {exc.strerror or exc}") from exc
+    why = _truncated(data)
+    if why:
+        raise InputError(f"cannot read {p}: {why} (corrupt frame); re-extract or re-download this frame")
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise InputError(f"cannot read {p}: not an image OpenCV can decode (corrupt or unsupported format)")
     if img.ndim == 3 and img.shape[2] == 4:

@@ -62,8 +62,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="MQPM weights: 'default', a checkpoint, or a JSON file mapping sequence → checkpoint "
                         "('*' for the rest): cross-validated weights in one report")
     p.add_argument("--preset", default="quality", choices=sorted(PRESETS),
-                   help="spatial model + recipe (vsodboost.presets): quality (default, U²-Net-p, replace), fast "
-                        "(Lite0, geometric fusion), paper")
+                   help="spatial model + recipe (vsodboost.presets): quality (default: U²-Net-p, mean fusion), "
+                        "fast (Lite0, geometric fusion), paper (U²-Net-p, replace)")
     p.add_argument("--spatial", default=None,
                    help="spatial model: a registry name, a U-Net checkpoint, or a JSON file mapping sequence → "
                         "either (default: the preset's)")

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
+from ..io import atomic_write_bytes, check_output_dir
 
 _COLS = ("frames", "maxF", "meanF", "adpF", "S", "MAE", "maxE", "meanE", "adpE", "wF")
 
@@ -69,6 +70,11 @@ def run(args: argparse.Namespace) -> int:
 
     from ..metrics.evaluate import evaluate_folders
 
+    if args.json:  # before scoring: a bad --json path must not cost the whole evaluation
+        if Path(args.json).is_dir():
+            raise UsageError(f"--json {args.json} is a folder; give a file path, e.g. "
+                             f"{Path(args.json) / 'scores.json'}")
+        check_output_dir(Path(args.json).parent)
     if args.threads:
         torch.set_num_threads(args.threads)
     results: dict[str, dict[str, Any]] = {}
@@ -90,8 +96,7 @@ def run(args: argparse.Namespace) -> int:
         print(format_table(res, per_sequence=not args.summary))
     if args.json:
         payload: Any = next(iter(results.values())) if len(results) == 1 else {"methods": list(results.values())}
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(_no_nan(payload), indent=2, allow_nan=False))
+        atomic_write_bytes(args.json, json.dumps(_no_nan(payload), indent=2, allow_nan=False).encode())
         print(f"wrote {args.json}")
     if args.plot:
         from ..metrics.plot import plot_curves

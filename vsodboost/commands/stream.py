@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..presets import PRESETS
+from .boost import load_config, parse_target, positive_int, seed_int
 
 
 def add_booster_args(p: argparse.ArgumentParser) -> None:
@@ -24,19 +24,16 @@ def add_booster_args(p: argparse.ArgumentParser) -> None:
                    help="spatial model + fine-tuning recipe (quality: U²-Net-p; fast: Lite0 U-Net; paper)")
     p.add_argument("--spatial", default=None, help="spatial model name (default: the preset's)")
     p.add_argument("--config", help="JSON file with BoostConfig fields laid over the preset's")
-    p.add_argument("--buffer-size", type=int, help="frames per buffer (default: the config's, 100)")
+    p.add_argument("--buffer-size", type=positive_int, help="frames per buffer (default: the config's, 100)")
     p.add_argument("--name", help="sequence name a maps-mode target looks up (default: from the source)")
     p.add_argument("--device", default="auto")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0, help="same seed → same maps on CPU (0 … 2**63-1)")
 
 
 def make_booster(args: argparse.Namespace) -> Any:
     from ..booster import Booster
-    from .boost import parse_target
 
-    config = json.loads(Path(args.config).read_text()) if args.config else {}
-    if args.buffer_size:
-        config["buffer_size"] = args.buffer_size
+    config = load_config(args.config, args.buffer_size)  # checked now, as `boost` does (UsageError: exit 2)
     return Booster(parse_target(args.target), flow=args.flow, mqpm=args.mqpm, spatial=args.spatial, config=config,
                    preset=args.preset, device=args.device, seed=args.seed)
 

@@ -107,6 +107,8 @@ class DISFlow(OpenCVFlow):
     """
 
     name = "dis"
+    # DIS refuses frames under 12 px and crashes (segfault, OpenCV 4.14) on some strips such as 15×64; 16 is safe
+    min_size = 16
 
     def __init__(self, preset: str = "medium", *, workers: int = 1, **overrides: Any) -> None:
         super().__init__(workers=workers)

@@ -35,13 +35,24 @@ class FinetuneConfig:
     predict_batch: int = 8
 
     def __post_init__(self) -> None:
-        if self.input_size % 32 or self.input_size < 64:
+        from .._checks import check_bool, check_choice, check_float, check_int
+
+        w = "finetune."
+        self.iterations = check_int(w + "iterations", self.iterations, lo=0)
+        self.batch_size = check_int(w + "batch_size", self.batch_size, lo=1)
+        self.lr = check_float(w + "lr", self.lr, lo=0.0, lo_open=True, hint=" (1e-4 is the default)")
+        self.weight_decay = check_float(w + "weight_decay", self.weight_decay, lo=0.0)
+        self.input_size = check_int(w + "input_size", self.input_size, lo=64)
+        if self.input_size % 32:
             raise InputError(f"finetune.input_size must be a multiple of 32 and ≥ 64, got {self.input_size}")
-        if self.iterations < 0 or self.batch_size < 1 or self.lr <= 0:
-            raise InputError(f"finetune needs iterations ≥ 0, batch_size ≥ 1, lr > 0; got {asdict(self)}")
-        if self.loss not in ("bce", "bce+iou") or self.pseudo_gt not in ("soft", "otsu") or \
-                self.train_layers not in ("all", "decoder"):
-            raise InputError(f"finetune: unknown loss/pseudo_gt/train_layers in {asdict(self)}")
+        check_bool(w + "hflip", self.hflip)
+        self.scale_jitter = check_float(w + "scale_jitter", self.scale_jitter, lo=0.0, hi=1.0, hi_open=True)
+        check_choice(w + "loss", self.loss, ("bce", "bce+iou"))
+        check_choice(w + "pseudo_gt", self.pseudo_gt, ("soft", "otsu"))
+        check_choice(w + "train_layers", self.train_layers, ("all", "decoder"))
+        check_bool(w + "deep_supervision", self.deep_supervision)
+        self.grad_clip = check_float(w + "grad_clip", self.grad_clip, lo=0.0, hint=" (0 disables clipping)")
+        self.predict_batch = check_int(w + "predict_batch", self.predict_batch, lo=1)
 
 
 def otsu_threshold(m: torch.Tensor, bins: int = 256) -> torch.Tensor:
