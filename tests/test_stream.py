@@ -203,3 +203,17 @@ def test_cli_stream_writes_the_maps_boost_writes_and_cli_export_the_buffers_mode
         png = cv2.imread(str(tmp_path / "s" / f"{k + 4:05d}.png"), cv2.IMREAD_GRAYSCALE) / 255.0
         assert np.abs(got[k] - png).max() <= 0.5 / 255 + 1e-4  # the stream's 8-bit map of buffer 1
     assert main(["export", str(seq), "--out", str(tmp_path / "e2"), "--buffer", "3", *common]) == 1  # 3 buffers
+
+
+def test_cli_stream_refuses_a_non_empty_out_and_an_out_that_is_a_file(tmp_path, capsys):
+    from vsodboost.cli import main
+
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "notes.txt").write_text("mine")
+    (tmp_path / "afile").write_text("x")
+    args = ["--target", "precomputed:" + str(tmp_path), "--device", "cpu", "--quiet"]
+    assert main(["stream", str(tmp_path / "nope.mp4"), "--out", str(tmp_path / "used"), *args]) != 0
+    assert "is not empty" in capsys.readouterr().err
+    assert (tmp_path / "used" / "notes.txt").read_text() == "mine"
+    assert main(["stream", str(tmp_path / "nope.mp4"), "--out", str(tmp_path / "afile"), *args]) != 0
+    assert "is a file" in capsys.readouterr().err

@@ -15,8 +15,13 @@ def run(args: argparse.Namespace) -> int:
     from ..export import export_spatial
     from ..video import load_video
 
+    from ..io import check_output_dir
+
+    check_output_dir(args.out)
     booster = make_booster(args)
+    booster.config.validate()
     video = load_video(args.frames, name=args.name)
+    booster.check_video(video)  # as run() does, before any compute
     spans = list(video.buffers(booster.config.buffer_size))
     if not 0 <= args.buffer < len(spans):
         raise InputError(f"--buffer {args.buffer}: {video.name!r} has {len(spans)} buffer(s) of "

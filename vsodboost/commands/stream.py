@@ -55,10 +55,12 @@ def run(args: argparse.Namespace) -> int:
 
     from ..booster import write_json_atomic, write_map_atomic
 
+    from ..io import check_output_dir
+
     out = Path(args.out)
-    if out.exists() and any(out.iterdir()) and not args.overwrite:
+    if out.is_dir() and any(out.iterdir()) and not args.overwrite:
         raise InputError(f"{out} is not empty; choose another --out or pass --overwrite")
-    out.mkdir(parents=True, exist_ok=True)
+    check_output_dir(out)  # a read-only or misplaced --out fails now, not after a buffer of compute
     booster = make_booster(args)
     buffers = booster.stream(parse_source(args.source), name=args.name, warm_start=args.warm_start)
     writer = None
