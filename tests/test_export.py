@@ -94,7 +94,7 @@ def test_an_adapted_buffer_exports_and_reproduces_its_boosted_maps(tmp_path):
     # the adapted model is not the pretrained one: its maps differ from the pretrained model's
     pre = predict_maps(_tiny_spatial(), x, input_size=64).numpy()
     assert np.abs(pre - boosted).max() > 1e-3
-    with pytest.raises(InputError, match="no fine-tuning"):
+    with pytest.raises(InputError, match="no adapted model: no frame was mined"):
         res.export(tmp_path / "b1", buffer=1)
     with pytest.raises(InputError, match="keep_models=True"):
         booster.run(np.stack(frames), name="clip").export(tmp_path / "none")

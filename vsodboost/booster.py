@@ -199,8 +199,9 @@ class BoostResult:
         model = self.models[buffer]
         if model is None:
             tuned = [i for i, m in enumerate(self.models) if m is not None]
-            raise InputError(f"buffer {buffer} did no fine-tuning (no frame was mined), so it has no adapted model; "
-                             f"buffers with one: {tuned or 'none'}")
+            raise InputError(f"buffer {buffer} has no adapted model: no frame was mined, or its fine-tuning collapsed "
+                             f"or its target maps were flat and the target's maps were kept (see "
+                             f"result.buffers[{buffer}].warnings); buffers with one: {tuned or 'none'}")
         b = self.buffers[buffer]
         meta = {"sequence": self.sequence, "buffer": buffer % len(self.models), "frames": [b.start, b.stop],
                 "mined": [self.names[i] for i in b.mined], "provenance": self.provenance}
