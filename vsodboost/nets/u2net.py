@@ -234,28 +234,19 @@ U2NET_FORMAT = "vsodboost.u2net/1"
 
 def save_u2net(model: U2Net, path: Any, *, meta: Mapping[str, Any] | None = None) -> None:
     """Write ``{"format", "config", "state_dict", "meta"}`` (fp32, readable with ``weights_only=True``), atomically."""
+    import io
     import json
-    import os
-    import tempfile
     from pathlib import Path
 
     from .._weights import export_state_dict
+    from ..io import atomic_write_bytes
 
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
     obj = {"format": U2NET_FORMAT, "config": model.config.to_dict(), "state_dict": export_state_dict(model, half=False),
            "meta": json.loads(json.dumps(dict(meta or {}), default=str))}
-    fd, tmp = tempfile.mkstemp(prefix=p.name + ".", suffix=".part", dir=p.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the file from other users
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def load_u2net(path: Any, *, map_location: str | torch.device = "cpu") -> U2Net:
