@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -36,7 +37,7 @@ import torch.nn.functional as F
 from . import __version__, plugins
 from ._device import resolve_device
 from ._checks import check_choice, check_float, check_int
-from .errors import InputError, OutputError, ResumeError, TargetError, VsodboostError
+from .errors import InputError, NoMatchingMapsError, OutputError, ResumeError, TargetError, VsodboostError
 from .mining import Selection, select_frames
 from .spatial.finetune import FinetuneConfig, finetune, predict_maps
 from .target import TargetModel, check_target_output
@@ -143,6 +144,24 @@ class BoostResult:
     warnings: list[str] = field(default_factory=list)
 
     @property
+    def maps(self) -> list[np.ndarray]:
+        """The boosted maps (alias of ``boosted``)."""
+        return self.boosted
+
+    @property
+    def mined_names(self) -> list[str]:
+        """Names of the mined frames (``mined`` holds their indices; the JSON summary holds these names)."""
+        return [self.names[i] for i in self.mined]
+
+    def __repr__(self) -> str:
+        mined = self.mined_names
+        shown = repr(mined) if len(mined) <= 6 else f"[{', '.join(map(repr, mined[:6]))}, … {len(mined)} in all]"
+        timings = {k: round(v, 2) for k, v in self.timings.items()}
+        warn = f", warnings={len(self.warnings)}" if self.warnings else ""
+        return (f"BoostResult(sequence={self.sequence!r}, frames={len(self.names)}, mined={shown}, "
+                f"timings={timings}{warn})")
+
+    @property
     def timings(self) -> dict[str, float]:
         """Seconds per stage, summed over buffers."""
         out: dict[str, float] = {}
@@ -230,6 +249,8 @@ class Booster:
             ``"fast"`` (Lite0 U-Net, geometric fusion), ``"paper"`` (U²-Net-p, ``replace``).
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``…
         seed: same seed → same maps on CPU.
+        threads: torch CPU threads; None (default) leaves torch as it is. Set with ``torch.set_num_threads``, which
+            is process-wide: 1 is fastest on a machine with other jobs running (docs/threads.md).
     """
 
     def __init__(
@@ -243,9 +264,15 @@ class Booster:
         preset: str | None = None,
         device: str | torch.device = "auto",
         seed: int = 0,
+        threads: int | None = None,
     ) -> None:
         from .presets import DEFAULT_PRESET, get_preset, merge_config
 
+        if threads is not None:
+            torch.set_num_threads(check_int("threads", threads, lo=1, hint=" (torch CPU threads; None leaves torch's "
+                                                                          "setting; 1 on a busy machine)"))
+        self.threads = threads
+        self._on_iteration: Callable[[int, float], None] | None = None  # fine-tuning progress, see _iterations
         self.device = resolve_device(device)
         self.seed = check_int("seed", seed, lo=0, hi=2**63 - 1, hint=" (any integer in [0, 2**63-1]; 0 is the default)")
         self.preset = get_preset(preset or DEFAULT_PRESET)
@@ -280,6 +307,10 @@ class Booster:
         if isinstance(spatial, str):
             spatial = plugins.spatial_models().create(spatial)
         self.spatial = spatial.to(self.device).eval()
+
+    def __repr__(self) -> str:
+        return (f"Booster(target={self.target.name!r}, preset={self.preset.name!r}, "
+                f"spatial={type(self.spatial).__name__}, device={str(self.device)!r})")
 
     # -- provenance -----------------------------------------------------------------------------------------
     def provenance(self) -> dict[str, Any]:
@@ -341,11 +372,38 @@ class Booster:
         if mined:
             x = frames[mined]
             y = torch.from_numpy(np.stack([target_maps[i] for i in mined]))  # type: ignore[misc]
-            model, losses = finetune(self.spatial, x.to(self.device), y.to(self.device), cfg, seed=seed)
+            model, losses = finetune(self.spatial, x.to(self.device), y.to(self.device), cfg, seed=seed,
+                                     callback=self._on_iteration)
         maps = predict_maps(model, frames, input_size=cfg.input_size, batch=cfg.predict_batch)
         return maps, losses
 
     # -- driver ---------------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _iterations(self, video: Video,
+                    callback: Callable[[int, int], None] | None) -> Iterator[Callable[[int], None]]:
+        """Route fine-tuning iterations to ``callback(done, total)``, counted over the whole video (total =
+        iterations × buffers). Yields ``buffer_done(b)``, which moves the count to the end of buffer ``b`` (a buffer
+        with nothing mined does not fine-tune, a resumed one is skipped)."""
+        per = self.config.finetune.iterations
+        total = per * sum(1 for _ in video.buffers(self.config.buffer_size))
+        if callback is None:
+            yield lambda b: None
+            return
+        base = [0]
+
+        def on_iteration(it: int, loss: float) -> None:
+            callback(min(base[0] + it, base[0] + per), total)
+
+        def buffer_done(b: int) -> None:
+            base[0] = (b + 1) * per
+            callback(base[0], total)
+
+        previous, self._on_iteration = self._on_iteration, on_iteration
+        try:
+            yield buffer_done
+        finally:
+            self._on_iteration = previous
+
     def iter_buffers(self, video: Video) -> Iterator[tuple[int, int, dict[str, Any]]]:
         """Process ``video`` buffer by buffer, yielding ``(start, stop, outputs)``; frames stream from disk."""
         for b, (start, stop) in enumerate(video.buffers(self.config.buffer_size)):
@@ -457,10 +515,14 @@ class Booster:
         return {"boosted": boosted, "target": target_maps, "hq": hq, "cons": cons, "report": report}
 
     def run(self, frames: VideoLike, *, name: str | None = None,
-            progress: Callable[[int, int], None] | None = None) -> BoostResult:
+            progress: Callable[[int, int], None] | bool | None = None,
+            iteration_progress: Callable[[int, int], None] | None = None) -> BoostResult:
         """Boost a whole video (any input :func:`~vsodboost.video.load_video` accepts).
 
         ``name`` is the sequence name a maps-mode target looks up (default: the folder's name).
+        ``progress``: ``True`` shows a tqdm bar that advances per fine-tuning iteration; a callable gets
+        ``(frames_done, frames_total)`` after each buffer. ``iteration_progress(done, total)`` is called after each
+        fine-tuning iteration, counted over the video (total = ``finetune.iterations`` × buffers).
         """
         self.config.validate()
         video = load_video(frames, name=name)
@@ -470,20 +532,35 @@ class Booster:
         boosted: list[np.ndarray] = []
         target: list[np.ndarray | None] = []
         hq, cons, reports = [], [], []
-        for start, stop, out in self.iter_buffers(video):
-            boosted += out["boosted"]
-            target += out["target"]
-            hq.append(out["hq"])
-            cons.append(out["cons"])
-            reports.append(out["report"])
-            if progress is not None:
-                progress(stop, len(video))
+        bar = None
+        if progress is True:
+            from tqdm import tqdm
+
+            bar = tqdm(desc=video.name, unit="it", leave=False)
+
+            def show(done: int, total: int) -> None:
+                bar.total, bar.n = total, done  # type: ignore[union-attr]
+                bar.refresh()  # type: ignore[union-attr]
+
+            iteration_progress = _both(iteration_progress, show)
+        try:
+            with self._iterations(video, iteration_progress) as buffer_done:
+                for b, (start, stop, out) in enumerate(self.iter_buffers(video)):
+                    boosted += out["boosted"]
+                    target += out["target"]
+                    hq.append(out["hq"])
+                    cons.append(out["cons"])
+                    reports.append(out["report"])
+                    buffer_done(b)
+                    if callable(progress):
+                        progress(stop, len(video))
+        finally:
+            if bar is not None:
+                bar.close()
         if all(m is None for m in target):
-            raise TargetError(
+            raise NoMatchingMapsError(
                 f"target {self.target.name!r} gave no map for any of the {len(video)} frames of {video.name!r}: "
-                "nothing to boost. For a maps-mode target, check that its folder holds this sequence "
-                f"({video.name!r}) with file stems matching the frames (e.g. {video.names[0]!r})"
-            )
+                "nothing to boost. " + _no_match_hint(self.target, video))
         result = BoostResult(
             names=list(video.names), sequence=video.name, boosted=boosted, target=target,
             hq_prob=np.concatenate(hq), consistency=np.concatenate(cons), mined=sum((r.mined for r in reports), []),
@@ -493,6 +570,27 @@ class Booster:
         for w in result.warnings:
             _log.warning(w)
         return result
+
+
+def _both(a: Callable[[int, int], None] | None, b: Callable[[int, int], None]) -> Callable[[int, int], None]:
+    if a is None:
+        return b
+    return lambda done, total: (a(done, total), b(done, total))  # type: ignore[func-returns-value]
+
+
+def _no_match_hint(target: Any, video: Video) -> str:
+    """Why no map matched: the target's own explanation (``explain_no_match(video)``: counts and example names of
+    frames and maps) when it has one, else what to check."""
+    explain = getattr(target, "explain_no_match", None)
+    if callable(explain):
+        try:
+            text = explain(video)
+        except VsodboostError as exc:
+            text = str(exc)
+        if text:
+            return str(text)
+    return (f"For a maps-mode target, check that its folder holds this sequence ({video.name!r}) with file stems "
+            f"matching the frames (e.g. {video.names[0]!r})")
 
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
@@ -624,6 +722,7 @@ def run_to_dir(
     name: str | None = None,
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    iteration_progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Boost ``frames`` buffer by buffer, writing ``<out_dir>/<stem>.png`` as each buffer completes.
 
@@ -632,7 +731,9 @@ def run_to_dir(
     settings skips buffers whose maps are all complete PNGs and removes temporary files a killed run left. A folder
     holding results made with other settings is refused with :class:`ResumeError` naming what differs; a folder
     holding files that are not ours is refused with :class:`InputError`; both unless ``overwrite``. The folder is
-    proved writable before any compute (:class:`OutputError` otherwise). Returns the summary written.
+    proved writable before any compute (:class:`OutputError` otherwise). ``progress(frames_done, frames_total)``
+    is called after each buffer, ``iteration_progress(done, total)`` after each fine-tuning iteration (see
+    :meth:`Booster.run`). Returns the summary written.
     """
     booster.config.validate()
     video = load_video(frames, name=name)
@@ -672,35 +773,39 @@ def run_to_dir(
     write_json_atomic(state_file, summary)  # before the first map: a run killed mid-buffer is resumable
     size = (video.height, video.width)
     any_target = False
-    for b, (start, stop) in enumerate(video.buffers(booster.config.buffer_size)):
-        tag = f"{start}:{stop}"
-        if tag in done and all(map_is_complete(out / f"{n}.png", size) for n in video.names[start:stop]):
-            any_target = any_target or done[tag].get("has_target", True)
+    with booster._iterations(video, iteration_progress) as buffer_done:
+        for b, (start, stop) in enumerate(video.buffers(booster.config.buffer_size)):
+            tag = f"{start}:{stop}"
+            if tag in done and all(map_is_complete(out / f"{n}.png", size) for n in video.names[start:stop]):
+                any_target = any_target or done[tag].get("has_target", True)
+                buffer_done(b)
+                if progress is not None:
+                    progress(stop, len(video))
+                continue
+            summary["buffers_done"].pop(tag, None)
+            res = booster._run_buffer(video, start, stop, booster.seed + b)
+            for n, m in zip(video.names[start:stop], res["boosted"]):
+                write_map_atomic(out / f"{n}.png", m, sync_dir=False)
+            fsync_dir(out)  # the maps' renames are durable before the state says the buffer is done
+            has_target = any(m is not None for m in res["target"])
+            any_target = any_target or has_target
+            rep: BufferReport = res["report"]
+            summary["buffers_done"][tag] = {
+                **asdict(rep), "mined": [video.names[i] for i in rep.mined], "has_target": has_target,
+                "hq_prob": [round(float(p), 4) for p in res["hq"]],
+                "consistency": [None if not np.isfinite(c) else round(float(c), 4) for c in res["cons"]],
+            }
+            summary["warnings"] = collect_warnings()
+            for w in rep.warnings:
+                _log.warning(w)
+            write_json_atomic(state_file, summary)  # after the maps: a buffer counts as done only once written
+            buffer_done(b)
             if progress is not None:
                 progress(stop, len(video))
-            continue
-        summary["buffers_done"].pop(tag, None)
-        res = booster._run_buffer(video, start, stop, booster.seed + b)
-        for n, m in zip(video.names[start:stop], res["boosted"]):
-            write_map_atomic(out / f"{n}.png", m, sync_dir=False)
-        fsync_dir(out)  # the maps' renames are durable before the state says the buffer is done
-        has_target = any(m is not None for m in res["target"])
-        any_target = any_target or has_target
-        rep: BufferReport = res["report"]
-        summary["buffers_done"][tag] = {
-            **asdict(rep), "mined": [video.names[i] for i in rep.mined], "has_target": has_target,
-            "hq_prob": [round(float(p), 4) for p in res["hq"]],
-            "consistency": [None if not np.isfinite(c) else round(float(c), 4) for c in res["cons"]],
-        }
-        summary["warnings"] = collect_warnings()
-        for w in rep.warnings:
-            _log.warning(w)
-        write_json_atomic(state_file, summary)  # after the maps: a buffer counts as done only once written
-        if progress is not None:
-            progress(stop, len(video))
     if not any_target:
-        raise TargetError(f"target {booster.target.name!r} gave no map for any frame of {video.name!r}; the maps in "
-                          f"{out} come from the pretrained spatial model only. Check the target's maps folder.")
+        raise NoMatchingMapsError(f"target {booster.target.name!r} gave no map for any frame of {video.name!r}; the "
+                                  f"maps in {out} come from the pretrained spatial model only. "
+                                  + _no_match_hint(booster.target, video))
     summary["complete"] = True
     write_json_atomic(state_file, summary)
     return summary
