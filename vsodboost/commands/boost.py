@@ -93,10 +93,11 @@ def parse_target(spec: str, target_args: dict[str, Any] | None = None) -> Any:
     try:
         return reg.create(name, **kwargs)
     except TypeError as exc:  # missing or unknown keyword of the factory
-        key = _maps_keyword(entry.factory)
-        needs = f" (give its maps folder: --target {name}:/path/to/maps)" if not sep and key == "root" else ""
+        if not sep and _maps_keyword(entry.factory) == "root" and "root" not in kwargs:
+            raise UsageError(f"--target {spec!r}: {name} needs a maps folder: --target {name}:/path/to/maps "
+                             f"({exc})") from exc
         raise UsageError(f"--target {spec!r}: target {name!r} cannot be built with options "
-                         f"{sorted(kwargs) or '(none)'}: {exc}{needs}; pass its options with --target-arg KEY=VALUE"
+                         f"{sorted(kwargs) or '(none)'}: {exc}; pass its options with --target-arg KEY=VALUE"
                          ) from exc
     except VsodboostError as exc:
         raise cli_wording(exc, name) from exc
