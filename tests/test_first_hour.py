@@ -21,7 +21,7 @@ from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
 from vsodboost import plugins
 from vsodboost.booster import Booster
 from vsodboost.cli import build_parser, iter_parsers, main
-from vsodboost.commands.boost import check_has_maps, parse_target, parse_target_args
+from vsodboost.commands.boost import parse_target, parse_target_args
 from vsodboost.demo import ArrayTarget, synthetic_clip
 from vsodboost.errors import InputError, NoMatchingMapsError, TargetError, UsageError
 from vsodboost.video import load_video
@@ -109,16 +109,18 @@ def test_no_matching_name_says_counts_and_examples_and_suggests_order(tmp_path, 
     frames, _ = clip
     _maps(tmp_path / "maps" / "bird", [f"bird_frame{i:04d}" for i in range(21, 27)])
     target = adapters.precomputed(tmp_path / "maps")
+    b = _booster(target)
+    b._run_buffer = None  # refused before any compute
     with pytest.raises(NoMatchingMapsError) as err:
-        _booster(target).run(frames, name="bird")
+        b.run(frames, name="bird")
     msg = str(err.value)
     assert "6 frames (e.g. '00000', '00001') and 6 maps" in msg and "'bird_frame0021', 'bird_frame0022'" in msg
     assert "match='order'" in msg
     assert isinstance(err.value, TargetError)  # callers catching the old type still catch it
-    video = load_video(frames, name="bird")
-    with pytest.raises(NoMatchingMapsError, match="no map for any of the 6 frames of 'bird'"):
-        check_has_maps(target, frames, "bird")  # the CLI's check, before any compute
-    assert len(video) == 6
+    assert "no map for any of the 6 frames of 'bird'" in msg
+    with pytest.raises(NoMatchingMapsError):
+        booster_mod.run_to_dir(b, frames, tmp_path / "out", name="bird")
+    assert not (tmp_path / "out").exists()  # nothing written
 
 
 def test_match_order_pairs_by_sorted_position_across_buffers(tmp_path, clip):

@@ -442,6 +442,15 @@ class Booster:
                 f"{getattr(self.flow, 'name', type(self.flow).__name__)!r} needs at least {need}×{need} px. "
                 "Upscale the frames or choose another flow backend")
 
+    def check_coverage(self, video: Video) -> None:
+        """Before any compute: a target that reports ``coverage(video)`` (maps-mode adapters) but has no map for
+        any frame raises :class:`NoMatchingMapsError`, saying how frames and maps are named."""
+        coverage = getattr(self.target, "coverage", None)
+        cov = coverage(video) if callable(coverage) else None
+        if cov is not None and not any(cov):
+            raise NoMatchingMapsError(f"target {self.target.name!r} has no map for any of the {len(video)} frames of "
+                                      f"{video.name!r}: " + _no_match_hint(self.target, video))
+
     def _run_buffer(self, video: Video, start: int, stop: int, seed: int) -> dict[str, Any]:
         timings: dict[str, float] = {}
         t = time.perf_counter()
@@ -529,6 +538,7 @@ class Booster:
         if name is not None:
             video.name = name
         self.check_video(video)
+        self.check_coverage(video)
         boosted: list[np.ndarray] = []
         target: list[np.ndarray | None] = []
         hq, cons, reports = [], [], []
@@ -740,6 +750,7 @@ def run_to_dir(
     if name is not None:
         video.name = name
     booster.check_video(video)
+    booster.check_coverage(video)
     out = Path(out_dir)
     state_file = out / "vsodboost.json"
     key = _settings_key(booster, video)

@@ -211,23 +211,6 @@ def pick_sequences(seqs: list[tuple[str, Path]], wanted: str | None) -> list[tup
     return [(n, by_name[n]) for n in dict.fromkeys(names)]
 
 
-def check_has_maps(target: Any, path: Path, name: str) -> None:
-    """Before any compute: a target that reports ``coverage`` but has no map for any frame raises
-    :class:`NoMatchingMapsError`, saying how frames and maps are named."""
-    from ..booster import _no_match_hint
-    from ..video import load_video
-
-    coverage = getattr(target, "coverage", None)
-    if not callable(coverage):
-        return
-    video = load_video(path, name=name)
-    video.name = name
-    cov = coverage(video)
-    if cov is not None and not any(cov):
-        raise NoMatchingMapsError(f"target {target.name!r} has no map for any of the {len(video)} frames of "
-                                  f"{name!r}: " + _no_match_hint(target, video))
-
-
 def _one_line(exc: BaseException) -> str:
     return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
 
@@ -261,7 +244,6 @@ def run(args: argparse.Namespace) -> int:
             bar.set_postfix_str(f"frames {done}/{total}")
 
         try:
-            check_has_maps(target, path, args.name or seq)
             summary = run_to_dir(booster, path, out, name=args.name or seq, overwrite=args.overwrite,
                                  progress=frames_done, iteration_progress=iterations)
         except (MissingMapsError, NoMatchingMapsError) as exc:
