@@ -246,18 +246,18 @@ def run(args: argparse.Namespace) -> int:
         try:
             summary = run_to_dir(booster, path, out, name=args.name or seq, overwrite=args.overwrite,
                                  progress=frames_done, iteration_progress=iterations)
-        except (MissingMapsError, NoMatchingMapsError) as exc:
-            exc = cli_wording(exc, target_name)
-            if not multi:
-                raise exc from None
+        except VsodboostError as exc:
+            worded = cli_wording(exc, target_name)
+            if not (multi and isinstance(exc, (MissingMapsError, NoMatchingMapsError))):
+                if worded is exc:
+                    raise
+                raise worded from exc
             bar.close()
             if not existed and out.is_dir():
                 shutil.rmtree(out)  # made by this run for a sequence it could not boost: leave nothing behind
             skipped.append(seq)
-            print(f"warning: skipped {label}: {_one_line(exc)}", file=sys.stderr, flush=True)
+            print(f"warning: skipped {label}: {_one_line(worded)}", file=sys.stderr, flush=True)
             continue
-        except VsodboostError as exc:
-            raise cli_wording(exc, target_name) from None
         finally:
             bar.close()
         mined = sum(len(b["mined"]) for b in summary["buffers_done"].values())
