@@ -226,7 +226,8 @@ def test_dataset_run_skips_sequences_without_maps_and_exits_3(dataset, capsys):
     skips = [ln for ln in err.splitlines() if ln.startswith("warning: skipped")]
     assert len(skips) == 2
     assert skips[0].startswith("warning: skipped sequence 2/3 b: ") and "--target precomputed:ROOT" not in skips[0]
-    assert skips[1].startswith("warning: skipped sequence 3/3 c: ") and "match='order'" in skips[1]
+    assert skips[1].startswith("warning: skipped sequence 3/3 c: ") and "--target-arg match=order" in skips[1]
+    assert "6 frames (e.g. '00000', '00001') and 6 maps" in skips[1] and "'c_0', 'c_1'" in skips[1]
     assert "boosted 1 of 3 sequences; skipped 2 without target maps: b, c (exit status 3)" in err
     assert "sequence 1/3 a: 6 frames" in out
     assert len(list((root / "out" / "a").glob("*.png"))) == 6
@@ -250,7 +251,7 @@ def test_a_single_sequence_without_maps_is_still_an_error(dataset, capsys):
     root, _ = dataset
     rc = main(["boost", str(root / "frames" / "c"), "--target", f"precomputed:{root / 'maps'}",
                "--out", str(root / "out_c"), "-q"])
-    assert rc == 1 and "match='order'" in capsys.readouterr().err
+    assert rc == 1 and "pair them by order with --target-arg match=order" in capsys.readouterr().err
 
 
 # -- help ------------------------------------------------------------------------------------------------------

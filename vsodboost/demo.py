@@ -1,4 +1,4 @@
-"""``vsodboost demo``: boost an imperfect target on a synthetic clip, offline, in about a minute on CPU.
+"""``vsodboost demo``: boost an imperfect target on a synthetic clip, offline, in a few minutes at most on CPU.
 
 The clip is made on the fly (nothing is downloaded): a textured object moves over a panning textured background;
 its ground truth is known. The *target* is a deliberately imperfect VSOD model: its maps are blurred versions of the

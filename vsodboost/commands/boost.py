@@ -59,7 +59,10 @@ def cli_wording(exc: VsodboostError, name: str) -> VsodboostError:
     text = str(exc)
     new = (text.replace("pass maps=ROOT", f"pass --target {name}:ROOT")
            .replace("maps=ROOT", f"--target {name}:ROOT").replace("weights=FILE", "--target-arg weights=FILE")
-           .replace("pass root=<one of them>", f"pass --target {name}:<one of them>"))
+           .replace("pass root=<one of them>", f"pass --target {name}:<one of them>")
+           .replace("with match='order'", "with --target-arg match=order")
+           .replace("use match='stem'", "drop --target-arg match=order")
+           .replace("(or set prefix=/suffix=)", "(or pass --target-arg prefix=… / suffix=…)"))
     if new == text:
         return exc
     try:
@@ -185,7 +188,7 @@ def non_negative_int(text: str) -> int:
 
 def add_threads_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=non_negative_int, default=1,
-                   help="torch CPU threads (default 1: fine-tuning 3-9x faster than torch's default when other jobs "
+                   help="torch CPU threads (default 1: fine-tuning 4-10x faster than torch's default when other jobs "
                         "share the CPU, docs/threads.md; 0 keeps torch's default); set process-wide with "
                         "torch.set_num_threads")
 

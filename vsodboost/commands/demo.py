@@ -1,4 +1,4 @@
-"""``vsodboost demo``: offline, ~1 minute on CPU — boost an imperfect target on a synthetic clip."""
+"""``vsodboost demo``: offline, a few minutes at most on CPU — boost an imperfect target on a synthetic clip."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def run(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "demo", help="boost an imperfect target on a synthetic clip (offline, ~1 min on CPU)",
+        "demo", help="boost an imperfect target on a synthetic clip (offline, 1–3 min on CPU with --threads 1)",
         description="Boost an imperfect target on a synthetic clip, offline: prints the target's and the boosted "
                     "maps' scores against the synthetic truth and writes a side-by-side image and video.")
     p.add_argument("--out", default="vsodboost-demo", help="folder for the side-by-side image/video and maps")
