@@ -67,7 +67,8 @@ def test_iteration_progress_counts_up_over_every_buffer(clip, capsys):
     frames, target = clip
     calls, buffers = [], []
     cfg = _config(buffer_size=3, finetune={"iterations": 2})
-    _booster(ArrayTarget(target), config=cfg).run(frames, name="demo", iteration_progress=lambda d, t: calls.append((d, t)),
+    _booster(ArrayTarget(target), config=cfg).run(frames, name="demo",
+                                                  iteration_progress=lambda d, t: calls.append((d, t)),
                                                   progress=lambda d, t: buffers.append((d, t)))
     done = [d for d, _ in calls]
     assert done == sorted(done) and done[-1] == 4 and {t for _, t in calls} == {4}

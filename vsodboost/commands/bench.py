@@ -53,7 +53,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--data", required=True, help="dataset root (DAVIS root or DAVSOD-layout root)")
     p.add_argument("--layout", required=True, choices=("davis", "davsod"),
-                   help="dataset layout: davis (JPEGImages/480p, Annotations/480p) or davsod (<seq>/Imgs + a GT folder per sequence)")
+                   help="dataset layout: davis (JPEGImages/480p, Annotations/480p) or davsod (<seq>/Imgs + a GT "
+                        "folder per sequence)")
     p.add_argument("--split", help="DAVIS split (ImageSets/480p/<split>.txt), e.g. val; default: every sequence")
     p.add_argument("--target", required=True,
                    help="registered target name, `precomputed:ROOT`, or `<method>:ROOT` for published maps")
