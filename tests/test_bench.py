@@ -108,14 +108,15 @@ def test_report_structure(bench):
 
 def test_zero_shot_baselines_are_the_untuned_model_and_its_fusion(bench, dataset, spatial):
     """Table V's honest baselines: the spatial model with no fine-tuning, alone and fused with the target's maps
-    exactly as the Booster fuses (geometric by default), scored like every other row."""
+    exactly as the Booster fuses (geometric where the Booster replaces), scored like every other row."""
     from vsodboost.adapters import read_map
     from vsodboost.booster import fuse_maps
     from vsodboost.spatial import predict_maps
 
     out, report, _ = bench
     base = report["baselines"]
-    assert base["zero_shot_fusion"]["fusion"] == "geometric" and base["zero_shot"]["frames"] == 10
+    how = base["zero_shot_fusion"]["fusion"]
+    assert how == report["config"]["fusion"] == "mean" and base["zero_shot"]["frames"] == 10  # the Booster's fusion
     zs, fused = Path(base["zero_shot"]["maps"]), Path(base["zero_shot_fusion"]["maps"])
     stem = "beta_004"
     frame = cv2.imread(str(dataset / "data" / "beta" / "Imgs" / f"{stem}.jpg"))[:, :, ::-1].copy()
@@ -124,12 +125,20 @@ def test_zero_shot_baselines_are_the_untuned_model_and_its_fusion(bench, dataset
     assert np.abs(got - want).max() <= 1 / 255 + 1e-6  # untuned: the pretrained model's own map
     tgt = read_map(dataset / "maps" / "beta" / f"{stem}.png", want.shape)
     f = cv2.imread(str(fused / "beta" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE) / 255.0
-    assert np.abs(f - fuse_maps(want, tgt, "geometric")).max() <= 2 / 255
+    assert np.abs(f - fuse_maps(want, tgt, how)).max() <= 2 / 255
     assert evaluate_folders(fused, dataset / "data", layout="davsod", progress=False)["maxF"] == pytest.approx(
         base["zero_shot_fusion"]["maxF"], abs=1e-12)
     gain = report["gain_over_zero_shot_fusion"]["overall"]
     assert gain["maxF"] == pytest.approx(report["boosted"]["maxF"] - base["zero_shot_fusion"]["maxF"])
     assert "zero-shot fusion" in (out / "report.md").read_text()
+
+
+def test_zero_shot_fusion_of_a_replacing_booster_is_geometric():
+    from vsodboost.bench import _baseline_fusion
+    from vsodboost.booster import BoostConfig
+
+    assert _baseline_fusion(BoostConfig(fusion="replace")) == "geometric"  # replace alone would be no ensemble
+    assert _baseline_fusion(BoostConfig(fusion="mean")) == "mean"
 
 
 def test_numbers_equal_evaluate_folders(bench, dataset):

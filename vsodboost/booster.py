@@ -44,8 +44,8 @@ from .target import TargetModel, check_target_output
 from .io import check_output_dir, clean_partials, fsync_dir, map_is_complete, write_json_atomic, write_map_atomic
 from .video import Video, VideoLike, load_video
 
-__all__ = ["Booster", "BoostConfig", "BoostResult", "BufferReport", "fuse_maps", "resolve_device", "run_to_dir",
-           "target_identity", "weights_identity", "write_map_atomic", "write_json_atomic"]
+__all__ = ["Booster", "BoostConfig", "BoostResult", "BufferReport", "StreamBuffer", "fuse_maps", "resolve_device",
+           "run_to_dir", "target_identity", "weights_identity", "write_map_atomic", "write_json_atomic"]
 
 _log = logging.getLogger("vsodboost.booster")
 
@@ -142,6 +142,9 @@ class BoostResult:
     config: dict[str, Any]
     provenance: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    # with run(..., keep_models=True): each buffer's fine-tuned spatial model (aligned with `buffers`, None where
+    # the buffer did no fine-tuning or kept the target's maps); empty otherwise
+    models: list[Any] = field(default_factory=list)
 
     @property
     def maps(self) -> list[np.ndarray]:
@@ -201,6 +204,56 @@ class BoostResult:
             write_map_atomic(out / f"{n}.png", m)
         write_json_atomic(out / "vsodboost.json", self.summary())
         return out
+
+    def export(self, out_dir: str | os.PathLike[str], buffer: int = 0, *,
+               formats: tuple[str, ...] = ("onnx", "torchscript")) -> Path:
+        """Write buffer ``buffer``'s fine-tuned spatial model as ONNX and/or TorchScript with ``preprocessing.json``
+        (see :func:`vsodboost.export.export_spatial`). Needs ``run(..., keep_models=True)``."""
+        from .export import export_spatial
+
+        if not self.models:
+            raise InputError("this result kept no models; run the Booster with keep_models=True to export one")
+        if not -len(self.models) <= buffer < len(self.models):
+            raise InputError(f"buffer {buffer} does not exist; this result has {len(self.models)} buffer(s)")
+        model = self.models[buffer]
+        if model is None:
+            tuned = [i for i, m in enumerate(self.models) if m is not None]
+            raise InputError(f"buffer {buffer} has no adapted model: no frame was mined, or its fine-tuning collapsed "
+                             f"or its target maps were flat and the target's maps were kept (see "
+                             f"result.buffers[{buffer}].warnings); buffers with one: {tuned or 'none'}")
+        b = self.buffers[buffer]
+        meta = {"sequence": self.sequence, "buffer": buffer % len(self.models), "frames": [b.start, b.stop],
+                "mined": [self.names[i] for i in b.mined], "provenance": self.provenance}
+        return export_spatial(model, out_dir, input_size=int(self.config["finetune"]["input_size"]),
+                              formats=formats, meta=meta)
+
+
+@dataclass
+class StreamBuffer:
+    """One buffer of :meth:`Booster.stream`, yielded as soon as it is boosted.
+
+    ``timestamps[i]`` is in seconds (a video's ``CAP_PROP_POS_MSEC``, a camera's capture time since the stream
+    opened) or None where the source has no clock (folders, frame iterators). ``model`` is the fine-tuned spatial
+    model with ``keep_models=True`` (None otherwise, or when the buffer did no fine-tuning or kept the target's maps
+    because its fine-tuning collapsed or its target maps were flat). ``report.timings``
+    holds the seconds each stage took; their sum is the buffer's processing latency once its last frame arrived.
+    """
+
+    index: int
+    start: int
+    names: list[str]
+    timestamps: list[float | None]
+    boosted: list[np.ndarray]
+    target: list[np.ndarray | None]
+    hq_prob: np.ndarray
+    consistency: np.ndarray
+    report: BufferReport
+    model: Any = None
+    frames: list[np.ndarray] = field(default_factory=list)  # the buffer's uint8 RGB frames (for overlays)
+
+    @property
+    def stop(self) -> int:
+        return self.start + len(self.names)
 
 
 def _without_card(prov: Any) -> Any:
@@ -367,15 +420,27 @@ class Booster:
         self, frames: torch.Tensor, target_maps: list[np.ndarray | None], mined: list[int], seed: int
     ) -> tuple[torch.Tensor, list[float]]:
         """Step 3: a fresh copy of the spatial model, fine-tuned on the mined frames, predicts every frame."""
+        maps, losses, _ = self._tune_and_predict(frames, target_maps, mined, seed)
+        return maps, losses
+
+    def _tune_and_predict(
+        self, frames: torch.Tensor, target_maps: list[np.ndarray | None], mined: list[int], seed: int,
+        init: torch.nn.Module | None = None,
+    ) -> tuple[torch.Tensor, list[float], torch.nn.Module | None]:
+        """:meth:`fine_tune_and_predict` that also returns the tuned model (None when nothing was mined).
+
+        ``init``: the model to copy and fine-tune instead of the pretrained one (``stream(warm_start=True)``)."""
         cfg = self.config.finetune
-        model, losses = self.spatial, []
+        start = self.spatial if init is None else init
+        model, losses, tuned = start, [], None
         if mined:
             x = frames[mined]
             y = torch.from_numpy(np.stack([target_maps[i] for i in mined]))  # type: ignore[misc]
-            model, losses = finetune(self.spatial, x.to(self.device), y.to(self.device), cfg, seed=seed,
+            model, losses = finetune(start, x.to(self.device), y.to(self.device), cfg, seed=seed,
                                      callback=self._on_iteration)
+            tuned = model
         maps = predict_maps(model, frames, input_size=cfg.input_size, batch=cfg.predict_batch)
-        return maps, losses
+        return maps, losses, tuned
 
     # -- driver ---------------------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -451,7 +516,8 @@ class Booster:
             raise NoMatchingMapsError(f"target {self.target.name!r} has no map for any of the {len(video)} frames of "
                                       f"{video.name!r}: " + _no_match_hint(self.target, video))
 
-    def _run_buffer(self, video: Video, start: int, stop: int, seed: int) -> dict[str, Any]:
+    def _run_buffer(self, video: Video, start: int, stop: int, seed: int, *,
+                    init: torch.nn.Module | None = None) -> dict[str, Any]:
         timings: dict[str, float] = {}
         t = time.perf_counter()
         clip = video[start:stop]
@@ -499,7 +565,7 @@ class Booster:
         warnings += [f"buffer {start}:{stop}: {w}" for w in sel.warnings]
         t = time.perf_counter()
         torch.manual_seed(seed)
-        maps, losses = self.fine_tune_and_predict(frames, teach, sel.indices, seed)
+        maps, losses, tuned = self._tune_and_predict(frames, teach, sel.indices, seed, init)
         timings["finetune+predict"] = time.perf_counter() - t
         keep_target = all_flat
         collapse = _collapse(maps) if sel.indices else ""
@@ -510,6 +576,7 @@ class Booster:
                             f"for this buffer — lower finetune.lr (now {self.config.finetune.lr:g}) or "
                             "finetune.iterations")
         if keep_target:
+            tuned = None  # these maps are not the tuned model's: nothing adapted to keep or warm-start from
             cfg = self.config.finetune
             missing = [i for i, m in enumerate(target_maps) if m is None]
             if missing:
@@ -521,14 +588,16 @@ class Booster:
             boosted = [fuse_maps(maps[i].numpy(), target_maps[i], self.config.fusion) for i in range(n)]
         report = BufferReport(start, stop, [start + i for i in sel.indices], len(sel.candidates),
                               sel.fallback or keep_target, warnings, timings, [round(x, 5) for x in losses])
-        return {"boosted": boosted, "target": target_maps, "hq": hq, "cons": cons, "report": report}
+        return {"boosted": boosted, "target": target_maps, "hq": hq, "cons": cons, "report": report, "model": tuned}
 
     def run(self, frames: VideoLike, *, name: str | None = None,
             progress: Callable[[int, int], None] | bool | None = None,
-            iteration_progress: Callable[[int, int], None] | None = None) -> BoostResult:
+            iteration_progress: Callable[[int, int], None] | None = None, keep_models: bool = False) -> BoostResult:
         """Boost a whole video (any input :func:`~vsodboost.video.load_video` accepts).
 
-        ``name`` is the sequence name a maps-mode target looks up (default: the folder's name).
+        ``name`` is the sequence name a maps-mode target looks up (default: the folder's name). ``keep_models``
+        keeps each buffer's fine-tuned spatial model in :attr:`BoostResult.models` (for
+        :meth:`BoostResult.export`); the maps are the same either way.
         ``progress``: ``True`` shows a tqdm bar that advances per fine-tuning iteration; a callable gets
         ``(frames_done, frames_total)`` after each buffer. ``iteration_progress(done, total)`` is called after each
         fine-tuning iteration, counted over the video (total = ``finetune.iterations`` × buffers).
@@ -541,7 +610,7 @@ class Booster:
         self.check_coverage(video)
         boosted: list[np.ndarray] = []
         target: list[np.ndarray | None] = []
-        hq, cons, reports = [], [], []
+        hq, cons, reports, models = [], [], [], []
         bar = None
         if progress is True:
             from tqdm import tqdm
@@ -561,6 +630,8 @@ class Booster:
                     hq.append(out["hq"])
                     cons.append(out["cons"])
                     reports.append(out["report"])
+                    if keep_models:  # otherwise each tuned model is freed with its buffer
+                        models.append(out.get("model"))
                     buffer_done(b)
                     if callable(progress):
                         progress(stop, len(video))
@@ -575,11 +646,85 @@ class Booster:
             names=list(video.names), sequence=video.name, boosted=boosted, target=target,
             hq_prob=np.concatenate(hq), consistency=np.concatenate(cons), mined=sum((r.mined for r in reports), []),
             buffers=reports, config=self.config.to_dict(), provenance=self.provenance(),
-            warnings=sum((r.warnings for r in reports), []),
+            warnings=sum((r.warnings for r in reports), []), models=models,
         )
         for w in result.warnings:
             _log.warning(w)
         return result
+
+    def stream(self, source: Any, *, name: str | None = None, buffer_size: int | None = None,
+               warm_start: bool = False, keep_models: bool = False) -> Iterator[StreamBuffer]:
+        """Boost a stream buffer by buffer, yielding each buffer's maps as soon as it is done.
+
+        ``source``: a camera index, a video file or URL OpenCV opens, a folder of frames, or any iterable of uint8
+        RGB H×W×3 arrays (:mod:`vsodboost.stream`). Frames are gathered into buffers of ``buffer_size`` (default
+        ``config.buffer_size``; smaller: less latency, fewer frames to mine from) and each buffer goes through the
+        same code as :meth:`run` with the same seed (``seed + buffer index``), so on the same frames ``stream`` and
+        ``run`` give the same maps.
+
+        ``warm_start=True`` fine-tunes each buffer from the previous buffer's tuned model instead of the pretrained
+        one: a departure from the paper (and our default), where every buffer starts afresh; the pretrained model is
+        never modified. ``keep_models`` puts each buffer's tuned model in :attr:`StreamBuffer.model`.
+
+        The source is opened now (:class:`InputError` if it cannot be); frames are read while iterating. When the
+        stream ends without the target having given a map for any frame, a :class:`TargetError` is raised (as
+        :meth:`run` does), after the last buffer was yielded.
+        """
+        from .stream import iter_source, source_name
+
+        self.config.validate()  # as run() does: a field set after construction is checked too
+        size = self.config.buffer_size if buffer_size is None else buffer_size
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise InputError(f"buffer_size must be an int ≥ 1, got {size!r}")
+        frames = iter_source(source)
+        return self._stream(frames, name or source_name(source), size, warm_start, keep_models)
+
+    def _stream(self, frames: Iterator[tuple[str, np.ndarray, float | None]], seq: str, size: int,
+                warm_start: bool, keep_models: bool) -> Iterator[StreamBuffer]:
+        init: torch.nn.Module | None = None
+        start, index, any_target = 0, 0, False
+        chunk: list[tuple[str, np.ndarray, float | None]] = []
+        for item in frames:
+            chunk.append(item)
+            if len(chunk) < size:
+                continue
+            out = self._stream_buffer(seq, chunk, index, start, init)
+            any_target = any_target or any(m is not None for m in out.target)
+            if warm_start and out.model is not None:
+                init = out.model
+            if not keep_models:
+                out.model = None
+            yield out
+            start, index, chunk = start + len(chunk), index + 1, []
+        if chunk:
+            out = self._stream_buffer(seq, chunk, index, start, init)
+            any_target = any_target or any(m is not None for m in out.target)
+            if not keep_models:
+                out.model = None
+            yield out
+        if not any_target:
+            raise TargetError(f"target {self.target.name!r} gave no map for any frame of stream {seq!r}: nothing was "
+                              "boosted. For a maps-mode target, pass name= the sequence its folder holds, with file "
+                              "stems matching the frame names (00000, 00001, … for videos and iterators)")
+
+    def _stream_buffer(self, seq: str, chunk: list[tuple[str, np.ndarray, float | None]], index: int, start: int,
+                       init: torch.nn.Module | None) -> StreamBuffer:
+        n = len(chunk)
+        video = Video(arrays=[f for _, f, _ in chunk], names=[nm for nm, _, _ in chunk], name=seq)
+        self.check_video(video)
+        kw = {"init": init} if init is not None else {}  # subclasses overriding _run_buffer(video, start, stop, seed)
+        out = self._run_buffer(video, 0, n, self.seed + index, **kw)
+        rep: BufferReport = out["report"]
+        if start:  # the buffer ran as frames 0:n of its own video: report it in stream positions, as run() does
+            old, new = f"buffer 0:{n}", f"buffer {start}:{start + n}"
+            rep = dataclasses.replace(rep, start=start, stop=start + n, mined=[start + i for i in rep.mined],
+                                      warnings=[w.replace(old, new) for w in rep.warnings])
+        for w in rep.warnings:
+            _log.warning(w)
+        return StreamBuffer(index=index, start=start, names=list(video.names), timestamps=[t for _, _, t in chunk],
+                            boosted=out["boosted"], target=out["target"], hq_prob=out["hq"],
+                            consistency=out["cons"], report=rep, model=out.get("model"),
+                            frames=[f for _, f, _ in chunk])
 
 
 def _both(a: Callable[[int, int], None] | None, b: Callable[[int, int], None]) -> Callable[[int, int], None]:

@@ -16,6 +16,8 @@ from .errors import VsodboostError
 COMMANDS: tuple[str, ...] = (
     "vsodboost.commands.demo",
     "vsodboost.commands.boost",
+    "vsodboost.commands.stream",
+    "vsodboost.commands.export",
     "vsodboost.commands.plugins",
     "vsodboost.commands.eval",
     "vsodboost.commands.train",

@@ -1,0 +1,62 @@
+"""``vsodboost export FRAMES --target T --buffer 0 --out DIR``: adapt the spatial model on one buffer, export it."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from ..errors import InputError
+from .stream import add_booster_args, make_booster
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..booster import write_map_atomic
+    from ..export import export_spatial
+    from ..video import load_video
+
+    from ..io import check_output_dir
+
+    check_output_dir(args.out)
+    booster = make_booster(args)
+    booster.config.validate()
+    video = load_video(args.frames, name=args.name)
+    booster.check_video(video)  # as run() does, before any compute
+    spans = list(video.buffers(booster.config.buffer_size))
+    if not 0 <= args.buffer < len(spans):
+        raise InputError(f"--buffer {args.buffer}: {video.name!r} has {len(spans)} buffer(s) of "
+                         f"{booster.config.buffer_size} frames (0…{len(spans) - 1})")
+    start, stop = spans[args.buffer]
+    t = time.perf_counter()
+    # only this buffer is boosted, with the seed run() gives it, so the model is the one run(keep_models=True) keeps
+    res = booster._run_buffer(video, start, stop, booster.seed + args.buffer)
+    model = res["model"]
+    if model is None:
+        raise InputError(f"buffer {args.buffer} (frames {start}:{stop}) mined no frame, so nothing was fine-tuned; "
+                         f"warnings: {res['report'].warnings}. Choose another --buffer or check the target's maps")
+    out = Path(args.out)
+    meta = {"sequence": video.name, "buffer": args.buffer, "frames": [start, stop],
+            "mined": [video.names[i] for i in res["report"].mined], "provenance": booster.provenance()}
+    export_spatial(model, out, input_size=booster.config.finetune.input_size, formats=tuple(args.formats), meta=meta)
+    if args.maps:
+        (out / "maps").mkdir(exist_ok=True)
+        for n, m in zip(video.names[start:stop], res["boosted"]):
+            write_map_atomic(out / "maps" / f"{n}.png", m)
+    print(f"adapted on frames {start}–{stop - 1} of {video.name} ({len(res['report'].mined)} mined, "
+          f"{time.perf_counter() - t:.1f} s); wrote {', '.join(sorted(p.name for p in out.iterdir()))} in {out}")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="fine-tune on one buffer of a video and export that model (ONNX, TorchScript)",
+                       description="Fine-tune the spatial model on one buffer of a video, as `boost` does, and export "
+                                   "the adapted model as ONNX and/or TorchScript with its preprocessing.json, to "
+                                   "run fast on the rest of the video outside PyTorch (docs/streams_export.md).")
+    p.add_argument("frames", help="folder of frames or video file")
+    p.add_argument("--out", required=True, help="folder for spatial.onnx, spatial.pt and preprocessing.json")
+    p.add_argument("--buffer", type=int, default=0, help="which buffer to adapt on (default 0, the first)")
+    p.add_argument("--formats", nargs="+", default=["onnx", "torchscript"], choices=["onnx", "torchscript"],
+                   help="formats to write: spatial.onnx, spatial.pt (TorchScript)")
+    p.add_argument("--maps", action="store_true", help="also write the buffer's boosted maps to <out>/maps")
+    add_booster_args(p)
+    p.set_defaults(func=run)

@@ -1,0 +1,117 @@
+"""``vsodboost stream SOURCE --target T --out DIR``: boost a camera, video file/URL or folder while reading it."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..presets import PRESETS
+from .boost import (add_threads_argument, apply_threads, load_config, parse_target, parse_target_args, positive_int,
+                    seed_int)
+
+
+def add_booster_args(p: argparse.ArgumentParser) -> None:
+    """The Booster options ``stream`` and ``export`` share with ``boost``."""
+    p.add_argument("--target", required=True,
+                   help="registered target name, `precomputed:ROOT`, or `<method>:ROOT` for published maps")
+    p.add_argument("--target-arg", action="append", metavar="KEY=VALUE", default=None,
+                   help="option passed to the target (repeatable; VALUE parsed as JSON when it can be, else a string)")
+    p.add_argument("--flow", default="dis", help="flow backend (see `vsodboost plugins`; default: dis)")
+    p.add_argument("--mqpm", default="default", help="MQPM weights: 'default' (shipped) or a checkpoint path")
+    p.add_argument("--preset", default="quality", choices=sorted(PRESETS),
+                   help="spatial model + fine-tuning recipe (quality: U²-Net-p; fast: Lite0 U-Net; paper)")
+    p.add_argument("--spatial", default=None, help="spatial model name (default: the preset's)")
+    p.add_argument("--config", help="JSON file with BoostConfig fields laid over the preset's")
+    p.add_argument("--buffer-size", type=positive_int, help="frames per buffer (default: the config's, 100)")
+    p.add_argument("--name", help="sequence name a maps-mode target looks up (default: from the source)")
+    p.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1'…")
+    p.add_argument("--seed", type=seed_int, default=0, help="same seed → same maps on CPU (0 … 2**63-1)")
+    add_threads_argument(p)
+
+
+def make_booster(args: argparse.Namespace) -> Any:
+    from ..booster import Booster
+
+    apply_threads(args.threads)
+    config = load_config(args.config, args.buffer_size)  # checked now, as `boost` does (UsageError: exit 2)
+    return Booster(parse_target(args.target, parse_target_args(args.target_arg)), flow=args.flow, mqpm=args.mqpm, spatial=args.spatial, config=config,
+                   preset=args.preset, device=args.device, seed=args.seed)
+
+
+def parse_source(spec: str) -> int | str:
+    """``0``, ``1``… → a camera index; anything else → a path or URL."""
+    return int(spec) if spec.isdigit() and not Path(spec).exists() else spec
+
+
+def _side_by_side(frame: np.ndarray, m: np.ndarray) -> np.ndarray:
+    import cv2
+
+    gray = np.clip(m * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return np.concatenate([frame[:, :, ::-1], cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)], axis=1)
+
+
+def run(args: argparse.Namespace) -> int:
+    import cv2
+
+    from ..booster import write_json_atomic, write_map_atomic
+
+    from ..io import check_output_dir
+
+    out = Path(args.out)
+    if out.is_dir() and any(out.iterdir()) and not args.overwrite:
+        raise InputError(f"{out} is not empty; choose another --out or pass --overwrite")
+    check_output_dir(out)  # a read-only or misplaced --out fails now, not after a buffer of compute
+    booster = make_booster(args)
+    buffers = booster.stream(parse_source(args.source), name=args.name, warm_start=args.warm_start)
+    writer = None
+    log: list[dict[str, Any]] = []
+    try:
+        t = time.perf_counter()
+        for b in buffers:
+            wall = time.perf_counter() - t  # reading this buffer's frames + boosting them
+            for n, m in zip(b.names, b.boosted):
+                write_map_atomic(out / f"{n}.png", m)
+            if args.mp4:
+                if writer is None:
+                    h, w = b.boosted[0].shape
+                    writer = cv2.VideoWriter(str(out / "side_by_side.mp4"), cv2.VideoWriter_fourcc(*"mp4v"),
+                                             args.fps, (2 * w, h))
+                for f, m in zip(b.frames, b.boosted):
+                    writer.write(_side_by_side(f, m))
+            proc = sum(b.report.timings.values())
+            log.append({"buffer": b.index, "start": b.start, "frames": len(b.names), "names": b.names,
+                        "timestamps": b.timestamps, "processing_s": round(proc, 3), "wall_s": round(wall, 3),
+                        "mined": [b.names[i - b.start] for i in b.report.mined], "warnings": b.report.warnings,
+                        "timings": {k: round(v, 3) for k, v in b.report.timings.items()}})
+            write_json_atomic(out / "stream.json", {"buffers": log, "provenance": booster.provenance()})
+            if not args.quiet:
+                print(f"buffer {b.index}: frames {b.start}–{b.stop - 1}, {len(b.report.mined)} mined, boosted in "
+                      f"{proc:.1f} s after its last frame ({wall:.1f} s with reading)")
+            t = time.perf_counter()
+    finally:
+        if writer is not None:
+            writer.release()
+    print(f"{sum(x['frames'] for x in log)} frames in {len(log)} buffer(s); maps in {out}")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("stream", help="boost a camera, video file/URL or folder buffer by buffer while reading it",
+                       description="Boost a camera, a video file or URL, or a folder of frames buffer by buffer while "
+                                   "reading it: each buffer's maps are written as soon as it is done, with its "
+                                   "latency in stream.json (docs/streams_export.md).")
+    p.add_argument("source", help="camera index (0, 1…), video file, URL OpenCV opens, or folder of frames")
+    p.add_argument("--out", required=True, help="output folder: <frame>.png per frame and stream.json")
+    add_booster_args(p)
+    p.add_argument("--warm-start", action="store_true",
+                   help="fine-tune each buffer from the previous buffer's model (departs from the paper)")
+    p.add_argument("--mp4", action="store_true", help="also write side_by_side.mp4 (frame | boosted map)")
+    p.add_argument("--fps", type=float, default=25.0, help="frame rate of side_by_side.mp4")
+    p.add_argument("--overwrite", action="store_true", help="write into a non-empty --out")
+    p.add_argument("--quiet", action="store_true", help="no line per buffer")
+    p.set_defaults(func=run)

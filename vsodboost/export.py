@@ -1,0 +1,217 @@
+"""Export a (fine-tuned) spatial model as ONNX and TorchScript, with its preprocessing written beside it.
+
+Adapt on one buffer, then run the adapted model fast on the rest of the scene, anywhere ONNX Runtime or LibTorch runs:
+
+>>> result = Booster(target).run(frames[:100], keep_models=True)
+>>> result.export("adapted/")                    # spatial.onnx, spatial.pt, preprocessing.json
+>>> maps = ExportedSpatial("adapted/").predict_frames(more_frames)   # uint8 (N,3,H,W) → (N,H,W) in [0,1]
+
+The graph takes float32 RGB in [0, 1], NCHW, at ``input_size``² (the batch size is free) and returns logits
+(N,1,S,S); the model's own normalisation (ImageNet mean/std, U²-Net's divide-by-max) is inside the graph. To get a
+map: resize the frame to S×S (bilinear, align_corners=False), divide by 255, run, sigmoid, resize back to the frame
+size (bilinear, align_corners=False) — exactly :func:`vsodboost.spatial.finetune.predict_maps`, which
+:class:`ExportedSpatial` follows.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import warnings
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import __version__
+from .errors import InputError
+
+__all__ = ["EXPORT_FORMAT", "FORMATS", "ExportSpec", "export_spatial", "load_spec", "ExportedSpatial"]
+
+EXPORT_FORMAT = "vsodboost.spatial-export/1"
+FORMATS = {"onnx": "spatial.onnx", "torchscript": "spatial.pt"}
+SPEC_FILE = "preprocessing.json"
+
+
+@dataclass(frozen=True)
+class ExportSpec:
+    """What ``preprocessing.json`` records: how to feed the exported graph and read its output."""
+
+    input_size: int  # the graph's spatial size S (square)
+    model: str  # class of the exported module
+    files: dict[str, str]  # format → file name in the export folder
+    opset: int | None = None  # ONNX opset (None: no ONNX file)
+    input_name: str = "image"
+    output_name: str = "logits"
+    layout: str = "NCHW"  # (N, 3, S, S), N free
+    dtype: str = "float32"
+    channels: str = "RGB"
+    value_range: tuple[float, float] = (0.0, 1.0)  # uint8 / 255
+    normalization: str = "inside the graph (the model's own mean/std and scaling): feed RGB in [0, 1] as is"
+    resize: str = "frame → S×S, bilinear, align_corners=False"
+    output: str = "logits (N, 1, S, S) → sigmoid → bilinear (align_corners=False) back to the frame size"
+    meta: dict[str, Any] = field(default_factory=dict)  # where it came from (sequence, buffer, mined frames, …)
+    format: str = EXPORT_FORMAT
+    vsodboost_version: str = __version__
+    torch_version: str = torch.__version__
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "ExportSpec":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise InputError(f"unknown keys {sorted(unknown)} in an export spec; known: {sorted(known)}")
+        if d.get("format") != EXPORT_FORMAT:
+            raise InputError(f"export spec format {d.get('format')!r} is not {EXPORT_FORMAT!r}; re-export the model "
+                             "with this vsodboost")
+        d = dict(d)
+        d["value_range"] = tuple(float(v) for v in d.get("value_range", (0.0, 1.0)))
+        return cls(**d)
+
+
+class _Logits(nn.Module):
+    """The fused logits only (U²-Net returns side maps too when asked; a head with a class logit returns a tuple)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.model(x)
+        return y[0] if isinstance(y, (tuple, list)) else y
+
+
+def export_spatial(model: nn.Module, out_dir: str | os.PathLike[str], *, input_size: int,
+                   formats: Sequence[str] = ("onnx", "torchscript"), meta: Mapping[str, Any] | None = None,
+                   opset: int = 17) -> Path:
+    """Write ``model`` (float RGB [0,1] NCHW → logits) to ``out_dir`` as ``spatial.onnx`` (legacy TorchScript-based
+    exporter: no onnxscript needed) and/or ``spatial.pt`` (``torch.jit.trace``), plus ``preprocessing.json``
+    (:class:`ExportSpec`). The model is copied to the CPU in eval mode; the module passed in is not changed.
+
+    Args:
+        input_size: square side S the graph is traced at (a multiple of 32: the Booster fine-tunes and predicts at
+            ``config.finetune.input_size``).
+        formats: any of ``"onnx"``, ``"torchscript"``.
+        meta: recorded in ``preprocessing.json`` (e.g. the buffer the model was adapted on).
+    Returns:
+        ``out_dir``.
+    """
+    formats = tuple(formats)
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise InputError(f"export formats {list(formats)}: choose one or more of {sorted(FORMATS)}")
+    if not isinstance(input_size, int) or input_size < 32 or input_size % 32:
+        raise InputError(f"input_size must be a multiple of 32 and ≥ 32, got {input_size!r} (the Booster uses "
+                         "config.finetune.input_size)")
+    if not isinstance(model, nn.Module):
+        raise InputError(f"export_spatial needs an nn.Module, got {type(model).__name__}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    net = _Logits(copy.deepcopy(model).cpu().float().eval()).eval()
+    x = torch.rand(1, 3, input_size, input_size, generator=torch.Generator().manual_seed(0))
+    with warnings.catch_warnings():
+        # shape checks in forward() become constants in a traced graph: expected, the input size is fixed
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        if "onnx" in formats:
+            torch.onnx.export(net, (x,), str(out / FORMATS["onnx"]), dynamo=False, opset_version=opset,
+                              input_names=["image"], output_names=["logits"],
+                              dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}})
+        if "torchscript" in formats:
+            with torch.no_grad():
+                traced = torch.jit.trace(net, x)
+            traced.save(str(out / FORMATS["torchscript"]))
+    spec = ExportSpec(input_size=input_size, model=type(model).__name__, files={f: FORMATS[f] for f in formats},
+                      opset=opset if "onnx" in formats else None, meta=json.loads(json.dumps(dict(meta or {}),
+                                                                                              default=str)))
+    (out / SPEC_FILE).write_text(json.dumps(spec.to_dict(), indent=2))
+    return out
+
+
+def load_spec(export_dir: str | os.PathLike[str]) -> ExportSpec:
+    """Read ``<export_dir>/preprocessing.json``."""
+    p = Path(export_dir) / SPEC_FILE
+    if not p.is_file():
+        raise InputError(f"{p} does not exist; point at a folder written by export_spatial / `vsodboost export`")
+    try:
+        return ExportSpec.from_dict(json.loads(p.read_text()))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{p} is not valid JSON ({exc}); re-export the model") from exc
+
+
+class ExportedSpatial:
+    """An exported spatial model, run as :func:`~vsodboost.spatial.finetune.predict_maps` runs the PyTorch one.
+
+    Args:
+        export_dir: a folder written by :func:`export_spatial`.
+        backend: ``"onnx"`` (ONNX Runtime, CPU) or ``"torchscript"``.
+        threads: ONNX Runtime intra-op threads (None: its default).
+    """
+
+    def __init__(self, export_dir: str | os.PathLike[str], *, backend: str = "onnx", threads: int | None = None,
+                 batch: int = 8) -> None:
+        self.dir = Path(export_dir)
+        self.spec = load_spec(self.dir)
+        if backend not in self.spec.files:
+            raise InputError(f"{self.dir} holds {sorted(self.spec.files)}, not {backend!r}; export with "
+                             f"formats=({backend!r},) or choose backend from those")
+        self.backend, self.batch = backend, batch
+        path = self.dir / self.spec.files[backend]
+        if backend == "onnx":
+            try:
+                import onnxruntime as ort
+            except ImportError as exc:  # pragma: no cover - in the test extra
+                raise InputError("backend='onnx' needs onnxruntime: pip install 'vsodboost[onnx]'") from exc
+            opts = ort.SessionOptions()
+            if threads:
+                opts.intra_op_num_threads = threads
+                opts.inter_op_num_threads = 1
+            self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        else:
+            with warnings.catch_warnings():  # torch ≥ 2.9 marks TorchScript deprecated; the file format still loads
+                warnings.simplefilter("ignore", FutureWarning)
+                self._module = torch.jit.load(str(path), map_location="cpu").eval()
+        self.name = f"exported:{self.dir.name}"
+
+    def logits(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
+        """The graph on float32 RGB [0,1] (N,3,S,S) → logits (N,1,S,S)."""
+        if self.backend == "onnx":
+            arr = x.numpy() if isinstance(x, torch.Tensor) else x
+            return self._session.run(None, {self.spec.input_name: np.ascontiguousarray(arr, np.float32)})[0]
+        with torch.no_grad():
+            return self._module(torch.as_tensor(x, dtype=torch.float32)).numpy()
+
+    def predict_frames(self, frames: np.ndarray | torch.Tensor) -> np.ndarray:
+        """uint8 frames (N,3,H,W) (or (N,H,W,3)) → float32 maps (N,H,W) in [0,1], following ``preprocessing.json``."""
+        t = torch.as_tensor(frames)
+        if t.ndim == 4 and t.shape[1] != 3 and t.shape[-1] == 3:
+            t = t.permute(0, 3, 1, 2)
+        if t.ndim != 4 or t.shape[1] != 3 or t.dtype != torch.uint8:
+            raise InputError(f"predict_frames expects uint8 frames (N,3,H,W) or (N,H,W,3), got {t.dtype} "
+                             f"{tuple(t.shape)}")
+        t = t.contiguous()
+        h, w = t.shape[-2:]
+        s = self.spec.input_size
+        out = []
+        for i in range(0, t.shape[0], self.batch):
+            x = F.interpolate(t[i: i + self.batch].float() / 255.0, size=(s, s), mode="bilinear", align_corners=False)
+            y = torch.from_numpy(self.logits(x))
+            out.append(F.interpolate(torch.sigmoid(y), size=(h, w), mode="bilinear", align_corners=False)[:, 0])
+        return torch.cat(out).numpy()
+
+    def predict(self, video: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """One map per frame of a :class:`~vsodboost.video.Video` (uint8 RGB H×W×3): usable as a target."""
+        frames = np.stack(list(video))
+        return list(self.predict_frames(frames))
+
+    def __repr__(self) -> str:
+        return f"ExportedSpatial({str(self.dir)!r}, backend={self.backend!r}, input_size={self.spec.input_size})"

@@ -1,0 +1,145 @@
+"""Frame sources for :meth:`vsodboost.Booster.stream`: a camera, a video file or URL, a folder, or any iterator.
+
+:func:`iter_source` turns each into one iterator of ``(name, frame, timestamp)``: the frame is uint8 RGB H×W×3,
+``name`` its stem (a folder's file stems, else the zero-padded index ``00000``, ``00001``… as
+:func:`~vsodboost.video.load_video` names them, so maps-mode targets find the same maps), ``timestamp`` seconds or
+None. Frames are read one at a time, so a camera or a network stream never has to end.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Union
+
+import cv2
+import numpy as np
+
+from .errors import InputError
+from .video import IMAGE_EXTS, Video, _to_rgb_uint8, load_video
+
+__all__ = ["StreamSource", "iter_source", "source_name"]
+
+#: What :meth:`Booster.stream` reads: a camera index, a video file or URL OpenCV opens, a folder of frames, or an
+#: iterable of uint8 RGB H×W×3 arrays.
+StreamSource = Union[int, str, os.PathLike, Iterable[np.ndarray]]
+
+Frame = tuple[str, np.ndarray, Union[float, None]]
+
+
+def _is_url(s: str) -> bool:
+    return "://" in s
+
+
+def source_name(source: Any) -> str:
+    """The default sequence name of a source (what a maps-mode target looks up)."""
+    if isinstance(source, bool):
+        return "stream"
+    if isinstance(source, int):
+        return f"camera{source}"
+    if isinstance(source, Video):
+        return source.name
+    if isinstance(source, (str, os.PathLike)):
+        s = str(source)
+        if _is_url(s):
+            return Path(s.split("?", 1)[0].rstrip("/")).stem or "stream"
+        p = Path(s).expanduser()
+        if p.is_dir():
+            return load_video(p).name  # same default as run(): `<seq>/Imgs` → seq
+        return p.stem
+    return "stream"
+
+
+def _capture(cap: cv2.VideoCapture, where: str, camera: bool) -> Iterator[Frame]:
+    t0 = time.monotonic()
+    i = 0
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                return
+            if camera:  # webcams rarely report a position: the capture time since the stream opened
+                ts: float | None = time.monotonic() - t0
+            else:
+                ms = cap.get(cv2.CAP_PROP_POS_MSEC)
+                ts = ms / 1000.0 if math.isfinite(ms) and ms >= 0 else None
+            yield f"{i:05d}", _to_rgb_uint8(frame, f"{where} frame {i}", bgr=True), ts
+            i += 1
+    finally:
+        cap.release()
+
+
+def _iterable(frames: Iterable[Any]) -> Iterator[Frame]:
+    for i, f in enumerate(frames):
+        if not isinstance(f, np.ndarray):
+            raise InputError(f"stream frame {i} is a {type(f).__name__}; expected a numpy array H×W×3 uint8 RGB")
+        if f.dtype != np.uint8:
+            raise InputError(f"stream frame {i} has dtype {f.dtype}; expected uint8 H×W×3 RGB (for floats in [0, 1]:"
+                             " (x * 255).round().astype(np.uint8))")
+        if f.ndim != 3 or f.shape[2] != 3:
+            raise InputError(f"stream frame {i} has shape {f.shape}; expected H×W×3 RGB")
+        yield f"{i:05d}", np.ascontiguousarray(f), None
+
+
+def _open(source: StreamSource) -> Iterator[Frame]:
+    if isinstance(source, bool):
+        raise InputError(f"stream source {source!r} is a bool; pass a camera index (int), a video file or URL, a "
+                         "folder of frames or an iterable of frames")
+    if isinstance(source, int):
+        cap = cv2.VideoCapture(source)
+        if not cap.isOpened():
+            raise InputError(f"cannot open camera {source} with OpenCV; check that it is connected and not in use, "
+                             "or pass another index")
+        return _capture(cap, f"camera {source}", camera=True)
+    if isinstance(source, (str, os.PathLike)):
+        s = str(source)
+        if not _is_url(s):
+            p = Path(s).expanduser()
+            if not p.exists():
+                raise InputError(f"stream source {p} does not exist; pass a video file, a URL, a folder of frames, "
+                                 "a camera index or an iterable of frames")
+            if p.is_dir():
+                video = load_video(p)  # same frames, names and order as run() on this folder
+                return ((n, video[i], None) for i, n in enumerate(video.names))
+            if p.suffix.lower() in IMAGE_EXTS:
+                raise InputError(f"{p} is a single image; a stream needs a video file, a folder of frames or a "
+                                 "camera")
+            s = str(p)
+        cap = cv2.VideoCapture(s)
+        if not cap.isOpened():
+            raise InputError(f"cannot open {s} with OpenCV (corrupt file, unsupported codec or unreachable URL)")
+        return _capture(cap, s, camera=False)
+    if isinstance(source, Video):  # keeps its frame names (a folder's stems), decoded lazily
+        return ((n, source[i], None) for i, n in enumerate(source.names))
+    if isinstance(source, np.ndarray) and source.ndim == 3:
+        raise InputError(f"got one frame {source.shape}; a stream needs many: pass a list or iterator of frames")
+    if isinstance(source, Iterable):
+        return _iterable(source)
+    raise InputError(f"cannot stream from a {type(source).__name__}; pass a camera index, a video file or URL, a "
+                     "folder of frames or an iterable of uint8 H×W×3 RGB arrays")
+
+
+def iter_source(source: StreamSource) -> Iterator[Frame]:
+    """``(name, frame, timestamp)`` per frame of ``source``, checking that every frame has the first one's size.
+
+    The source is opened now (an unopenable one raises here); frames are read as the iterator is consumed.
+    Raises :class:`~vsodboost.errors.InputError` for a source that cannot be opened, that yields no frame, or whose
+    frames are not uint8 H×W×3 or change size.
+    """
+    return _checked(_open(source), source)
+
+
+def _checked(frames: Iterator[Frame], source: Any) -> Iterator[Frame]:
+    size: tuple[int, int] | None = None
+    for name, frame, ts in frames:
+        if size is None:
+            size = frame.shape[:2]
+        elif frame.shape[:2] != size:
+            raise InputError(f"stream frame {name} is {frame.shape[1]}×{frame.shape[0]} but the first frame is "
+                             f"{size[1]}×{size[0]}; every frame of a stream must have the same size (resize them "
+                             "first)")
+        yield name, frame, ts
+    if size is None:
+        raise InputError(f"stream source {source!r} gave no frames")
