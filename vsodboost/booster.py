@@ -703,9 +703,10 @@ class Booster:
                 out.model = None
             yield out
         if not any_target:
-            raise TargetError(f"target {self.target.name!r} gave no map for any frame of stream {seq!r}: nothing was "
-                              "boosted. For a maps-mode target, pass name= the sequence its folder holds, with file "
-                              "stems matching the frame names (00000, 00001, … for videos and iterators)")
+            raise NoMatchingMapsError(
+                f"target {self.target.name!r} gave no map for any frame of stream {seq!r}: nothing was boosted. For a "
+                "maps-mode target, pass name= the sequence its folder holds, with file stems matching the frame names "
+                "(00000, 00001, … for videos and iterators)")
 
     def _stream_buffer(self, seq: str, chunk: list[tuple[str, np.ndarray, float | None]], index: int, start: int,
                        init: torch.nn.Module | None) -> StreamBuffer:
