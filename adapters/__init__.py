@@ -67,6 +67,13 @@ def available() -> list[str]:
     return plugins.targets().names()
 
 
+def __dir__() -> list[str]:
+    """Module attributes plus every registered target (third-party plugins included)."""
+    from vsodboost import plugins
+
+    return sorted(set(globals()) | set(plugins.targets().names()))
+
+
 def __getattr__(name: str) -> Any:
     # `adapters.mymodel()` for targets registered by third-party plugins
     if name.startswith("_"):

@@ -115,6 +115,13 @@ class MethodTarget:
             return self._backend.predict(video)
         return self._backend.predict_video(list(video))
 
+    def coverage(self, video: Video) -> list[bool] | None:
+        """Maps mode: which frames have a map; live mode: None (unknown before running)."""
+        return self._backend.coverage(video) if self.mode == "maps" else None
+
+    def explain_no_match(self, video: Video) -> str:
+        return self._backend.explain_no_match(video) if self.mode == "maps" else ""
+
     def identity(self) -> dict[str, Any] | None:
         """Maps mode: the maps folder and options; live mode: None (the Booster hashes the network's weights)."""
         if self.mode == "maps" and hasattr(self._backend, "identity"):
@@ -140,11 +147,12 @@ def make_method(
     suffix: str = "",
     normalize: bool = True,
     exts: Sequence[str] | None = None,
+    match: str = "stem",
     **live_kwargs: Any,
 ) -> MethodTarget:
     """Build the adapter of ``method``: ``maps=ROOT`` (maps mode), ``weights=FILE`` (live), or neither
-    (maps from ``$VSODBOOST_HOME/<method>/``). ``sequence``, ``prefix``, ``suffix``, ``normalize`` and ``exts`` are
-    maps-mode options (see :class:`PrecomputedTarget`); any other keyword goes to the live network."""
+    (maps from ``$VSODBOOST_HOME/<method>/``). ``sequence``, ``prefix``, ``suffix``, ``normalize``, ``exts`` and
+    ``match`` are maps-mode options (see :class:`PrecomputedTarget`); any other keyword goes to the live network."""
     spec = METHODS[method]
     if maps is not None and weights is not None:
         raise InputError(f"{method}: pass either maps=ROOT (published maps) or weights=FILE (live inference), not both")
@@ -164,5 +172,5 @@ def make_method(
         raise MissingMapsError(f"{spec.title}: maps folder {root} does not exist; " + _download_hint(spec, default))
     extra = {"exts": exts} if exts is not None else {}
     backend = PrecomputedTarget(root, sequence=sequence, prefix=prefix, suffix=suffix, normalize=normalize,
-                                name=method, hint=_download_hint(spec, default), **extra)
+                                name=method, hint=_download_hint(spec, default), match=match, **extra)
     return MethodTarget(spec, backend, "maps")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -58,6 +59,11 @@ class PrecomputedTarget:
     ``<root>/<dataset>/<seq>`` is used (published results are often grouped by dataset), and when ``root`` itself
     holds maps it is used directly. Frames without a map get ``None`` (never a zero map). Maps are resized to the
     frame size (bilinear) and min-max normalised per frame.
+
+    ``match="stem"`` (default) pairs a map with the frame of the same stem; ``match="order"`` pairs the k-th map
+    (natural sort of the names) with the k-th frame of the sequence, for maps named unlike the frames (e.g. frames
+    ``00000…`` of a video file, maps ``bird_frame0021…``); it needs as many maps as frames (:class:`InputError`
+    otherwise).
     """
 
     def __init__(
@@ -71,7 +77,12 @@ class PrecomputedTarget:
         normalize: bool = True,
         name: str = "precomputed",
         hint: str = "",
+        match: str = "stem",
     ) -> None:
+        if match not in ("stem", "order"):
+            raise InputError(f"{name}: match must be 'stem' (map and frame share a file stem) or 'order' (k-th map "
+                             f"↔ k-th frame), got {match!r}")
+        self.match = match
         self.root = Path(root).expanduser()
         if not self.root.is_dir():
             raise MissingMapsError(f"maps folder {self.root} does not exist" + (f"; {hint}" if hint else ""))
@@ -116,19 +127,55 @@ class PrecomputedTarget:
             index[stem] = f
         return index
 
+    def _frame_index(self, video: Video) -> dict[str, Path]:
+        """Frame name → map file, by stem or (``match="order"``) by position in the whole sequence."""
+        folder = self.sequence_dir(self.sequence or video.name)
+        index = self._index(folder)
+        if self.match == "stem":
+            return index
+        frames = list(getattr(video, "sequence_names", None) or video.names)  # a buffer knows its sequence's frames
+        if len(index) != len(frames):
+            raise InputError(f"{self.name}: match='order' pairs maps with frames by position, but {folder} holds "
+                             f"{len(index)} maps for {len(frames)} frames of {video.name!r}; use match='stem' "
+                             "(the default) or a folder with one map per frame")
+        return dict(zip(frames, (index[k] for k in sorted(index, key=_natural))))
+
     def coverage(self, video: Video) -> list[bool]:
-        index = self._index(self.sequence_dir(self.sequence or video.name))
+        index = self._frame_index(video)
         return [n in index for n in video.names]
 
     def predict(self, video: Video) -> list[np.ndarray | None]:
-        index = self._index(self.sequence_dir(self.sequence or video.name))
+        index = self._frame_index(video)
         return [read_map(index[n], video.size, normalize=self.normalize) if n in index else None
                 for n in video.names]
 
+    def explain_no_match(self, video: Video) -> str:
+        """Why no map matched a frame of ``video``: counts and two example names of each side, and the fix."""
+        folder = self.sequence_dir(self.sequence or video.name)
+        maps = sorted(self._index(folder), key=_natural)
+        frames = list(getattr(video, "sequence_names", None) or video.names)
+        if not maps:
+            return (f"{folder} holds no map files ({', '.join(self.exts)})"
+                    + (f" with prefix {self.prefix!r}" if self.prefix else "")
+                    + (f" and suffix {self.suffix!r}" if self.suffix else ""))
+        text = (f"{len(frames)} frames (e.g. {', '.join(map(repr, frames[:2]))}) and {len(maps)} maps in {folder} "
+                f"(stems after prefix/suffix, e.g. {', '.join(map(repr, maps[:2]))}) share no name")
+        if len(frames) == len(maps):
+            return text + "; the counts agree: pair them by order with match='order'"
+        return text + "; rename the maps (or set prefix=/suffix=) so their stems are the frame names"
+
     def identity(self) -> dict[str, Any]:
         """What makes two instances read the same maps (the Booster's resume key records it)."""
-        return {"type": "precomputed", "root": str(self.root.resolve()), "sequence": self.sequence,
-                "prefix": self.prefix, "suffix": self.suffix, "exts": list(self.exts), "normalize": self.normalize}
+        ident = {"type": "precomputed", "root": str(self.root.resolve()), "sequence": self.sequence,
+                 "prefix": self.prefix, "suffix": self.suffix, "exts": list(self.exts), "normalize": self.normalize}
+        if self.match != "stem":  # absent by default: folders written before `match` existed still resume
+            ident["match"] = self.match
+        return ident
 
     def __repr__(self) -> str:
         return f"PrecomputedTarget(name={self.name!r}, root={str(self.root)!r})"
+
+
+def _natural(stem: str) -> list[Any]:
+    """Sort key: digit runs compare as numbers (``frame2`` < ``frame10``)."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", stem)]

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -36,7 +37,7 @@ import torch.nn.functional as F
 from . import __version__, plugins
 from ._device import resolve_device
 from ._checks import check_choice, check_float, check_int
-from .errors import InputError, OutputError, ResumeError, TargetError, VsodboostError
+from .errors import InputError, NoMatchingMapsError, OutputError, ResumeError, TargetError, VsodboostError
 from .mining import Selection, select_frames
 from .spatial.finetune import FinetuneConfig, finetune, predict_maps
 from .target import TargetModel, check_target_output
@@ -144,6 +145,24 @@ class BoostResult:
     # with run(..., keep_models=True): each buffer's fine-tuned spatial model (aligned with `buffers`, None where
     # the buffer did no fine-tuning or kept the target's maps); empty otherwise
     models: list[Any] = field(default_factory=list)
+
+    @property
+    def maps(self) -> list[np.ndarray]:
+        """The boosted maps (alias of ``boosted``)."""
+        return self.boosted
+
+    @property
+    def mined_names(self) -> list[str]:
+        """Names of the mined frames (``mined`` holds their indices; the JSON summary holds these names)."""
+        return [self.names[i] for i in self.mined]
+
+    def __repr__(self) -> str:
+        mined = self.mined_names
+        shown = repr(mined) if len(mined) <= 6 else f"[{', '.join(map(repr, mined[:6]))}, … {len(mined)} in all]"
+        timings = {k: round(v, 2) for k, v in self.timings.items()}
+        warn = f", warnings={len(self.warnings)}" if self.warnings else ""
+        return (f"BoostResult(sequence={self.sequence!r}, frames={len(self.names)}, mined={shown}, "
+                f"timings={timings}{warn})")
 
     @property
     def timings(self) -> dict[str, float]:
@@ -283,6 +302,8 @@ class Booster:
             ``"fast"`` (Lite0 U-Net, geometric fusion), ``"paper"`` (U²-Net-p, ``replace``).
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``…
         seed: same seed → same maps on CPU.
+        threads: torch CPU threads; None (default) leaves torch as it is. Set with ``torch.set_num_threads``, which
+            is process-wide: 1 is fastest on a machine with other jobs running (docs/threads.md).
     """
 
     def __init__(
@@ -296,9 +317,15 @@ class Booster:
         preset: str | None = None,
         device: str | torch.device = "auto",
         seed: int = 0,
+        threads: int | None = None,
     ) -> None:
         from .presets import DEFAULT_PRESET, get_preset, merge_config
 
+        if threads is not None:
+            torch.set_num_threads(check_int("threads", threads, lo=1, hint=" (torch CPU threads; None leaves torch's "
+                                                                          "setting; 1 on a busy machine)"))
+        self.threads = threads
+        self._on_iteration: Callable[[int, float], None] | None = None  # fine-tuning progress, see _iterations
         self.device = resolve_device(device)
         self.seed = check_int("seed", seed, lo=0, hi=2**63 - 1, hint=" (any integer in [0, 2**63-1]; 0 is the default)")
         self.preset = get_preset(preset or DEFAULT_PRESET)
@@ -333,6 +360,10 @@ class Booster:
         if isinstance(spatial, str):
             spatial = plugins.spatial_models().create(spatial)
         self.spatial = spatial.to(self.device).eval()
+
+    def __repr__(self) -> str:
+        return (f"Booster(target={self.target.name!r}, preset={self.preset.name!r}, "
+                f"spatial={type(self.spatial).__name__}, device={str(self.device)!r})")
 
     # -- provenance -----------------------------------------------------------------------------------------
     def provenance(self) -> dict[str, Any]:
@@ -405,12 +436,39 @@ class Booster:
         if mined:
             x = frames[mined]
             y = torch.from_numpy(np.stack([target_maps[i] for i in mined]))  # type: ignore[misc]
-            model, losses = finetune(start, x.to(self.device), y.to(self.device), cfg, seed=seed)
+            model, losses = finetune(start, x.to(self.device), y.to(self.device), cfg, seed=seed,
+                                     callback=self._on_iteration)
             tuned = model
         maps = predict_maps(model, frames, input_size=cfg.input_size, batch=cfg.predict_batch)
         return maps, losses, tuned
 
     # -- driver ---------------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _iterations(self, video: Video,
+                    callback: Callable[[int, int], None] | None) -> Iterator[Callable[[int], None]]:
+        """Route fine-tuning iterations to ``callback(done, total)``, counted over the whole video (total =
+        iterations × buffers). Yields ``buffer_done(b)``, which moves the count to the end of buffer ``b`` (a buffer
+        with nothing mined does not fine-tune, a resumed one is skipped)."""
+        per = self.config.finetune.iterations
+        total = per * sum(1 for _ in video.buffers(self.config.buffer_size))
+        if callback is None:
+            yield lambda b: None
+            return
+        base = [0]
+
+        def on_iteration(it: int, loss: float) -> None:
+            callback(min(base[0] + it, base[0] + per), total)
+
+        def buffer_done(b: int) -> None:
+            base[0] = (b + 1) * per
+            callback(base[0], total)
+
+        previous, self._on_iteration = self._on_iteration, on_iteration
+        try:
+            yield buffer_done
+        finally:
+            self._on_iteration = previous
+
     def iter_buffers(self, video: Video) -> Iterator[tuple[int, int, dict[str, Any]]]:
         """Process ``video`` buffer by buffer, yielding ``(start, stop, outputs)``; frames stream from disk."""
         for b, (start, stop) in enumerate(video.buffers(self.config.buffer_size)):
@@ -448,6 +506,15 @@ class Booster:
                 f"frames of {video.name!r} are {video.width}×{video.height} (W×H); flow backend "
                 f"{getattr(self.flow, 'name', type(self.flow).__name__)!r} needs at least {need}×{need} px. "
                 "Upscale the frames or choose another flow backend")
+
+    def check_coverage(self, video: Video) -> None:
+        """Before any compute: a target that reports ``coverage(video)`` (maps-mode adapters) but has no map for
+        any frame raises :class:`NoMatchingMapsError`, saying how frames and maps are named."""
+        coverage = getattr(self.target, "coverage", None)
+        cov = coverage(video) if callable(coverage) else None
+        if cov is not None and not any(cov):
+            raise NoMatchingMapsError(f"target {self.target.name!r} has no map for any of the {len(video)} frames of "
+                                      f"{video.name!r}: " + _no_match_hint(self.target, video))
 
     def _run_buffer(self, video: Video, start: int, stop: int, seed: int, *,
                     init: torch.nn.Module | None = None) -> dict[str, Any]:
@@ -524,37 +591,57 @@ class Booster:
         return {"boosted": boosted, "target": target_maps, "hq": hq, "cons": cons, "report": report, "model": tuned}
 
     def run(self, frames: VideoLike, *, name: str | None = None,
-            progress: Callable[[int, int], None] | None = None, keep_models: bool = False) -> BoostResult:
+            progress: Callable[[int, int], None] | bool | None = None,
+            iteration_progress: Callable[[int, int], None] | None = None, keep_models: bool = False) -> BoostResult:
         """Boost a whole video (any input :func:`~vsodboost.video.load_video` accepts).
 
         ``name`` is the sequence name a maps-mode target looks up (default: the folder's name). ``keep_models``
         keeps each buffer's fine-tuned spatial model in :attr:`BoostResult.models` (for
         :meth:`BoostResult.export`); the maps are the same either way.
+        ``progress``: ``True`` shows a tqdm bar that advances per fine-tuning iteration; a callable gets
+        ``(frames_done, frames_total)`` after each buffer. ``iteration_progress(done, total)`` is called after each
+        fine-tuning iteration, counted over the video (total = ``finetune.iterations`` × buffers).
         """
         self.config.validate()
         video = load_video(frames, name=name)
         if name is not None:
             video.name = name
         self.check_video(video)
+        self.check_coverage(video)
         boosted: list[np.ndarray] = []
         target: list[np.ndarray | None] = []
         hq, cons, reports, models = [], [], [], []
-        for start, stop, out in self.iter_buffers(video):
-            boosted += out["boosted"]
-            target += out["target"]
-            hq.append(out["hq"])
-            cons.append(out["cons"])
-            reports.append(out["report"])
-            if keep_models:  # otherwise each tuned model is freed with its buffer
-                models.append(out.get("model"))
-            if progress is not None:
-                progress(stop, len(video))
+        bar = None
+        if progress is True:
+            from tqdm import tqdm
+
+            bar = tqdm(desc=video.name, unit="it", leave=False)
+
+            def show(done: int, total: int) -> None:
+                bar.total, bar.n = total, done  # type: ignore[union-attr]
+                bar.refresh()  # type: ignore[union-attr]
+
+            iteration_progress = _both(iteration_progress, show)
+        try:
+            with self._iterations(video, iteration_progress) as buffer_done:
+                for b, (start, stop, out) in enumerate(self.iter_buffers(video)):
+                    boosted += out["boosted"]
+                    target += out["target"]
+                    hq.append(out["hq"])
+                    cons.append(out["cons"])
+                    reports.append(out["report"])
+                    if keep_models:  # otherwise each tuned model is freed with its buffer
+                        models.append(out.get("model"))
+                    buffer_done(b)
+                    if callable(progress):
+                        progress(stop, len(video))
+        finally:
+            if bar is not None:
+                bar.close()
         if all(m is None for m in target):
-            raise TargetError(
+            raise NoMatchingMapsError(
                 f"target {self.target.name!r} gave no map for any of the {len(video)} frames of {video.name!r}: "
-                "nothing to boost. For a maps-mode target, check that its folder holds this sequence "
-                f"({video.name!r}) with file stems matching the frames (e.g. {video.names[0]!r})"
-            )
+                "nothing to boost. " + _no_match_hint(self.target, video))
         result = BoostResult(
             names=list(video.names), sequence=video.name, boosted=boosted, target=target,
             hq_prob=np.concatenate(hq), consistency=np.concatenate(cons), mined=sum((r.mined for r in reports), []),
@@ -616,9 +703,10 @@ class Booster:
                 out.model = None
             yield out
         if not any_target:
-            raise TargetError(f"target {self.target.name!r} gave no map for any frame of stream {seq!r}: nothing was "
-                              "boosted. For a maps-mode target, pass name= the sequence its folder holds, with file "
-                              "stems matching the frame names (00000, 00001, … for videos and iterators)")
+            raise NoMatchingMapsError(
+                f"target {self.target.name!r} gave no map for any frame of stream {seq!r}: nothing was boosted. For a "
+                "maps-mode target, pass name= the sequence its folder holds, with file stems matching the frame names "
+                "(00000, 00001, … for videos and iterators)")
 
     def _stream_buffer(self, seq: str, chunk: list[tuple[str, np.ndarray, float | None]], index: int, start: int,
                        init: torch.nn.Module | None) -> StreamBuffer:
@@ -638,6 +726,27 @@ class Booster:
                             boosted=out["boosted"], target=out["target"], hq_prob=out["hq"],
                             consistency=out["cons"], report=rep, model=out.get("model"),
                             frames=[f for _, f, _ in chunk])
+
+
+def _both(a: Callable[[int, int], None] | None, b: Callable[[int, int], None]) -> Callable[[int, int], None]:
+    if a is None:
+        return b
+    return lambda done, total: (a(done, total), b(done, total))  # type: ignore[func-returns-value]
+
+
+def _no_match_hint(target: Any, video: Video) -> str:
+    """Why no map matched: the target's own explanation (``explain_no_match(video)``: counts and example names of
+    frames and maps) when it has one, else what to check."""
+    explain = getattr(target, "explain_no_match", None)
+    if callable(explain):
+        try:
+            text = explain(video)
+        except VsodboostError as exc:
+            text = str(exc)
+        if text:
+            return str(text)
+    return (f"For a maps-mode target, check that its folder holds this sequence ({video.name!r}) with file stems "
+            f"matching the frames (e.g. {video.names[0]!r})")
 
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
@@ -769,6 +878,7 @@ def run_to_dir(
     name: str | None = None,
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    iteration_progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Boost ``frames`` buffer by buffer, writing ``<out_dir>/<stem>.png`` as each buffer completes.
 
@@ -777,13 +887,16 @@ def run_to_dir(
     settings skips buffers whose maps are all complete PNGs and removes temporary files a killed run left. A folder
     holding results made with other settings is refused with :class:`ResumeError` naming what differs; a folder
     holding files that are not ours is refused with :class:`InputError`; both unless ``overwrite``. The folder is
-    proved writable before any compute (:class:`OutputError` otherwise). Returns the summary written.
+    proved writable before any compute (:class:`OutputError` otherwise). ``progress(frames_done, frames_total)``
+    is called after each buffer, ``iteration_progress(done, total)`` after each fine-tuning iteration (see
+    :meth:`Booster.run`). Returns the summary written.
     """
     booster.config.validate()
     video = load_video(frames, name=name)
     if name is not None:
         video.name = name
     booster.check_video(video)
+    booster.check_coverage(video)
     out = Path(out_dir)
     state_file = out / "vsodboost.json"
     key = _settings_key(booster, video)
@@ -817,35 +930,39 @@ def run_to_dir(
     write_json_atomic(state_file, summary)  # before the first map: a run killed mid-buffer is resumable
     size = (video.height, video.width)
     any_target = False
-    for b, (start, stop) in enumerate(video.buffers(booster.config.buffer_size)):
-        tag = f"{start}:{stop}"
-        if tag in done and all(map_is_complete(out / f"{n}.png", size) for n in video.names[start:stop]):
-            any_target = any_target or done[tag].get("has_target", True)
+    with booster._iterations(video, iteration_progress) as buffer_done:
+        for b, (start, stop) in enumerate(video.buffers(booster.config.buffer_size)):
+            tag = f"{start}:{stop}"
+            if tag in done and all(map_is_complete(out / f"{n}.png", size) for n in video.names[start:stop]):
+                any_target = any_target or done[tag].get("has_target", True)
+                buffer_done(b)
+                if progress is not None:
+                    progress(stop, len(video))
+                continue
+            summary["buffers_done"].pop(tag, None)
+            res = booster._run_buffer(video, start, stop, booster.seed + b)
+            for n, m in zip(video.names[start:stop], res["boosted"]):
+                write_map_atomic(out / f"{n}.png", m, sync_dir=False)
+            fsync_dir(out)  # the maps' renames are durable before the state says the buffer is done
+            has_target = any(m is not None for m in res["target"])
+            any_target = any_target or has_target
+            rep: BufferReport = res["report"]
+            summary["buffers_done"][tag] = {
+                **asdict(rep), "mined": [video.names[i] for i in rep.mined], "has_target": has_target,
+                "hq_prob": [round(float(p), 4) for p in res["hq"]],
+                "consistency": [None if not np.isfinite(c) else round(float(c), 4) for c in res["cons"]],
+            }
+            summary["warnings"] = collect_warnings()
+            for w in rep.warnings:
+                _log.warning(w)
+            write_json_atomic(state_file, summary)  # after the maps: a buffer counts as done only once written
+            buffer_done(b)
             if progress is not None:
                 progress(stop, len(video))
-            continue
-        summary["buffers_done"].pop(tag, None)
-        res = booster._run_buffer(video, start, stop, booster.seed + b)
-        for n, m in zip(video.names[start:stop], res["boosted"]):
-            write_map_atomic(out / f"{n}.png", m, sync_dir=False)
-        fsync_dir(out)  # the maps' renames are durable before the state says the buffer is done
-        has_target = any(m is not None for m in res["target"])
-        any_target = any_target or has_target
-        rep: BufferReport = res["report"]
-        summary["buffers_done"][tag] = {
-            **asdict(rep), "mined": [video.names[i] for i in rep.mined], "has_target": has_target,
-            "hq_prob": [round(float(p), 4) for p in res["hq"]],
-            "consistency": [None if not np.isfinite(c) else round(float(c), 4) for c in res["cons"]],
-        }
-        summary["warnings"] = collect_warnings()
-        for w in rep.warnings:
-            _log.warning(w)
-        write_json_atomic(state_file, summary)  # after the maps: a buffer counts as done only once written
-        if progress is not None:
-            progress(stop, len(video))
     if not any_target:
-        raise TargetError(f"target {booster.target.name!r} gave no map for any frame of {video.name!r}; the maps in "
-                          f"{out} come from the pretrained spatial model only. Check the target's maps folder.")
+        raise NoMatchingMapsError(f"target {booster.target.name!r} gave no map for any frame of {video.name!r}; the "
+                                  f"maps in {out} come from the pretrained spatial model only. "
+                                  + _no_match_hint(booster.target, video))
     summary["complete"] = True
     write_json_atomic(state_file, summary)
     return summary

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import re
 import sys
 
 from . import __version__
@@ -24,6 +25,22 @@ COMMANDS: tuple[str, ...] = (
 )
 
 
+_SAYS_DEFAULT = re.compile(r"default[: ]|%\(default\)")
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Appends ``(default: X)`` to an option's help unless it says its default already or has none worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (_SAYS_DEFAULT.search(text) or default is None or default is False or default == argparse.SUPPRESS
+                or not action.option_strings or action.nargs == 0
+                or isinstance(action, (argparse._VersionAction, argparse._HelpAction))):
+            return text
+        return text + " (default: %(default)s)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vsodboost",
@@ -31,10 +48,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"vsodboost {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", help="`vsodboost COMMAND --help` for its options")
     for modname in COMMANDS:
         importlib.import_module(modname).add_parser(sub)
+    for p in iter_parsers(parser):
+        p.formatter_class = HelpFormatter
     return parser
+
+
+def iter_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """``parser`` and every sub-command parser under it (depth first)."""
+    out = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for p in dict.fromkeys(action.choices.values()):
+                out += iter_parsers(p)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,7 @@ __all__ = [
     "TargetError",
     "PluginError",
     "MissingMapsError",
+    "NoMatchingMapsError",
     "OutputError",
     "ResumeError",
     "UsageError",
@@ -67,6 +68,11 @@ class PluginError(VsodboostError, RuntimeError):
 
 class MissingMapsError(VsodboostError, FileNotFoundError):
     """A maps-mode adapter cannot find the published maps (the message says what to download and where)."""
+
+
+class NoMatchingMapsError(TargetError):
+    """The target gave no map for any frame of a sequence (maps absent, or named unlike the frames); a run over a
+    folder of sequences skips such a sequence (``vsodboost boost`` exits with status 3)."""
 
 
 class OutputError(VsodboostError, OSError):

@@ -212,7 +212,9 @@ class Video(Sequence[np.ndarray]):
     def __getitem__(self, i: int | slice) -> Any:
         if isinstance(i, slice):
             idx = range(len(self))[i]
-            return Video(arrays=[self[j] for j in idx], names=[self.names[j] for j in idx], name=self.name)
+            clip = Video(arrays=[self[j] for j in idx], names=[self.names[j] for j in idx], name=self.name)
+            clip.sequence_names = getattr(self, "sequence_names", self.names)  # a buffer knows its sequence's frames
+            return clip
         n = len(self)
         if not -n <= i < n:
             raise IndexError(f"frame index {i} out of range for a video of {n} frames")

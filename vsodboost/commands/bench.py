@@ -52,7 +52,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "DIR/report.md, plots and side-by-side frames. Resumable.",
     )
     p.add_argument("--data", required=True, help="dataset root (DAVIS root or DAVSOD-layout root)")
-    p.add_argument("--layout", required=True, choices=("davis", "davsod"))
+    p.add_argument("--layout", required=True, choices=("davis", "davsod"),
+                   help="dataset layout: davis (JPEGImages/480p, Annotations/480p) or davsod (<seq>/Imgs + a GT "
+                        "folder per sequence)")
     p.add_argument("--split", help="DAVIS split (ImageSets/480p/<split>.txt), e.g. val; default: every sequence")
     p.add_argument("--target", required=True,
                    help="registered target name, `precomputed:ROOT`, or `<method>:ROOT` for published maps")
@@ -76,12 +78,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--periods", default="1,2,3,4,5,10", help="Table II: values of 1/T (default 1,2,3,4,5,10)")
     p.add_argument("--flows", default="dis,farneback", help="Table VI: flow backends (default dis,farneback)")
     p.add_argument("--vis-frames", type=int, default=2, help="side-by-side images per sequence (0: none)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1'…")
+    p.add_argument("--seed", type=int, default=0, help="same seed → same maps on CPU")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: fastest on busy machines; 0 keeps torch's default)")
     p.add_argument("--overwrite", action="store_true", help="replace results made with other settings")
     p.add_argument("--no-record-command", dest="record_command", action="store_false",
                    help="do not write the command line into the report")
-    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

@@ -3,38 +3,107 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
+import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from ..errors import InputError, UsageError
+from ..errors import InputError, MissingMapsError, NoMatchingMapsError, UsageError, VsodboostError
 from ..presets import PRESETS
 from ..video import IMAGE_EXTS
 
 METHOD_TARGETS = ("ssav", "mga", "cos", "lsti", "pcsa")
 
 
-def parse_target(spec: str) -> Any:
-    """``NAME`` (a registered target built with no arguments), ``precomputed:ROOT`` or ``<method>:ROOT`` (maps)."""
+#: Exit status of ``vsodboost boost`` over a folder of sequences when some were skipped (no maps for them).
+EXIT_SKIPPED = 3
+
+
+def parse_target_args(items: list[str] | None) -> dict[str, Any]:
+    """``--target-arg KEY=VALUE`` items → keyword arguments; a value is parsed as JSON when it can be
+    (``5``, ``true``, ``["png"]``), else kept as a string (``match=order``)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise UsageError(f"--target-arg {item!r}: expected KEY=VALUE with KEY a keyword of the target, e.g. "
+                             "--target-arg match=order")
+        if key in out:
+            raise UsageError(f"--target-arg {key} is given twice; give each option once")
+        try:
+            out[key] = json.loads(text)
+        except json.JSONDecodeError:
+            out[key] = text
+    return out
+
+
+def _maps_keyword(factory: Any) -> str | None:
+    """The keyword a target factory takes its maps folder with (``root`` or ``maps``), None when it takes none."""
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return "maps"
+    for key in ("root", "maps"):
+        if key in params:
+            return key
+    return "maps" if any(p.kind is p.VAR_KEYWORD for p in params.values()) else None
+
+
+def cli_wording(exc: VsodboostError, name: str) -> VsodboostError:
+    """``exc`` with its Python hints (``pass maps=ROOT``, ``weights=FILE``) in command-line form."""
+    text = str(exc)
+    new = (text.replace("pass maps=ROOT", f"pass --target {name}:ROOT")
+           .replace("maps=ROOT", f"--target {name}:ROOT").replace("weights=FILE", "--target-arg weights=FILE")
+           .replace("pass root=<one of them>", f"pass --target {name}:<one of them>")
+           .replace("with match='order'", "with --target-arg match=order")
+           .replace("use match='stem'", "drop --target-arg match=order")
+           .replace("(or set prefix=/suffix=)", "(or pass --target-arg prefix=… / suffix=…)"))
+    if new == text:
+        return exc
+    try:
+        out = type(exc)(new)
+    except Exception:  # an error class with another constructor: keep it as it is
+        return exc
+    for note in getattr(exc, "__notes__", []):
+        out.add_note(note)
+    return out
+
+
+def parse_target(spec: str, target_args: dict[str, Any] | None = None) -> Any:
+    """``NAME`` (a registered target), ``precomputed:ROOT`` or ``<method>:ROOT`` (published maps), with the
+    options of ``--target-arg`` as keyword arguments."""
     from .. import plugins
 
     name, sep, root = spec.partition(":")
     reg = plugins.targets()
-    if name not in reg:
-        reg.get(name)  # raises UnknownNameError listing the available targets
-    if not sep:
-        try:
-            return reg.create(name)
-        except TypeError as exc:  # a factory that needs arguments (precomputed needs its maps folder)
+    entry = reg.get(name)  # raises UnknownNameError listing the available targets
+    kwargs = dict(target_args or {})
+    if sep:
+        if not root:
+            raise InputError(f"--target {spec!r}: give the maps folder after the colon, e.g. {name}:/path/to/maps")
+        key = _maps_keyword(entry.factory)
+        if key is None:
+            raise UsageError(f"--target {spec!r}: target {name!r} takes no maps folder; use --target {name} and pass "
+                             "its options with --target-arg KEY=VALUE")
+        if key in kwargs:
+            raise UsageError(f"--target {spec!r} and --target-arg {key}=… both give the maps folder; give it once")
+        kwargs[key] = root
+    try:
+        return reg.create(name, **kwargs)
+    except TypeError as exc:  # missing or unknown keyword of the factory
+        if not sep and _maps_keyword(entry.factory) == "root" and "root" not in kwargs:
             raise UsageError(f"--target {spec!r}: {name} needs a maps folder: --target {name}:/path/to/maps "
                              f"({exc})") from exc
-    if not root:
-        raise InputError(f"--target {spec!r}: give the maps folder after the colon, e.g. {name}:/path/to/maps")
-    if name == "precomputed":
-        return reg.create(name, root=root)
-    return reg.create(name, maps=root)
+        raise UsageError(f"--target {spec!r}: target {name!r} cannot be built with options "
+                         f"{sorted(kwargs) or '(none)'}: {exc}; pass its options with --target-arg KEY=VALUE"
+                         ) from exc
+    except VsodboostError as exc:
+        raise cli_wording(exc, name) from exc
 
 
 def sequences_of(frames: Path) -> list[tuple[str, Path]]:
@@ -106,42 +175,124 @@ def load_config(path: str | None, buffer_size: int | None) -> dict[str, Any]:
     return fields
 
 
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer ≥ 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer ≥ 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer ≥ 0, got {value}")
+    return value
+
+
+def add_threads_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=non_negative_int, default=1,
+                   help="torch CPU threads (default 1: fine-tuning 4-10x faster than torch's default when other jobs "
+                        "share the CPU, docs/threads.md; 0 keeps torch's default); set process-wide with "
+                        "torch.set_num_threads")
+
+
+def apply_threads(n: int) -> None:
+    """``--threads``: ``torch.set_num_threads(n)`` (process-wide); 0 keeps torch's default."""
+    if n:
+        import torch
+
+        torch.set_num_threads(n)
+
+
+def pick_sequences(seqs: list[tuple[str, Path]], wanted: str | None) -> list[tuple[str, Path]]:
+    """``--sequences a,b``: those sequences, in the order given; an unknown name is a :class:`UsageError`."""
+    if not wanted:
+        return seqs
+    names = [w.strip() for w in wanted.split(",") if w.strip()]
+    by_name = dict(seqs)
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        shown = ", ".join(list(by_name)[:10]) + (" …" if len(by_name) > 10 else "")
+        raise UsageError(f"--sequences: no sequence {', '.join(unknown)} in the input; it holds: {shown}")
+    return [(n, by_name[n]) for n in dict.fromkeys(names)]
+
+
+def _one_line(exc: BaseException) -> str:
+    return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+
+
 def run(args: argparse.Namespace) -> int:
     from ..booster import Booster, run_to_dir
     from ..io import check_output_dir
 
+    apply_threads(args.threads)
     config = load_config(args.config, args.buffer_size)
-    target = parse_target(args.target)
+    target_name = args.target.partition(":")[0]
+    target = parse_target(args.target, parse_target_args(args.target_arg))
     check_output_dir(args.out)  # a read-only or misplaced --out fails now, not after a buffer of compute
+    found = sequences_of(Path(args.frames))
+    multi = len(found) > 1
+    seqs = pick_sequences(found, args.sequences)
     booster = Booster(target, flow=args.flow, mqpm=args.mqpm, spatial=args.spatial, config=config,
                       preset=args.preset, device=args.device, seed=args.seed)
-    seqs = sequences_of(Path(args.frames))
-    multi = len(seqs) > 1
-    for seq, path in seqs:
+    skipped: list[str] = []
+    for k, (seq, path) in enumerate(seqs, 1):
         out = Path(args.out) / seq if multi else Path(args.out)
-        bar = tqdm(total=None, desc=seq, unit="frame", disable=args.quiet)
+        label = f"sequence {k}/{len(seqs)} {seq}" if multi else seq
+        existed = out.exists()
+        bar = tqdm(total=None, desc=label, unit="it", disable=args.quiet, dynamic_ncols=True)
 
-        def progress(done: int, total: int, bar: tqdm = bar) -> None:
-            bar.total = total
-            bar.n = done
+        def iterations(done: int, total: int, bar: tqdm = bar) -> None:
+            bar.total, bar.n = total, done
             bar.refresh()
 
-        summary = run_to_dir(booster, path, out, name=args.name or seq, overwrite=args.overwrite, progress=progress)
-        bar.close()
+        def frames_done(done: int, total: int, bar: tqdm = bar) -> None:
+            bar.set_postfix_str(f"frames {done}/{total}")
+
+        try:
+            summary = run_to_dir(booster, path, out, name=args.name or seq, overwrite=args.overwrite,
+                                 progress=frames_done, iteration_progress=iterations)
+        except VsodboostError as exc:
+            worded = cli_wording(exc, target_name)
+            if not (multi and isinstance(exc, (MissingMapsError, NoMatchingMapsError))):
+                if worded is exc:
+                    raise
+                raise worded from exc
+            bar.close()
+            if not existed and out.is_dir():
+                shutil.rmtree(out)  # made by this run for a sequence it could not boost: leave nothing behind
+            skipped.append(seq)
+            print(f"warning: skipped {label}: {_one_line(worded)}", file=sys.stderr, flush=True)
+            continue
+        finally:
+            bar.close()
         mined = sum(len(b["mined"]) for b in summary["buffers_done"].values())
-        print(f"{seq}: {len(summary['settings']['frames'])} frames, {mined} mined, maps in {out}")
+        print(f"{label}: {len(summary['settings']['frames'])} frames, {mined} mined, maps in {out}")
         for w in summary["warnings"]:
             print(f"  warning: {w}")
+    if skipped:
+        print(f"boosted {len(seqs) - len(skipped)} of {len(seqs)} sequences; skipped {len(skipped)} without target "
+              f"maps: {', '.join(skipped)} (exit status {EXIT_SKIPPED})", file=sys.stderr)
+        return EXIT_SKIPPED
+    if multi:
+        print(f"boosted {len(seqs)} of {len(seqs)} sequences")
     return 0
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("boost", help="boost a target's maps on a video (or every sequence of a folder)")
+    p = sub.add_parser(
+        "boost", help="boost a target's maps on a video (or every sequence of a folder)",
+        description="Boost a target VSOD model's maps on a video, or on every sequence of a folder: mine the frames "
+                    "with good motion, fine-tune the spatial model on the target's maps there, predict every frame. "
+                    "Over a folder of sequences, a sequence the target has no maps for is skipped with a warning.",
+        epilog=f"exit status: 0 all done; {EXIT_SKIPPED} some sequences skipped (no target maps for them, listed at "
+               "the end); 2 invalid option or --config; 1 any other error. Reruns resume finished buffers.")
     p.add_argument("frames", help="folder of frames, video file, or folder of sequence folders")
     p.add_argument("--target", required=True,
                    help="registered target name, `precomputed:ROOT`, or `<method>:ROOT` for published maps")
+    p.add_argument("--target-arg", action="append", metavar="KEY=VALUE", default=None,
+                   help="option passed to the target (repeatable; VALUE parsed as JSON when it can be, else a "
+                        "string), e.g. --target-arg match=order --target-arg prefix=bird_")
+    p.add_argument("--sequences", metavar="A,B", help="only these sequences of a folder of sequences (comma-separated)")
     p.add_argument("--out", required=True, help="output folder (per-sequence subfolders for several sequences)")
-    p.add_argument("--flow", default="dis", help="flow backend (see `vsodboost plugins`)")
+    p.add_argument("--flow", default="dis", help="flow backend (see `vsodboost plugins`; default: dis)")
     p.add_argument("--mqpm", default="default", help="MQPM weights: 'default' (shipped) or a checkpoint path")
     p.add_argument("--preset", default="quality", choices=sorted(PRESETS),
                    help="spatial model + fine-tuning recipe: quality (default: U²-Net-p, mean fusion), fast (Lite0 "
@@ -151,8 +302,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                     "(e.g. {\"period\": 5, \"finetune\": {...}})")
     p.add_argument("--buffer-size", type=positive_int, help="frames per buffer (default 100)")
     p.add_argument("--name", help="sequence name used to look up maps (default: the folder name)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1'…")
     p.add_argument("--seed", type=seed_int, default=0, help="same seed → same maps on CPU (0 … 2**63-1)")
+    add_threads_argument(p)
     p.add_argument("--overwrite", action="store_true", help="replace results made with other settings")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

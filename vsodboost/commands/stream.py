@@ -11,14 +11,17 @@ import numpy as np
 
 from ..errors import InputError
 from ..presets import PRESETS
-from .boost import load_config, parse_target, positive_int, seed_int
+from .boost import (add_threads_argument, apply_threads, load_config, parse_target, parse_target_args, positive_int,
+                    seed_int)
 
 
 def add_booster_args(p: argparse.ArgumentParser) -> None:
     """The Booster options ``stream`` and ``export`` share with ``boost``."""
     p.add_argument("--target", required=True,
                    help="registered target name, `precomputed:ROOT`, or `<method>:ROOT` for published maps")
-    p.add_argument("--flow", default="dis", help="flow backend (see `vsodboost plugins`)")
+    p.add_argument("--target-arg", action="append", metavar="KEY=VALUE", default=None,
+                   help="option passed to the target (repeatable; VALUE parsed as JSON when it can be, else a string)")
+    p.add_argument("--flow", default="dis", help="flow backend (see `vsodboost plugins`; default: dis)")
     p.add_argument("--mqpm", default="default", help="MQPM weights: 'default' (shipped) or a checkpoint path")
     p.add_argument("--preset", default="quality", choices=sorted(PRESETS),
                    help="spatial model + fine-tuning recipe (quality: U²-Net-p; fast: Lite0 U-Net; paper)")
@@ -26,15 +29,17 @@ def add_booster_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="JSON file with BoostConfig fields laid over the preset's")
     p.add_argument("--buffer-size", type=positive_int, help="frames per buffer (default: the config's, 100)")
     p.add_argument("--name", help="sequence name a maps-mode target looks up (default: from the source)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1'…")
     p.add_argument("--seed", type=seed_int, default=0, help="same seed → same maps on CPU (0 … 2**63-1)")
+    add_threads_argument(p)
 
 
 def make_booster(args: argparse.Namespace) -> Any:
     from ..booster import Booster
 
+    apply_threads(args.threads)
     config = load_config(args.config, args.buffer_size)  # checked now, as `boost` does (UsageError: exit 2)
-    return Booster(parse_target(args.target), flow=args.flow, mqpm=args.mqpm, spatial=args.spatial, config=config,
+    return Booster(parse_target(args.target, parse_target_args(args.target_arg)), flow=args.flow, mqpm=args.mqpm, spatial=args.spatial, config=config,
                    preset=args.preset, device=args.device, seed=args.seed)
 
 
@@ -96,7 +101,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("stream", help="boost a camera, video file/URL or folder buffer by buffer while reading it")
+    p = sub.add_parser("stream", help="boost a camera, video file/URL or folder buffer by buffer while reading it",
+                       description="Boost a camera, a video file or URL, or a folder of frames buffer by buffer while "
+                                   "reading it: each buffer's maps are written as soon as it is done, with its "
+                                   "latency in stream.json (docs/streams_export.md).")
     p.add_argument("source", help="camera index (0, 1…), video file, URL OpenCV opens, or folder of frames")
     p.add_argument("--out", required=True, help="output folder: <frame>.png per frame and stream.json")
     add_booster_args(p)

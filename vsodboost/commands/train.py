@@ -55,18 +55,20 @@ def _add_mqpm(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--theta", default=d.theta, help="Θ of Eq. 1 (default: border-contrast)")
     p.add_argument("--encoder", default=d.encoder, help=f"encoder (default {d.encoder}; or vgg16)")
     p.add_argument("--input-size", type=int, default=d.input_size, help="square training resolution, multiple of 32")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--iterations", type=int, default=d.iterations)
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="flow images per step")
+    p.add_argument("--iterations", type=int, default=d.iterations, help="optimiser steps")
     p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate of the new layers (cosine decay)")
-    p.add_argument("--encoder-lr", type=float, default=d.encoder_lr)
+    p.add_argument("--encoder-lr", type=float, default=d.encoder_lr,
+                   help="Adam learning rate of the pretrained encoder (cosine decay)")
     p.add_argument("--freeze-stages", type=int, default=d.freeze_stages,
                    help="encoder stem + first N stages keep ImageNet weights")
     p.add_argument("--no-flip", action="store_true", help="disable random horizontal flips")
     p.add_argument("--val", action="append", metavar="SEQ",
                    help="hold out this sequence for validation; best.pt then follows its loss (repeatable)")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--log-every", type=int, default=d.log_every)
-    p.add_argument("--ckpt-every", type=int, default=d.ckpt_every)
+    p.add_argument("--seed", type=int, default=d.seed, help="seed of sampling and initialisation")
+    p.add_argument("--log-every", type=int, default=d.log_every, help="log the loss every N steps")
+    p.add_argument("--ckpt-every", type=int, default=d.ckpt_every,
+                   help="write a resumable checkpoint every N steps")
     p.add_argument("--device", default=d.device, help="auto (GPU when present), cpu, cuda, cuda:1 ...")
     p.add_argument("--work-dir", default=None, help="checkpoints and logs (default: OUT.train/)")
     p.add_argument("--cache-dir", default=None, help="flow cache (default $VSODBOOST_CACHE or /tmp/vsodboost-cache)")
@@ -101,12 +103,12 @@ def _add_spatial(sub: argparse._SubParsersAction) -> None:
                    help="dataset root in DAVIS, DAVSOD or image (ECSSD: images/ + ground_truth_mask/) layout "
                         "(repeatable)")
     p.add_argument("--out", required=True, help="checkpoint to write (atomically)")
-    p.add_argument("--iterations", type=int, default=200)
-    p.add_argument("--batch-size", type=int, default=6)
-    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--iterations", type=int, default=200, help="optimiser steps")
+    p.add_argument("--batch-size", type=int, default=6, help="frames per step")
+    p.add_argument("--lr", type=float, default=3e-4, help="Adam learning rate")
     p.add_argument("--input-size", type=int, default=224, help="square training resolution, multiple of 32")
     p.add_argument("--exclude", action="append", metavar="SEQ", help="leave this sequence out (repeatable)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of sampling and initialisation")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.set_defaults(func=_run_spatial)
 
@@ -116,8 +118,10 @@ TRAINERS: dict[str, Callable[[argparse._SubParsersAction], None]] = {"mqpm": _ad
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a network of the method (mqpm, spatial)")
-    inner = p.add_subparsers(dest="network", metavar="NETWORK")
+    p = sub.add_parser("train", help="train a network of the method (mqpm, spatial)",
+                       description="Train a network of the method: the MQPM on flow images, or saliency-pretrain "
+                                   "the spatial model. `vsodboost train NETWORK --help` lists its options.")
+    inner = p.add_subparsers(dest="network", metavar="NETWORK", help="the network to train")
     for add in TRAINERS.values():
         add(inner)
 
