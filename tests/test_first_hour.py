@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-import adapters
+from vsodboost import adapters
 import vsodboost.booster as booster_mod
 from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
 from vsodboost import plugins
@@ -55,7 +55,7 @@ def test_threads_option_sets_torch_threads_and_none_leaves_them():
 
 def test_importing_the_library_does_not_change_torch_threads():
     code = ("import torch; n = torch.get_num_threads(); import vsodboost, vsodboost.booster, vsodboost.cli, "
-            "adapters; print(n, torch.get_num_threads())")
+            "vsodboost.adapters; print(n, torch.get_num_threads())")
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     before, after = out.stdout.split()
