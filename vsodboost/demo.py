@@ -135,7 +135,7 @@ def run_demo(out_dir: str | os.PathLike[str] = "vsodboost-demo", *, frames: int 
     idx = np.linspace(0, frames - 1, 4).round().astype(int)
     tgt_list = [result.target[i] for i in range(frames)]
     cv2.imwrite(str(out / "side_by_side.png"),
-                _panel(clip, [masks, tgt_list, result.boosted], ["ground truth", "target", "boosted"], idx))
+                _panel(clip, [masks, tgt_list, result.boosted], ["ground truth", "target", "boosted (replace)"], idx))
     writer = cv2.VideoWriter(str(out / "side_by_side.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10,
                              (clip[0].shape[1] * 4, clip[0].shape[0]))
     for i in range(frames):
