@@ -148,7 +148,10 @@ def _render(r: Mapping[str, Any], *, figures: bool) -> str:
         rows8.append(["**total**", f"{t8['total_seconds']:.2f}",
                       f"{1000 * t8['total_seconds'] / max(t8['frames'], 1):.1f}"])
         lines += ["## Table VIII — runtime per stage", "",
-                  f"{t8['frames']} frames; {t8['fps']} frames per second end to end on {dev['device']}. "
+                  f"{t8['frames']} frames; {t8['fps']} frames per second end to end on {dev['device']}"
+                  + (f"; **{t8['inference_fps']} frames per second for inference alone** (the adapted spatial "
+                     "model's prediction, the paper's Table VIII measure; fine-tuning is a per-buffer cost)"
+                     if t8.get("inference_fps") else "") + ". "
                   f"Evaluation took {t8['evaluation_seconds']:.1f} s. {t8['note']}.", "",
                   _table(["stage", "seconds", "ms / frame"], rows8), ""]
 
