@@ -420,14 +420,15 @@ class Booster:
         self, frames: torch.Tensor, target_maps: list[np.ndarray | None], mined: list[int], seed: int
     ) -> tuple[torch.Tensor, list[float]]:
         """Step 3: a fresh copy of the spatial model, fine-tuned on the mined frames, predicts every frame."""
-        maps, losses, _ = self._tune_and_predict(frames, target_maps, mined, seed)
+        maps, losses, _, _ = self._tune_and_predict(frames, target_maps, mined, seed)
         return maps, losses
 
     def _tune_and_predict(
         self, frames: torch.Tensor, target_maps: list[np.ndarray | None], mined: list[int], seed: int,
         init: torch.nn.Module | None = None,
-    ) -> tuple[torch.Tensor, list[float], torch.nn.Module | None]:
-        """:meth:`fine_tune_and_predict` that also returns the tuned model (None when nothing was mined).
+    ) -> tuple[torch.Tensor, list[float], torch.nn.Module | None, dict[str, float]]:
+        """:meth:`fine_tune_and_predict` that also returns the tuned model (None when nothing was mined) and the
+        seconds of ``"finetune"`` and ``"predict"``, timed apart (Table VIII's FPS is inference only).
 
         ``init``: the model to copy and fine-tune instead of the pretrained one (``stream(warm_start=True)``)."""
         cfg = self.config.finetune
@@ -444,9 +445,7 @@ class Booster:
         maps = predict_maps(model, frames, input_size=cfg.input_size, batch=cfg.predict_batch)
         if self.device.type == "cuda":
             torch.cuda.synchronize()
-        # separate timers: Table VIII's FPS is inference only (prediction), fine-tuning is a per-buffer cost
-        self._split = {"finetune": t_pred - t, "predict": time.perf_counter() - t_pred}
-        return maps, losses, tuned
+        return maps, losses, tuned, {"finetune": t_pred - t, "predict": time.perf_counter() - t_pred}
 
     # -- driver ---------------------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -569,11 +568,9 @@ class Booster:
             hq, cons, sel = self.mine(flow_images, teach)
             timings["mqpm+filter"] = time.perf_counter() - t
         warnings += [f"buffer {start}:{stop}: {w}" for w in sel.warnings]
-        t = time.perf_counter()
         torch.manual_seed(seed)
-        maps, losses, tuned = self._tune_and_predict(frames, teach, sel.indices, seed, init)
-        # "finetune" and "predict", timed apart (Table VIII's FPS is inference only)
-        timings.update(getattr(self, "_split", {}) or {"finetune+predict": time.perf_counter() - t})
+        maps, losses, tuned, seconds = self._tune_and_predict(frames, teach, sel.indices, seed, init)
+        timings.update(seconds)
         keep_target = all_flat
         collapse = _collapse(maps) if sel.indices else ""
         if collapse:
