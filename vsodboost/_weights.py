@@ -9,6 +9,7 @@ Sources are tried in a fixed, logged order: an explicit path → the cache (``$V
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -34,6 +35,7 @@ __all__ = [
     "load_state_dict_strict",
     "state_dict_diff",
     "export_state_dict",
+    "save_checkpoint",
 ]
 
 _log = logging.getLogger("vsodboost.weights")
@@ -231,3 +233,22 @@ def export_state_dict(model: nn.Module, *, half: bool = True) -> dict[str, torch
     (halves the file; :func:`load_state_dict_strict` casts them back to the model's dtype)."""
     return {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().clone()
             for k, v in model.state_dict().items()}
+
+
+def save_checkpoint(path: str | os.PathLike[str], *, format: str, config: Mapping[str, Any],
+                    state_dict: Mapping[str, torch.Tensor], meta: Mapping[str, Any] | None = None) -> Path:
+    """Write ``{"format", "config", "state_dict", "meta"}`` atomically (:func:`vsodboost.io.atomic_write_bytes`),
+    loadable with ``weights_only=True``: ``meta`` is reduced to plain JSON types (e.g. torch's ``TorchVersion``
+    would not load back)."""
+    import io
+
+    from .io import atomic_write_bytes
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    obj = {"format": format, "config": dict(config), "state_dict": dict(state_dict),
+           "meta": json.loads(json.dumps(dict(meta or {}), default=str))}
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(p, buf.getvalue())
+    return p

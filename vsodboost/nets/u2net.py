@@ -234,19 +234,10 @@ U2NET_FORMAT = "vsodboost.u2net/1"
 
 def save_u2net(model: U2Net, path: Any, *, meta: Mapping[str, Any] | None = None) -> None:
     """Write ``{"format", "config", "state_dict", "meta"}`` (fp32, readable with ``weights_only=True``), atomically."""
-    import io
-    import json
-    from pathlib import Path
+    from .._weights import export_state_dict, save_checkpoint
 
-    from .._weights import export_state_dict
-    from ..io import atomic_write_bytes
-
-    obj = {"format": U2NET_FORMAT, "config": model.config.to_dict(), "state_dict": export_state_dict(model, half=False),
-           "meta": json.loads(json.dumps(dict(meta or {}), default=str))}
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, buf.getvalue())
+    save_checkpoint(path, format=U2NET_FORMAT, config=model.config.to_dict(),
+                    state_dict=export_state_dict(model, half=False), meta=meta)
 
 
 def load_u2net(path: Any, *, map_location: str | torch.device = "cpu") -> U2Net:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 
-from .._weights import export_state_dict, load_checkpoint, load_state_dict_strict, sha256_file
+from .._weights import export_state_dict, load_checkpoint, load_state_dict_strict, save_checkpoint, sha256_file
 from ..errors import WeightsError
 from ..models import SaliencyUNet, UNetConfig
 
@@ -20,21 +18,8 @@ __all__ = ["save_unet_checkpoint", "load_unet_checkpoint"]
 def save_unet_checkpoint(model: SaliencyUNet, path: str | os.PathLike[str], *, meta: Mapping[str, Any] | None = None,
                          half: bool = True) -> Path:
     """Write ``model`` atomically; ``half`` stores floating tensors in fp16 (halves the file; loads back as fp32)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    state = export_state_dict(model, half=half)
-    # meta as plain JSON types: anything else (e.g. torch's TorchVersion) would not load with weights_only=True
-    plain_meta = json.loads(json.dumps(dict(meta or {}), default=str))
-    obj = {"format": "vsodboost.unet/1", "config": model.config.to_dict(), "state_dict": state, "meta": plain_meta}
-    fd, tmp = tempfile.mkstemp(prefix=p.name + ".", suffix=".part", dir=p.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return p
+    return save_checkpoint(path, format="vsodboost.unet/1", config=model.config.to_dict(),
+                           state_dict=export_state_dict(model, half=half), meta=meta)
 
 
 def load_unet_checkpoint(path: str | os.PathLike[str], *, cls_head: bool | None = None,
