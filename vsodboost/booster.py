@@ -29,7 +29,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Literal, Mapping
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -37,7 +36,7 @@ import torch.nn.functional as F
 from . import __version__, plugins
 from ._device import resolve_device
 from ._checks import check_choice, check_float, check_int
-from .errors import InputError, NoMatchingMapsError, OutputError, ResumeError, TargetError, VsodboostError
+from .errors import InputError, NoMatchingMapsError, ResumeError, TargetError, VsodboostError
 from .mining import Selection, select_frames
 from .spatial.finetune import FinetuneConfig, finetune, predict_maps
 from .target import TargetModel, check_target_output
