@@ -83,6 +83,17 @@ def test_border_contrast_finds_the_differently_moving_object():
     assert inside > 0.8 and outside < 0.1
 
 
+def test_spatial_theta_runs_the_pretrained_u2netp_on_the_flow_image():
+    """Θ 'spatial' (the paper's recipe: an image saliency model on the flow image) with the shipped U²-Net-p, whose
+    input size is one int (320), not (H, W): the moving square is salient, the panning background is not."""
+    from vsodboost.mqpm.theta import SpatialTheta
+
+    flow, gt = _square_flow(n=2, h=96, w=128)
+    sal = SpatialTheta("u2netp")(flow_to_color(flow))
+    assert sal.shape == gt.shape and float(sal.min()) >= 0 and float(sal.max()) <= 1
+    assert sal[gt > 0].mean() > 0.5 > sal[gt == 0].mean() + 0.3
+
+
 def test_mqs_ranks_clean_flow_above_noisy_flow():
     clean, gt = _square_flow()
     noisy, _ = _square_flow(noise=6.0)

@@ -111,7 +111,8 @@ class SpatialTheta:
         x = _check(flow_images)
         net = self._net(x.device)
         h, w = x.shape[-2:]
-        size = tuple(getattr(getattr(net, "config", None), "input_size", (256, 256)))
+        size = getattr(getattr(net, "config", None), "input_size", (256, 256))
+        size = (size, size) if isinstance(size, int) else tuple(size)  # U²-Net: 320; the U-Net: (H, W)
         out = net(F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True))
         logits = out[0] if isinstance(out, tuple) else out
         sal = torch.sigmoid(F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False))[:, 0]
