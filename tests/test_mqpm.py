@@ -324,3 +324,20 @@ def test_shipped_mqpm_localises_the_moving_object(shared_data):
                       for s in seq.stems[10:14]])
     assert prob.shape == (4,) and motion.shape == gt.shape
     assert float(s_measure(motion, gt).mean()) > 0.75
+
+
+def test_summed_losses_are_eqs_6_and_7_as_written():
+    """reduction="sum": Eq. 6 summed over pixels and frames, Eq. 7 over frames — the mean form times the counts, so
+    the map term weighs H·W times more relative to the classification term; any other value is refused."""
+    from vsodboost.mqpm.train import TrainConfig, _losses
+
+    torch.manual_seed(0)
+    net = SaliencyUNet(UNetConfig(cls_head=True, input_size=(64, 64))).eval()
+    x, y, lab = torch.rand(2, 3, 64, 64), (torch.rand(2, 64, 64) > 0.5).float(), torch.tensor([1.0, 0.0])
+    _, m_mean, c_mean, _ = _losses(net, x, y, lab, 1.0)
+    total, m_sum, c_sum, _ = _losses(net, x, y, lab, 1.0, "sum")
+    assert float(m_sum) == pytest.approx(float(m_mean) * 2 * 64 * 64, rel=1e-5)
+    assert float(c_sum) == pytest.approx(float(c_mean) * 2, rel=1e-5)
+    assert float(total) == pytest.approx(float(m_sum + c_sum), rel=1e-6)
+    with pytest.raises(InputError, match="reduction"):
+        TrainConfig(reduction="none")
