@@ -51,7 +51,7 @@ from ..metrics.accumulator import SODMetrics
 from ..metrics.evaluate import MAP_EXTS, evaluate_folders, read_map, resize_to
 from ._runs import RandomFramesBooster, RecordingBooster
 
-__all__ = ["run_bench", "PROTOCOLS", "REPORT_KEYS", "TABLE3_ROWS", "DEFAULT_PERIODS", "DEFAULT_FLOWS"]
+__all__ = ["run_bench", "table1", "table7", "fig10", "mined_of", "PROTOCOLS", "REPORT_KEYS", "TABLE3_ROWS", "DEFAULT_PERIODS", "DEFAULT_FLOWS"]
 
 _log = logging.getLogger("vsodboost.bench")
 
@@ -387,7 +387,7 @@ def run_bench(
     hq = {s.name: _hq_of(main[s.name], s.stems) for s in seqs}
     thr = cfg.hq_threshold
     if "table1" in protos:
-        report["table1"] = _table1(out / "target", seqs, hq, thr)
+        report["table1"] = table1(out / "target", seqs, hq, thr)
     if "table2" in protos:
         rows = {}
         for p in periods:
@@ -419,11 +419,11 @@ def run_bench(
         report["table6"] = {"average": "frame", "mqpm_trained_on": flow, "rows": rows}
     if "table8" in protos:
         report["table8"] = report["timings"]
-    mined = _mined_of(main)
+    mined = mined_of(main)
     if "table7" in protos:
-        report["table7"] = _table7(out, seqs, mined)
+        report["table7"] = table7(out / "boosted", out / "target", seqs, mined)
     if "fig10" in protos:
-        report["fig10"] = _fig10(out / "target", seqs, mined)
+        report["fig10"] = fig10(out / "target", seqs, mined)
 
     from ._report import draw_plots, draw_visualisations, render_markdown
 
@@ -514,20 +514,21 @@ def _table3(out: Path, cfg: BoostConfig, res_b: Mapping[str, Any], hq: Mapping[s
             "definitions": {k: {"label": v[0], "definition": v[1]} for k, v in TABLE3_ROWS.items()}}
 
 
-def _mined_of(main: Mapping[str, Any]) -> dict[str, set[str]]:
+def mined_of(main: Mapping[str, Any]) -> dict[str, set[str]]:
     """Sequence → the stems of the frames the main run fine-tuned on (every buffer)."""
     return {s: {n for b in m["buffers_done"].values() for n in b["mined"]} for s, m in main.items()}
 
 
-def _table7(out: Path, seqs: Sequence[SequenceData], mined: Mapping[str, set[str]]) -> dict[str, Any]:
+def table7(boosted_root: Path, target_root: Path, seqs: Sequence[SequenceData],
+           mined: Mapping[str, set[str]]) -> dict[str, Any]:
     """Table VII: the boosted maps on all annotated frames ("overall") vs only on the mined (training) frames that
     are annotated ("training"); plus the target's maps on those frames — the pseudo-GT the model was taught."""
     keys = ("frames", "maxF", "meanF", "adpF", "S", "MAE")
     is_mined = lambda s, n: n in mined.get(s, set())  # noqa: E731
-    rows = {"overall": _pick(evaluate_subset(out / "boosted", seqs, lambda s, n: True), keys),
-            "training": _pick(evaluate_subset(out / "boosted", seqs, is_mined), keys),
-            "target_overall": _pick(evaluate_subset(out / "target", seqs, lambda s, n: True), keys),
-            "target_training": _pick(evaluate_subset(out / "target", seqs, is_mined), keys)}
+    rows = {"overall": _pick(evaluate_subset(boosted_root, seqs, lambda s, n: True), keys),
+            "training": _pick(evaluate_subset(boosted_root, seqs, is_mined), keys),
+            "target_overall": _pick(evaluate_subset(target_root, seqs, lambda s, n: True), keys),
+            "target_training": _pick(evaluate_subset(target_root, seqs, is_mined), keys)}
     return {"average": "frame", "rows": rows, "mined": sum(len(v) for v in mined.values()),
             "mined_annotated": rows["training"]["frames"]}
 
@@ -537,7 +538,7 @@ def _resample(v: np.ndarray, bins: int) -> np.ndarray:
     return np.repeat(v.astype(np.float64), bins).reshape(bins, len(v)).mean(axis=1)
 
 
-def _fig10(target_root: Path, seqs: Sequence[SequenceData], mined: Mapping[str, set[str]],
+def fig10(target_root: Path, seqs: Sequence[SequenceData], mined: Mapping[str, set[str]],
            bins: int = 20) -> dict[str, Any]:
     """Fig. 10 (Sec. VI-F): per sequence, rank the annotated frames by the target's quality (S-measure against the GT,
     best first), mark the mined ones with 1, resample that 0/1 vector to ``bins`` values; the dataset row is the mean
@@ -624,8 +625,10 @@ def _timings(summaries: Mapping[str, Any], seqs: Sequence[SequenceData], eval_se
     }
 
 
-def _table1(target_root: Path, seqs: Sequence[SequenceData], hq: Mapping[str, Mapping[str, float]],
-            thr: float) -> dict[str, Any]:
+def table1(target_root: Path, seqs: Sequence[SequenceData], hq: Mapping[str, Mapping[str, float]],
+           thr: float) -> dict[str, Any]:
+    """Table I: the target's maps (``target_root/<seq>/<stem>``) on the annotated frames whose MQPM HQ probability
+    ``hq[seq][stem]`` is ≥ ``thr`` vs the others, frame-averaged within each group, with the paper's five metrics."""
     keys = ("frames", "maxF", "meanF", "adpF", "S", "MAE")  # the paper's five metrics
     is_hq = lambda s, n: hq[s].get(n, 0.0) >= thr  # noqa: E731
     r_hq = evaluate_subset(target_root, seqs, is_hq)
