@@ -88,10 +88,12 @@ def test_spatial_theta_runs_the_pretrained_u2netp_on_the_flow_image():
     input size is one int (320), not (H, W): the moving square is salient, the panning background is not."""
     from vsodboost.mqpm.theta import SpatialTheta
 
-    flow, gt = _square_flow(n=2, h=96, w=128)
+    flow, gt = _square_flow(n=3, h=96, w=128)
     sal = SpatialTheta("u2netp")(flow_to_color(flow))
     assert sal.shape == gt.shape and float(sal.min()) >= 0 and float(sal.max()) <= 1
     assert sal[gt > 0].mean() > 0.5 > sal[gt == 0].mean() + 0.3
+    # frames go through the network in chunks (memory): the chunk size does not change the maps
+    assert torch.allclose(SpatialTheta("u2netp", batch_size=2)(flow_to_color(flow)), sal, atol=1e-5)
 
 
 def test_mqs_ranks_clean_flow_above_noisy_flow():
