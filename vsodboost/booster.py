@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from . import __version__, plugins
 from ._device import resolve_device
-from ._checks import check_choice, check_float, check_int
+from ._checks import check_choice, check_components, check_float, check_int
 from .errors import InputError, NoMatchingMapsError, ResumeError, TargetError, VsodboostError
 from .mining import Selection, select_frames
 from .spatial.finetune import FinetuneConfig, finetune, predict_maps
@@ -369,6 +369,7 @@ class Booster:
         self.mqpm = mqpm
         if isinstance(spatial, str):
             spatial = plugins.spatial_models().create(spatial)
+        check_components(self.flow, self.mqpm, spatial)  # a wrong object fails here, not mid-buffer
         self.spatial = spatial.to(self.device).eval()
 
     def __repr__(self) -> str:

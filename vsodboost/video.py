@@ -117,6 +117,9 @@ _REENCODE = (_REDO + "; to boost only the frames that decode, re-mux them (`ffmp
              "or extract them into a folder of frames (`ffmpeg -i {p} frames/%05d.png`) and pass that")
 
 
+_MP4_FIRST_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot")
+
+
 def _mp4_problem(path: Path) -> str:
     """Why an MP4/MOV file is incomplete ('' when its top-level boxes are whole and hold a ``moov`` index).
 
@@ -125,6 +128,9 @@ def _mp4_problem(path: Path) -> str:
     try:
         size, pos, moov = path.stat().st_size, 0, False
         with open(path, "rb") as f:
+            if f.read(8)[4:8] not in _MP4_FIRST_BOXES:
+                return (f"it does not start like an MP4/MOV file (no 'ftyp' box): it is not a video, or its extension "
+                        f"{path.suffix!r} is wrong")
             while pos + 8 <= size:
                 f.seek(pos)
                 head = f.read(16)
@@ -170,6 +176,8 @@ class _FileSource:
         cap = cv2.VideoCapture(str(path))
         if not cap.isOpened():
             why = _mp4_problem(path) if path.suffix.lower() in (".mp4", ".m4v", ".mov") else ""
+            if path.stat().st_size == 0:
+                why = "the file is empty (0 bytes)"
             if why:
                 raise InputError(f"cannot open video file {path}: {why}; {_REDO}")
             raise InputError(f"cannot open video file {path} with OpenCV (corrupt or unsupported codec)")
@@ -330,6 +338,9 @@ def _from_array(x: np.ndarray, names: Sequence[str] | None, name: str) -> Video:
 
 def load_video(source: VideoLike, *, names: Sequence[str] | None = None, name: str | None = None) -> Video:
     """Normalise any supported input into a :class:`Video` (see the module docstring)."""
+    if name is not None and not isinstance(name, str):
+        raise InputError(f"name must be a string (the sequence name a maps-mode target looks up), got {name!r} "
+                         f"({type(name).__name__})")
     if isinstance(source, Video):
         return source
     if isinstance(source, (str, os.PathLike)):
