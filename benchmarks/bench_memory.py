@@ -97,11 +97,15 @@ def measure(data: Path, frames: int, side: int, api: str, src: str | None = None
     if src:
         env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     with tempfile.TemporaryDirectory(prefix="bench_memory_") as out:
+        # cwd: a `python -c` child puts its working folder first on sys.path, before PYTHONPATH
         p = subprocess.run([sys.executable, "-c", _CHILD, str(data), str(frames), str(side), api, out],
-                           capture_output=True, text=True, env=env)
+                           capture_output=True, text=True, env=env, cwd=out)
     if p.returncode:
         raise SystemExit(f"measurement failed (frames={frames}, work_max_side={side}):\n{p.stderr[-3000:]}")
-    return json.loads(p.stdout.strip().splitlines()[-1])
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    if src and not r["vsodboost"].startswith(os.path.abspath(src)):
+        raise SystemExit(f"the baseline imported vsodboost from {r['vsodboost']}, not from {src}")
+    return r
 
 
 def available_mib() -> float:
