@@ -35,13 +35,14 @@ import torch.nn.functional as F
 
 from . import __version__, plugins
 from ._device import resolve_device
-from ._checks import check_choice, check_float, check_int
+from ._checks import check_choice, check_components, check_float, check_int
 from .errors import InputError, NoMatchingMapsError, ResumeError, TargetError, VsodboostError
 from .mining import Selection, select_frames
 from .spatial.finetune import FinetuneConfig, finetune, predict_maps
 from .target import TargetModel, check_target_output
 from .io import check_output_dir, clean_partials, fsync_dir, map_is_complete, write_json_atomic, write_map_atomic
 from .video import Video, VideoLike, load_video
+from .workres import area_resize_frames, full_size_maps, working_clip, working_maps, working_size
 
 __all__ = ["Booster", "BoostConfig", "BoostResult", "BufferReport", "StreamBuffer", "fuse_maps", "resolve_device",
            "run_to_dir", "target_identity", "weights_identity", "write_map_atomic", "write_json_atomic"]
@@ -61,6 +62,10 @@ class BoostConfig:
     flow_last: Literal["backward", "repeat"] = "backward"  # flow of the buffer's last frame
     flow_max_side: int = 480  # frames are downscaled to this longest side for flow (0: full resolution)
     consistency_size: int = 128  # side at which S-measure consistency is computed
+    # longest side frames are held at for the whole pipeline (0: full resolution); maps are upsampled to the frame's
+    # size when read or written. Bounds memory for 4K frames; DAVIS, ViSal and 720p fit and are unchanged
+    # (vsodboost/workres.py, docs/reliability.md)
+    work_max_side: int = 1280
     # "mean" (default: (boosted + target) / 2 where the target has a map; with U²-Net-p chosen on CV fold 0 and
     # confirmed on fold 1, docs/booster.md), "replace" (the paper: the boosted map only; the paper preset) or
     # "geometric" (sqrt(boosted · target): the fast preset's, for a weaker spatial model)
@@ -88,6 +93,10 @@ class BoostConfig:
             raise InputError(f"flow_max_side must be 0 (full resolution) or ≥ 16, got {self.flow_max_side}")
         self.consistency_size = check_int("consistency_size", self.consistency_size, lo=16,
                                           hint=" (side of the S-measure consistency maps, default 128)")
+        self.work_max_side = check_int("work_max_side", self.work_max_side, lo=0,
+                                       hint=" (0: full resolution; default 1280)")
+        if 0 < self.work_max_side < 64:
+            raise InputError(f"work_max_side must be 0 (full resolution) or ≥ 64, got {self.work_max_side}")
         check_choice("fusion", self.fusion, ("replace", "mean", "geometric"))
         if not isinstance(self.finetune, FinetuneConfig):
             raise InputError(f"finetune must be a FinetuneConfig or a dict of its fields, got "
@@ -127,7 +136,9 @@ class BoostResult:
     """Boosted maps and everything needed to audit them.
 
     ``boosted[i]`` is float32 H×W in [0,1]; ``target[i]`` is the target's map or None; ``hq_prob``/``consistency``
-    are per frame (consistency NaN where the target has no map).
+    are per frame (consistency NaN where the target has no map). For frames longer than ``work_max_side``,
+    ``boosted`` and ``target`` are read-only :class:`~vsodboost.workres.FullSizeMaps`: held at the working size,
+    each map upsampled to H×W when read (lists otherwise).
     """
 
     names: list[str]
@@ -358,6 +369,7 @@ class Booster:
         self.mqpm = mqpm
         if isinstance(spatial, str):
             spatial = plugins.spatial_models().create(spatial)
+        check_components(self.flow, self.mqpm, spatial)  # a wrong object fails here, not mid-buffer
         self.spatial = spatial.to(self.device).eval()
 
     def __repr__(self) -> str:
@@ -392,7 +404,7 @@ class Booster:
         if side and max(h, w) > side:
             s = side / max(h, w)
             size = (max(16, int(round(h * s))), max(16, int(round(w * s))))
-            frames = F.interpolate(frames.float(), size=size, mode="area").round().clamp(0, 255).to(torch.uint8)
+            frames = area_resize_frames(frames, size)  # in chunks: no float copy of the whole buffer
         flows = buffer_flows(self.flow, frames.to(self.device), last=self.config.flow_last)
         return flow_to_color(flows, normalize="frame")
 
@@ -493,13 +505,13 @@ class Booster:
                 f"target {self.target.name!r} ({type(self.target).__name__}) raised {type(exc).__name__}: {exc} — "
                 f"while predicting {where}; fix the target (the traceback above this error shows where it failed)"
             ) from exc
-        return check_target_output(out, clip, self.target)
+        return check_target_output(out, clip, self.target, full_size=video.size)  # full-size maps: downscaled
 
     def check_video(self, video: Video) -> None:
         """Refuse, before any compute, frames smaller than the flow backend accepts after ``flow_max_side``."""
         if len(video) < 2:
             return
-        h, w = video.height, video.width
+        h, w = working_size(video.height, video.width, self.config.work_max_side)
         side = self.config.flow_max_side
         if side and max(h, w) > side:
             s = side / max(h, w)
@@ -524,7 +536,7 @@ class Booster:
                     init: torch.nn.Module | None = None) -> dict[str, Any]:
         timings: dict[str, float] = {}
         t = time.perf_counter()
-        clip = video[start:stop]
+        clip = working_clip(video, start, stop, self.config.work_max_side)  # frames > work_max_side: downscaled
         frames = clip.tensor()
         timings["read"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -591,7 +603,9 @@ class Booster:
             boosted = [fuse_maps(maps[i].numpy(), target_maps[i], self.config.fusion) for i in range(n)]
         report = BufferReport(start, stop, [start + i for i in sel.indices], len(sel.candidates),
                               sel.fallback or keep_target, warnings, timings, [round(x, 5) for x in losses])
-        return {"boosted": boosted, "target": target_maps, "hq": hq, "cons": cons, "report": report, "model": tuned}
+        # maps stay at the working size; read or written, they come at the frame's size (vsodboost/workres.py)
+        return {"boosted": full_size_maps(boosted, video.size), "target": full_size_maps(target_maps, video.size),
+                "hq": hq, "cons": cons, "report": report, "model": tuned}
 
     def run(self, frames: VideoLike, *, name: str | None = None,
             progress: Callable[[int, int], None] | bool | None = None,
@@ -628,8 +642,8 @@ class Booster:
         try:
             with self._iterations(video, iteration_progress) as buffer_done:
                 for b, (start, stop, out) in enumerate(self.iter_buffers(video)):
-                    boosted += out["boosted"]
-                    target += out["target"]
+                    boosted += working_maps(out["boosted"])  # kept at working size, not upsampled here
+                    target += working_maps(out["target"])
                     hq.append(out["hq"])
                     cons.append(out["cons"])
                     reports.append(out["report"])
@@ -646,7 +660,8 @@ class Booster:
                 f"target {self.target.name!r} gave no map for any of the {len(video)} frames of {video.name!r}: "
                 "nothing to boost. " + _no_match_hint(self.target, video))
         result = BoostResult(
-            names=list(video.names), sequence=video.name, boosted=boosted, target=target,
+            names=list(video.names), sequence=video.name, boosted=full_size_maps(boosted, video.size),
+            target=full_size_maps(target, video.size),
             hq_prob=np.concatenate(hq), consistency=np.concatenate(cons), mined=sum((r.mined for r in reports), []),
             buffers=reports, config=self.config.to_dict(), provenance=self.provenance(),
             warnings=sum((r.warnings for r in reports), []), models=models,

@@ -4,8 +4,11 @@ A target is anything with a ``name`` and a ``predict(video)`` method:
 
 - **receives** a :class:`~vsodboost.video.Video`: the frames of one clip (uint8 RGB H×W×3, all the same size), in
   order, with ``video.names`` (frame stems) and ``video.name`` (the sequence name). The Booster calls ``predict``
-  once per buffer of ≤ ``buffer_size`` frames; a buffer is a slice of the same video, names preserved.
-- **returns** a sequence with exactly one entry per frame, in the same order: a float map H×W (frame size) with
+  once per buffer of ≤ ``buffer_size`` frames; a buffer is a slice of the same video, names preserved. Frames
+  longer than ``BoostConfig.work_max_side`` (1280 px) arrive downscaled to that working size
+  (:mod:`vsodboost.workres`); ``video.full_size`` is then their own (H, W).
+- **returns** a sequence with exactly one entry per frame, in the same order: a float map H×W (the size of the
+  frames it received, or their full size: such maps are checked, then downscaled) with
   values in [0, 1] (``np.ndarray`` or ``torch.Tensor``; H×W×1 is accepted), **or ``None``** when the target has no
   map for that frame (e.g. published maps that cover annotated frames only). A stacked array or tensor
   (T,H,W) or (T,1,H,W) is accepted as one map per frame. Frames without a map are never mined
@@ -23,6 +26,7 @@ import torch
 
 from .errors import TargetError
 from .video import Video
+from .workres import downscale_map
 
 __all__ = ["TargetModel", "TargetMaps", "check_target_output"]
 
@@ -40,8 +44,14 @@ class TargetModel(Protocol):
         ...
 
 
-def check_target_output(out: Any, video: Video, target: Any) -> TargetMaps:
-    """Validate ``target.predict(video)``'s output and return float32 maps (or None), frame size each."""
+def check_target_output(out: Any, video: Video, target: Any, *,
+                        full_size: tuple[int, int] | None = None) -> TargetMaps:
+    """Validate ``target.predict(video)``'s output and return float32 maps (or None), ``video``'s size each.
+
+    ``full_size``: when ``video`` is a working-size clip (:mod:`vsodboost.workres`), maps at the frames' full size
+    (H, W) are accepted too: checked like the others, then downscaled to ``video``'s size, one map at a time."""
+    size = (video.height, video.width)
+    full = tuple(full_size) if full_size is not None and tuple(full_size) != size else None
     who = f"target {getattr(target, 'name', type(target).__name__)!r} ({type(target).__name__})"
     if isinstance(out, (np.ndarray, torch.Tensor)) and getattr(out, "ndim", 0) in (3, 4):
         out = list(out)  # a stacked (T,H,W) or (T,1,H,W) array is fine too (each entry is checked below)
@@ -65,8 +75,9 @@ def check_target_output(out: Any, video: Video, target: Any) -> TargetMaps:
             m = m[..., 0]
         if m.ndim == 3 and m.shape[0] == 1:
             m = m[0]
-        if m.shape != (video.height, video.width):
-            raise TargetError(f"{where} has shape {m.shape}; expected the frame size {(video.height, video.width)}")
+        if m.shape != size and m.shape != full:
+            also = f" or the frames' full size {full} (they are processed at work_max_side)" if full else ""
+            raise TargetError(f"{where} has shape {m.shape}; expected the frame size {size}{also}")
         if not np.issubdtype(m.dtype, np.floating):
             raise TargetError(f"{where} has dtype {m.dtype}; expected float in [0, 1] (divide uint8 maps by 255)")
         if not np.isfinite(m).all():
@@ -74,5 +85,6 @@ def check_target_output(out: Any, video: Video, target: Any) -> TargetMaps:
         lo, hi = float(m.min()), float(m.max())
         if lo < 0.0 or hi > 1.0:
             raise TargetError(f"{where} has values in [{lo:.4g}, {hi:.4g}]; expected [0, 1] (apply a sigmoid?)")
-        maps.append(m.astype(np.float32, copy=False))
+        m = m.astype(np.float32, copy=False)
+        maps.append(downscale_map(m, size) if m.shape == full else m)
     return maps
