@@ -5,8 +5,9 @@ PDB's published maps on DAVIS-2016 (the 10 `val` sequences) and MGA's on ViSal (
 JSON mapping passed as `--mqpm`). The presets' spatial models (U²-Net-p: DUTS; Lite0: ECSSD) never saw
 ../shared/data, so they need no folds; `--spatial-cv-dir` maps `spatial_fold{k}.pt` the same way for models that
 did. Each `--run PRESET:PROTOCOLS` is one `vsodboost bench` call per dataset into WORK/PRESET/DATASET (resumable:
-run the same commands in parallel beforehand and this script only evaluates and assembles). Every number in the doc
-is read from a report.json; nothing is typed by hand.
+run the same commands in parallel beforehand and this script only evaluates and assembles); `PRESET:PROTOCOLS@a,b`
+restricts that run to sequences a and b (the doc says so). Every number in the doc is read from a report.json;
+nothing is typed by hand.
 
     OMP_NUM_THREADS=1 python scripts/make_benchmarks_doc.py --mqpm-cv-dir /tmp/cv --work /tmp/bench \
         --run quality:table1,table5,table7,table8,fig10 --run paper:table1,table5,table7,table8,fig10 \
@@ -90,6 +91,11 @@ def _side_by_side(reports: dict[tuple[str, str], dict]) -> list[str]:
         first = next(iter(runs.values()))
         t = first["target"]
         out += [f"### {t['name']} on {folder}: Table V", "", f"Frame-averaged over {t['frames']} annotated frames.", ""]
+        subsets = {p: r["dataset"]["sequences"] for p, r in runs.items() if len(r["dataset"]["sequences"]) !=
+                   max(len(x["dataset"]["sequences"]) for x in runs.values())}
+        out += [f"> **`{p}` ran on a subset** of {len(q)} sequences ({', '.join(q)}; CPU budget): its rows are not "
+                "comparable with the others' over all sequences." for p, q in subsets.items()]
+        out += [""] if subsets else []
         rows = [[f"{t['name']} (target)", *(_cell(t, k) for k in keys)]]
         for p, r in runs.items():
             b = r.get("baselines", {})
@@ -163,7 +169,8 @@ def main() -> None:
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
     reports, commands = {}, []
     for spec in args.run:
-        preset, _, protocols = spec.partition(":")
+        preset, _, rest = spec.partition(":")
+        protocols, _, only = rest.partition("@")
         for key in args.sets:
             s = SETS[key]
             out = args.work / preset / s["folder"]
@@ -178,6 +185,8 @@ def main() -> None:
                                                    "spatial"))]
             if s["split"]:
                 cmd += ["--split", s["split"]]
+            if only:
+                cmd += ["--sequences", only]
             commands.append(shlex.join(cmd))
             if args.print_commands:
                 print(commands[-1])
