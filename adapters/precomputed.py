@@ -110,6 +110,10 @@ class PrecomputedTarget:
             + (f"; {self.hint}" if self.hint else "")
         )
 
+    def map_files(self, sequence: str) -> dict[str, Path]:
+        """Frame stem → map file of ``sequence`` (by stem, after ``prefix``/``suffix``; the first of ``exts`` wins)."""
+        return self._index(self.sequence_dir(sequence))
+
     def _index(self, folder: Path) -> dict[str, Path]:
         index: dict[str, Path] = {}
         for f in folder.iterdir():

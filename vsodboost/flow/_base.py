@@ -116,6 +116,25 @@ def check_frames(frames: Any, *, min_size: int = 1, backend: str = "flow", what:
 LAST_FRAME_MODES = ("backward", "repeat")
 
 
+def flow_size(height: int, width: int, max_side: int) -> tuple[int, int]:
+    """(h, w) at which flow is computed for frames of ``height``×``width``: the longest side scaled down to
+    ``max_side`` (``BoostConfig.flow_max_side``; 0 keeps full resolution), never below 16 px."""
+    if max_side and max(height, width) > max_side:
+        s = max_side / max(height, width)
+        return max(16, int(round(height * s))), max(16, int(round(width * s)))
+    return height, width
+
+
+def check_flow_size(backend: Any, height: int, width: int, max_side: int, *, video: str = "video") -> None:
+    """Refuse, before any compute, frames smaller than ``backend.min_size`` once scaled by :func:`flow_size`."""
+    h, w = flow_size(height, width, max_side)
+    need = int(getattr(backend, "min_size", 1) or 1)
+    if h < need or w < need:
+        raise InputError(f"frames of {video!r} are {width}×{height} (W×H); flow backend "
+                         f"{getattr(backend, 'name', type(backend).__name__)!r} needs at least {need}×{need} px. "
+                         "Upscale the frames or choose another flow backend")
+
+
 def buffer_flows(
     backend: FlowBackend,
     frames: Any,
