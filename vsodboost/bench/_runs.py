@@ -7,31 +7,17 @@ motion saliency maps and Θ's motion saliency maps of that buffer.
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..booster import Booster
-from ..io import write_map_atomic
+from ..io import atomic_link_or_copy, write_map_atomic
 from ..mining import Selection, select_frames
 from ..results import BufferOutput, MiningRecord
 
 __all__ = ["RecordingBooster", "RandomFramesBooster", "Recorder", "random_frames"]
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    """Mirror a published map byte for byte (symlink, or a copy where links are not possible)."""
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    if tmp.exists() or tmp.is_symlink():
-        tmp.unlink()
-    try:
-        os.symlink(src.resolve(), tmp)
-    except OSError:
-        shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
 
 
 class Recorder:
@@ -64,7 +50,7 @@ class Recorder:
             if m is None:
                 continue
             if src is not None and n in src:
-                _link_or_copy(src[n], d / f"{n}{src[n].suffix.lower()}")
+                atomic_link_or_copy(src[n], d / f"{n}{src[n].suffix.lower()}")
             else:
                 write_map_atomic(d / f"{n}.png", m)
 

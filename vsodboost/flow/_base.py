@@ -6,7 +6,7 @@ at frame resolution. The Booster also needs one flow per frame, including the la
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Literal, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 import torch
@@ -167,16 +167,24 @@ def buffer_flows(
         raise InputError(f"last={last!r} is not a last-frame mode; expected one of {LAST_FRAME_MODES}")
     name = getattr(backend, "name", type(backend).__name__)
     frames = check_frames(frames, backend=str(name))
-    t = frames.shape[0]
+
+    def estimate(x: torch.Tensor) -> torch.Tensor:
+        flows = backend.estimate(x)
+        _check_output(flows, x, name)
+        return flows
+
     if last == "repeat":
-        flows = backend.estimate(frames)
-        _check_output(flows, frames, name)
+        flows = estimate(frames)
         return torch.cat([flows, flows[-1:]], dim=0)
-    # Append frame T-2 after frame T-1: the same batched call then also yields flow(T-1 → T-2).
-    ext = torch.cat([frames, frames[t - 2 : t - 1]], dim=0)
-    flows = backend.estimate(ext)
-    _check_output(flows, ext, name)
-    flows = flows.clone()
+    return flows_with_backward_last(estimate, frames)
+
+
+def flows_with_backward_last(estimate: Callable[[torch.Tensor], torch.Tensor], frames: torch.Tensor) -> torch.Tensor:
+    """T flows for T ≥ 2 frames: forward flow i → i+1, and for the last frame the negated backward flow
+    ``-flow(T-1 → T-2)`` (see :func:`buffer_flows`, ``last="backward"``). Frame T-2 is appended after frame T-1, so
+    one batched ``estimate`` call (T frames → T-1 flows) also yields flow(T-1 → T-2)."""
+    t = frames.shape[0]
+    flows = estimate(torch.cat([frames, frames[t - 2 : t - 1]], dim=0)).clone()
     flows[-1].neg_()
     return flows
 

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._weights import _download, load_checkpoint, load_state_dict_strict, sha256_file, unwrap_state_dict
+from .._weights import offline as weights_offline
 from ..errors import ChecksumError, InputError, MissingWeightsError
 from ._base import check_frames
 
@@ -97,7 +98,7 @@ class RAFTFlow(nn.Module):
     @staticmethod
     def _build_pretrained(builder: Any, w: Any) -> nn.Module:
         target = _hub_file(w.url)
-        offline = os.environ.get("VSODBOOST_OFFLINE", "0") in ("1", "true", "yes")
+        offline = weights_offline()
         hint = (f"Download {w.url} and place it at {target} (torch hub cache, set by $TORCH_HOME), or use "
                 "weights=None.")
         if not target.is_file():
