@@ -25,7 +25,7 @@ from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
 from vsodboost import adapters
 from vsodboost.booster import Booster, BoostConfig, run_to_dir
 from vsodboost.cli import main
-from vsodboost.demo import ArrayTarget, synthetic_clip
+from vsodboost.testing import ArrayTarget, synthetic_clip
 from vsodboost.errors import InputError, MissingMapsError, OutputError, ResumeError, TargetError
 from vsodboost.models import saliency_unet
 from vsodboost.spatial.finetune import FinetuneConfig

@@ -10,7 +10,7 @@ import torch
 
 from vsodboost import plugins
 from vsodboost.booster import Booster, BoostConfig, run_to_dir
-from vsodboost.demo import ArrayTarget, synthetic_clip
+from vsodboost.testing import ArrayTarget, synthetic_clip
 from vsodboost.errors import InputError, TargetError
 from vsodboost.models import saliency_unet
 

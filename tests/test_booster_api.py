@@ -11,7 +11,7 @@ from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
 from vsodboost import Video
 from vsodboost.bench._runs import RandomFramesBooster, RecordingBooster, random_frames
 from vsodboost.booster import Booster
-from vsodboost.demo import ArrayTarget, synthetic_clip
+from vsodboost.testing import ArrayTarget, synthetic_clip
 from vsodboost.mining import Selection, select_frames
 from vsodboost.results import BufferOutput, MiningRecord
 from vsodboost.runner import run_to_dir

@@ -22,7 +22,7 @@ from vsodboost import plugins
 from vsodboost.booster import Booster
 from vsodboost.cli import build_parser, iter_parsers, main
 from vsodboost.commands.boost import parse_target, parse_target_args
-from vsodboost.demo import ArrayTarget, synthetic_clip
+from vsodboost.testing import ArrayTarget, synthetic_clip
 from vsodboost.errors import InputError, NoMatchingMapsError, TargetError, UsageError
 from vsodboost.video import load_video
 

@@ -9,7 +9,7 @@ import torch
 from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
 
 from vsodboost.booster import Booster
-from vsodboost.demo import ArrayTarget, synthetic_clip
+from vsodboost.testing import ArrayTarget, synthetic_clip
 from vsodboost.errors import InputError, TargetError
 from vsodboost.stream import iter_source
 

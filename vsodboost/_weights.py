@@ -35,6 +35,7 @@ __all__ = [
     "state_dict_diff",
     "export_state_dict",
     "save_checkpoint",
+    "offline",
 ]
 
 _log = logging.getLogger("vsodboost.weights")
