@@ -116,6 +116,11 @@ def check_frames(frames: Any, *, min_size: int = 1, backend: str = "flow", what:
 LAST_FRAME_MODES = ("backward", "repeat")
 
 
+def module_device(module: torch.nn.Module) -> torch.device:
+    """Where a network backend runs: the device of its first parameter."""
+    return next(module.parameters()).device
+
+
 def flow_size(height: int, width: int, max_side: int) -> tuple[int, int]:
     """(h, w) at which flow is computed for frames of ``height``×``width``: the longest side scaled down to
     ``max_side`` (``BoostConfig.flow_max_side``; 0 keeps full resolution), never below 16 px."""
