@@ -21,8 +21,8 @@ import torch.nn.functional as F
 
 from .errors import InputError
 
-__all__ = ["FLAT", "FrameSelector", "Selection", "consistency", "is_flat", "select_frames", "mqpm_selector", "teachable",
-           "without_motion"]
+__all__ = ["FLAT", "FrameSelector", "Selection", "consistency", "is_flat", "select_frames", "mqpm_selector",
+           "teachable", "without_motion"]
 
 FLAT = 1.0 / 255.0  # a map whose values all lie within one 8-bit grey level is flat
 
@@ -117,10 +117,10 @@ def teachable(target_maps: Sequence[np.ndarray | None], names: Sequence[str],
     flat = [i for i, m in enumerate(target_maps) if m is not None and is_flat(m)]
     if not flat:
         return list(target_maps), []
-    shown = [names[i] for i in flat]
+    shown, level = [names[i] for i in flat], float(target_maps[flat[0]].mean())  # type: ignore[union-attr]
     return ([None if i in flat else m for i, m in enumerate(target_maps)],
-            [f"{where}: the target's map is flat (constant ≈ {float(target_maps[flat[0]].mean()):.3f}) on "  # type: ignore[union-attr]
-             f"{len(flat)} frame(s), e.g. {shown[:3]}: not used for fine-tuning"])
+            [f"{where}: the target's map is flat (constant ≈ {level:.3f}) on {len(flat)} frame(s), e.g. "
+             f"{shown[:3]}: not used for fine-tuning"])
 
 
 def without_motion(target_maps: Sequence[np.ndarray | None], teach: Sequence[np.ndarray | None],

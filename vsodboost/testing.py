@@ -248,8 +248,9 @@ def check_spatial_model(model: Any, *, size: int = 64) -> None:
     model.eval()
     with torch.no_grad():
         out = model(torch.rand(2, 3, size, size))
+    got = getattr(out, "shape", type(out).__name__)
     assert isinstance(out, torch.Tensor) and tuple(out.shape) == (2, 1, size, size), \
-        f"{type(model).__name__} gave {getattr(out, 'shape', type(out).__name__)} in eval; expected (2, 1, {size}, {size})"
+        f"{type(model).__name__} gave {got} in eval; expected (2, 1, {size}, {size})"
     assert bool(torch.isfinite(out).all()), f"{type(model).__name__}: non-finite logits"
     frames = torch.from_numpy(np.stack(moving_square(2, h=size, w=size))).permute(0, 3, 1, 2).contiguous()
     maps = torch.zeros(2, size, size)
