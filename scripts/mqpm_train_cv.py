@@ -1,7 +1,7 @@
 """Train one MQPM per cross-validation fold of scripts/folds.py (held-out sequences never seen), with the same
 recipe as the shipped weights (vsodboost/weights/mqpm_lite0_dis.md) unless overridden.
 
-    python scripts/mqpm_train_cv.py --out-dir /tmp/vsodboost-cv [--folds 0 1] [--iterations 300] [--input-size 128]
+    python scripts/mqpm_train_cv.py --out-dir /tmp/vsodboost-cv [--folds 0 1] [--iterations 300] [--input-size 128] [--theta spatial]
 """
 
 from __future__ import annotations
@@ -27,12 +27,15 @@ def main() -> None:
     ap.add_argument("--iterations", type=int, default=300)
     ap.add_argument("--input-size", type=int, default=128)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--reduction", choices=("mean", "sum"), default="mean", help="Eqs. 6–7 (TrainConfig.reduction)")
+    ap.add_argument("--theta", default="default", help="Θ of Eq. 1 for the labels (vsodboost.mqpm.list_thetas())")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     data = find_shared_data()
     roots = [str(data / "DAVIS2016"), str(data / "ViSal")]
     base = TrainConfig(data=roots, flow="dis", iterations=args.iterations, input_size=args.input_size,
-                       num_threads=args.threads, device="cpu")
+                       num_threads=args.threads, device="cpu", theta=args.theta,
+                       reduction=args.reduction)
     flow_sets = build_flow_sets(roots, base.flow, cache_dir=base.cache_dir, max_side=base.cache_max_side)
     for k in args.folds:
         hold = set(sum(held_out(data, k).values(), []))

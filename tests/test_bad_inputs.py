@@ -654,3 +654,40 @@ def test_sigkill_at_any_point_then_rerun_gives_the_clean_run_bytes(disk, tmp_pat
     assert done["complete"] and done["settings"] == ref["settings"]
     assert {k: v["mined"] for k, v in done["buffers_done"].items()} == \
         {k: v["mined"] for k, v in ref["buffers_done"].items()}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# components and names of the wrong type: refused at construction / load, not as an AttributeError mid-buffer
+COMPONENT_CASES = [
+    ("flow-int", {"flow": 3}, r"flow 3 \(int\) is not a flow backend: it needs an `estimate\(frames\)` method"),
+    ("mqpm-int", {"mqpm": 3}, r"mqpm 3 \(int\) is not an MQPM: it needs a `predict\(flow_images\)` method; pass "
+                              r"'default'"),
+    ("spatial-int", {"spatial": 3}, r"spatial 3 \(int\) is not a spatial model: pass a torch nn.Module or a registry"),
+    ("spatial-dict", {"spatial": {}}, r"spatial \{\} \(dict\) is not a spatial model"),
+]
+
+
+@pytest.mark.parametrize("kw,match", [c[1:] for c in COMPONENT_CASES], ids=[c[0] for c in COMPONENT_CASES])
+def test_component_of_the_wrong_type_is_refused_at_construction(kw, match):
+    kw = {"flow": "dis", "mqpm": FlowMagnitudeMQPM(), "spatial": _tiny_spatial(), **kw}
+    with pytest.raises(InputError, match=match):
+        Booster(ArrayTarget({}), device="cpu", **kw)
+
+
+def test_sequence_name_must_be_a_string(clip):
+    frames, target = clip
+    with pytest.raises(InputError, match=r"name must be a string \(the sequence name a maps-mode target looks up\), "
+                                         r"got 5 \(int\)"):
+        _booster(ArrayTarget(target)).run(frames, name=5)
+
+
+@pytest.mark.parametrize("name,data,match", [
+    ("zeros.mp4", b"\x00" * 1000, r"it does not start like an MP4/MOV file \(no 'ftyp' box\): it is not a video, or "
+                                  r"its extension '.mp4' is wrong"),
+    ("text.mov", b"hello, world", r"it does not start like an MP4/MOV file"),
+    ("empty.avi", b"", r"the file is empty \(0 bytes\)"),
+], ids=["zeros-mp4", "text-mov", "empty-avi"])
+def test_video_file_that_is_not_a_video_says_why(tmp_path, name, data, match):
+    (tmp_path / name).write_bytes(data)
+    with pytest.raises(InputError, match=rf"cannot open video file \S*{name}: {match}"):
+        load_video(tmp_path / name)

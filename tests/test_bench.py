@@ -87,13 +87,14 @@ def test_report_structure(bench):
         assert blk["frames"] == 10 and blk["video_average"]["frames"] == 10
         assert all(set(REPORT_KEYS) <= set(v) for v in blk["per_sequence"].values())
     t1 = on_disk["table1"]
-    assert set(t1) >= {"hq", "lq", "hq_fraction"} and set(t1["hq"]) == {"maxF", "S", "MAE", "frames"}
+    assert set(t1) >= {"hq", "lq", "hq_fraction"}
+    assert set(t1["hq"]) == {"frames", "maxF", "meanF", "adpF", "S", "MAE"}  # the paper's five metrics
     # buffers 0:8 and 8:10 → HQ frames 0, 3, 6, 8 of each sequence; annotated: 0, 2, 4, 6, 8
     assert (t1["hq"]["frames"], t1["lq"]["frames"]) == (6, 4)
     assert t1["hq_fraction"] == pytest.approx(8 / 20) and t1["hq_fraction_annotated"] == pytest.approx(6 / 10)
     assert set(on_disk["table2"]["rows"]) == {"1", "2"}
     assert list(on_disk["table3"]["rows"]) == list(TABLE3_ROWS)
-    assert on_disk["table3"]["rows"]["ms_mqpm_map_hq"]["frames"] == 6
+    assert on_disk["table3"]["rows"]["mqpm_map_hq"]["frames"] == 6
     assert set(on_disk["table6"]["rows"]) == {"dis", "farneback"}
     assert set(on_disk["table8"]["per_stage"]) >= {"flow", "mqpm+filter", "finetune", "predict"}
     t8 = on_disk["table8"]  # inference-only FPS (the paper's) from the prediction timer alone
@@ -102,11 +103,66 @@ def test_report_structure(bench):
     assert on_disk["versions"]["vsodboost"] and on_disk["device"]["device"] == "cpu"
     assert on_disk["weights"]["mqpm"][0]["sequences"] == ["alpha", "beta"]
     md = (out / "report.md").read_text()
-    for head in ("Table V", "Table I ", "Table II ", "Table III", "Table VI ", "Table VIII", "Frame-averaged",
+    for head in ("Table V", "Table I ", "Table II ", "Table III", "Table VI ", "Table VII ", "Table VIII", "Fig. 10",
+                 "What mining adds", "Frame-averaged",
                  "Video-averaged", "### Per sequence"):
         assert head in md, head
     assert all(Path(p).is_file() for p in on_disk["plots"] if p.endswith(".png"))
     assert on_disk["visualisations"] and all(Path(p).is_file() for p in on_disk["visualisations"])
+
+
+def _settings(run: Path, seq: str) -> dict:
+    return json.loads((run / seq / "vsodboost.json").read_text())["settings"]
+
+
+def test_table3_rows_are_the_papers_definitions(bench, dataset):
+    """MS = Θ(OF) is scored as recorded; MS−MQPM and MS+MQPM train on MS (the recorded Θ maps) with no fusion, the
+    random row on as many frames as the MQPM row; the control trains on the target's maps with the Booster's fusion."""
+    out, report, _ = bench
+    t3 = report["table3"]
+    assert t3["rows"]["ms"] == {k: evaluate_folders(out / "theta", dataset / "data", layout="davsod",
+                                                    progress=False)[k] for k in REPORT_KEYS}
+    assert t3["rows"]["ms_mqpm_target"]["maxF"] == report["boosted"]["maxF"]
+    runs = {k: Path(v) for k, v in t3["runs"].items()}
+    for seq in ("alpha", "beta"):
+        ms_random, ms_mqpm, control = (_settings(runs[k], seq) for k in ("ms_random", "ms_mqpm", "control"))
+        main = _settings(out / "boosted", seq)
+        for s in (ms_random, ms_mqpm):
+            assert Path(s["target"]["root"]) == out / "theta" and s["config"]["fusion"] == "replace"
+        assert Path(control["target"]["root"]) == dataset / "maps" == Path(main["target"]["root"])
+        assert control["config"]["fusion"] == main["config"]["fusion"] == "mean"
+        done = {k: json.loads((runs[k] / seq / "vsodboost.json").read_text())["buffers_done"]
+                for k in ("ms_random", "ms_mqpm")}
+        assert [len(b["mined"]) for b in done["ms_random"].values()] == [len(b["mined"]) for b in
+                                                                          done["ms_mqpm"].values()]
+    assert t3["mining_gain"]["maxF"] == pytest.approx(t3["rows"]["ms_mqpm_target"]["maxF"]
+                                                      - t3["rows"]["control"]["maxF"])
+
+
+def test_table7_and_fig10_score_the_mined_frames(bench, dataset):
+    """Table VII's training row is the boosted maps on exactly the mined annotated frames; Fig. 10 ranks each
+    sequence's annotated frames by the target's S-measure and marks the mined ones."""
+    from vsodboost.bench import _resample, evaluate_subset
+    from vsodboost.datasets import read_dataset
+
+    out, report, _ = bench
+    seqs = read_dataset(dataset / "data", "davsod")
+    mined = {s.name: {n for b in _settings_done(out, s.name).values() for n in b["mined"]} for s in seqs}
+    ref = evaluate_subset(out / "boosted", seqs, lambda s, n: n in mined[s])
+    t7 = report["table7"]
+    assert t7["rows"]["training"]["maxF"] == pytest.approx(ref["maxF"], abs=1e-12)
+    assert t7["rows"]["training"]["frames"] == sum(len(mined[s.name] & set(s.annotated)) for s in seqs) > 0
+    assert t7["rows"]["overall"]["maxF"] == pytest.approx(report["boosted"]["maxF"], abs=1e-12)
+    f10 = report["fig10"]
+    assert set(f10["per_sequence"]) == {"alpha", "beta"} and max(f10["normalized"]) == 1.0
+    n_mined_annotated = f10["mined_in_better_half"] + f10["mined_in_worse_half"]
+    assert n_mined_annotated <= t7["rows"]["training"]["frames"]
+    assert _resample(np.array([1, 0, 0, 1]), 2).tolist() == [0.5, 0.5]
+    assert _resample(np.array([1, 0]), 4).tolist() == [1, 1, 0, 0]
+
+
+def _settings_done(out: Path, seq: str) -> dict:
+    return json.loads((out / "boosted" / seq / "vsodboost.json").read_text())["buffers_done"]
 
 
 def test_zero_shot_baselines_are_the_untuned_model_and_its_fusion(bench, dataset, spatial):

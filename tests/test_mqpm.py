@@ -88,10 +88,12 @@ def test_spatial_theta_runs_the_pretrained_u2netp_on_the_flow_image():
     input size is one int (320), not (H, W): the moving square is salient, the panning background is not."""
     from vsodboost.mqpm.theta import SpatialTheta
 
-    flow, gt = _square_flow(n=2, h=96, w=128)
+    flow, gt = _square_flow(n=3, h=96, w=128)
     sal = SpatialTheta("u2netp")(flow_to_color(flow))
     assert sal.shape == gt.shape and float(sal.min()) >= 0 and float(sal.max()) <= 1
     assert sal[gt > 0].mean() > 0.5 > sal[gt == 0].mean() + 0.3
+    # frames go through the network in chunks (memory): the chunk size does not change the maps
+    assert torch.allclose(SpatialTheta("u2netp", batch_size=2)(flow_to_color(flow)), sal, atol=1e-5)
 
 
 def test_mqs_ranks_clean_flow_above_noisy_flow():
@@ -324,3 +326,20 @@ def test_shipped_mqpm_localises_the_moving_object(shared_data):
                       for s in seq.stems[10:14]])
     assert prob.shape == (4,) and motion.shape == gt.shape
     assert float(s_measure(motion, gt).mean()) > 0.75
+
+
+def test_summed_losses_are_eqs_6_and_7_as_written():
+    """reduction="sum": Eq. 6 summed over pixels and frames, Eq. 7 over frames — the mean form times the counts, so
+    the map term weighs H·W times more relative to the classification term; any other value is refused."""
+    from vsodboost.mqpm.train import TrainConfig, _losses
+
+    torch.manual_seed(0)
+    net = SaliencyUNet(UNetConfig(cls_head=True, input_size=(64, 64))).eval()
+    x, y, lab = torch.rand(2, 3, 64, 64), (torch.rand(2, 64, 64) > 0.5).float(), torch.tensor([1.0, 0.0])
+    _, m_mean, c_mean, _ = _losses(net, x, y, lab, 1.0)
+    total, m_sum, c_sum, _ = _losses(net, x, y, lab, 1.0, "sum")
+    assert float(m_sum) == pytest.approx(float(m_mean) * 2 * 64 * 64, rel=1e-5)
+    assert float(c_sum) == pytest.approx(float(c_mean) * 2, rel=1e-5)
+    assert float(total) == pytest.approx(float(m_sum + c_sum), rel=1e-6)
+    with pytest.raises(InputError, match="reduction"):
+        TrainConfig(reduction="none")

@@ -11,7 +11,7 @@ from typing import Any, Iterable
 
 from .errors import InputError
 
-__all__ = ["check_int", "check_float", "check_bool", "check_choice"]
+__all__ = ["check_int", "check_float", "check_bool", "check_choice", "check_components"]
 
 
 def _got(value: Any) -> str:
@@ -59,3 +59,20 @@ def check_choice(where: str, value: Any, choices: Iterable[str]) -> str:
     if not isinstance(value, str) or value not in choices:
         raise InputError(f"{where} must be one of {', '.join(repr(c) for c in choices)}, got {_got(value)}")
     return value
+
+
+def check_components(flow: Any, mqpm: Any, spatial: Any) -> None:
+    """The Booster's components, once resolved from names or paths, have what the Booster calls: a flow backend's
+    ``estimate``, an MQPM's ``predict`` and a spatial model that is an ``nn.Module``; otherwise the first buffer
+    would fail with a bare ``AttributeError`` after the target has run."""
+    import torch
+
+    if not callable(getattr(flow, "estimate", None)):
+        raise InputError(f"flow {_got(flow)} is not a flow backend: it needs an `estimate(frames)` method (see "
+                         "vsodboost.flow); pass a registry name such as 'dis' or a backend object")
+    if not callable(getattr(mqpm, "predict", None)):
+        raise InputError(f"mqpm {_got(mqpm)} is not an MQPM: it needs a `predict(flow_images)` method; pass "
+                         "'default' (the shipped weights), a checkpoint path or an MQPM object")
+    if not isinstance(spatial, torch.nn.Module):
+        raise InputError(f"spatial {_got(spatial)} is not a spatial model: pass a torch nn.Module or a registry name "
+                         "such as 'u2netp' or 'lite0'")

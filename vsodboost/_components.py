@@ -8,6 +8,7 @@ from typing import Any, Mapping
 import torch
 
 from . import plugins
+from ._checks import check_components
 from .config import BoostConfig
 from .errors import InputError
 from .target import TargetModel
@@ -47,10 +48,13 @@ def build_mqpm(mqpm: Any, device: torch.device) -> Any:
     return mqpm
 
 
-def build_spatial(spatial: Any, device: torch.device) -> torch.nn.Module:
-    """A spatial model (``nn.Module``) or its registry name, on ``device``, in eval mode."""
+def build_spatial(spatial: Any, device: torch.device, *, flow: Any, mqpm: Any) -> torch.nn.Module:
+    """A spatial model (``nn.Module``) or its registry name, on ``device``, in eval mode; first the three resolved
+    components are checked (:func:`~vsodboost._checks.check_components`): a wrong object fails here, not
+    mid-buffer."""
     if isinstance(spatial, str):
         spatial = plugins.spatial_models().create(spatial)
+    check_components(flow, mqpm, spatial)
     return spatial.to(device).eval()
 
 

@@ -26,7 +26,6 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from . import __version__
 from ._checks import check_int
@@ -44,6 +43,7 @@ from .runner import run_to_dir, target_identity, weights_identity  # re-exported
 from .spatial.finetune import finetune, predict_maps
 from .target import TargetModel, check_target_coverage, explain_no_match, predict_buffer
 from .video import Video, VideoLike, load_video
+from .workres import area_resize_frames, full_size_maps, working_clip, working_size
 
 __all__ = ["Booster", "BoostConfig", "BoostObserver", "BoostResult", "BufferOutput", "BufferReport", "FinetuneConfig",
            "StreamBuffer", "fuse_maps", "resolve_device", "run_to_dir", "target_identity", "weights_identity",
@@ -81,13 +81,14 @@ class Booster:
         self.target = build_target(target)
         self.flow = build_flow(flow, self.device)
         self.mqpm = build_mqpm(mqpm, self.device)
-        self.spatial = build_spatial(self.preset.spatial if spatial is None else spatial, self.device)
+        spatial = self.preset.spatial if spatial is None else spatial
+        self.spatial = build_spatial(spatial, self.device, flow=self.flow, mqpm=self.mqpm)
         self.selector: FrameSelector = selector or mqpm_selector
         self.observers: list[BoostObserver] = list(observers)
 
     def __repr__(self) -> str:
-        return (f"Booster(target={self.target.name!r}, preset={self.preset.name!r}, spatial="
-                f"{type(self.spatial).__name__}, device={str(self.device)!r})")
+        return f"Booster(target={self.target.name!r}, preset={self.preset.name!r}, spatial=" \
+               f"{type(self.spatial).__name__}, device={str(self.device)!r})"
 
     def provenance(self) -> dict[str, Any]:
         """What made the maps: versions, device, target, flow, weights (without model-card text), preset, seed."""
@@ -106,15 +107,14 @@ class Booster:
             raise InputError(f"a buffer of {frames.shape[0]} frame has no motion; need ≥ 2 frames")
         size = flow_size(*frames.shape[-2:], self.config.flow_max_side)
         if size != tuple(frames.shape[-2:]):
-            frames = F.interpolate(frames.float(), size=size, mode="area").round().clamp(0, 255).to(torch.uint8)
+            frames = area_resize_frames(frames, size)  # in chunks: no float copy of the whole buffer
         flows = buffer_flows(self.flow, frames.to(self.device), last=self.config.flow_last)
         return flow_to_color(flows, normalize="frame")
 
     def mine(self, flow_images: torch.Tensor, target_maps: list[np.ndarray | None], *,
              seed: int | None = None) -> tuple[np.ndarray, np.ndarray, Selection]:
         """Step 2: HQ probability (Sec. IV), consistency (Sec. V-B) and the selected frames of a buffer."""
-        hq, cons, sel, _ = self._mine(flow_images, target_maps, self.seed if seed is None else seed)
-        return hq, cons, sel
+        return self._mine(flow_images, target_maps, self.seed if seed is None else seed)[:3]
 
     def _mine(self, flow_images: torch.Tensor, target_maps: list[np.ndarray | None],
               seed: int) -> tuple[np.ndarray, np.ndarray, Selection, torch.Tensor]:
@@ -159,11 +159,11 @@ class Booster:
         seed = self.seed + start // self.config.buffer_size if seed is None else seed
         clock, where = Stopwatch(), f"buffer {start}:{stop}"
         with torch_threads(self.threads):
-            with clock("read"):
-                clip = video[start:stop]
+            with clock("read"):  # frames longer than work_max_side: downscaled one by one (vsodboost/workres.py)
+                clip = working_clip(video, start, stop, self.config.work_max_side)
                 frames = clip.tensor()
             with clock("target"):
-                target_maps = predict_buffer(self.target, clip, start)
+                target_maps = predict_buffer(self.target, clip, start, full_size=video.size)
             teach, warnings = teachable(target_maps, clip.names, where)  # flat maps are never mined
             n, sel = stop - start, without_motion(target_maps, teach, where)
             hq, cons = np.zeros(n), np.full(n, np.nan)
@@ -188,20 +188,21 @@ class Booster:
                                                batch=cfg.predict_batch))
         report = BufferReport(start, stop, [start + i for i in sel.indices], len(sel.candidates), sel.fallback or keep,
                               warnings, dict(clock), [round(x, 5) for x in losses])
-        out = BufferOutput(boosted, target_maps, hq, cons, report, None if keep else tuned)
+        out = BufferOutput(full_size_maps(boosted, video.size), full_size_maps(target_maps, video.size), hq, cons,
+                           report, None if keep else tuned)  # held at working size, read/written at the frame's
         notify(self.observers, "on_buffer", video, start, stop, out)
         return out
 
     def load(self, frames: VideoLike, *, name: str | None = None, check_coverage: bool = True) -> Video:
-        """A :class:`Video` of ``frames`` named ``name`` (a renamed copy when given a Video: the caller's is left
-        alone), checked before any compute: frame size for the flow backend, and (``check_coverage``) that a
-        maps-mode target has a map for some frame."""
+        """``frames`` as a :class:`Video` named ``name`` (a renamed copy of a Video: the caller's is left alone),
+        checked before any compute: frame size for the flow, a maps-mode target's coverage (``check_coverage``)."""
         video = load_video(frames, name=name)
         if name is not None and video.name != name:
             video = copy.copy(video)
             video.name = name
         if len(video) >= 2:
-            check_flow_size(self.flow, video.height, video.width, self.config.flow_max_side, video=video.name)
+            check_flow_size(self.flow, *working_size(video.height, video.width, self.config.work_max_side),
+                            self.config.flow_max_side, video=video.name, frame_size=(video.height, video.width))
         if check_coverage:
             check_target_coverage(self.target, video)
         return video

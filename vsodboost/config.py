@@ -70,6 +70,10 @@ class BoostConfig:
     flow_last: Literal["backward", "repeat"] = "backward"  # flow of the buffer's last frame
     flow_max_side: int = 480  # frames are downscaled to this longest side for flow (0: full resolution)
     consistency_size: int = 128  # side at which S-measure consistency is computed
+    # longest side frames are held at for the whole pipeline (0: full resolution); maps are upsampled to the frame's
+    # size when read or written. Bounds memory for 4K frames; DAVIS, ViSal and 720p fit and are unchanged
+    # (vsodboost/workres.py, docs/reliability.md)
+    work_max_side: int = 1280
     # "mean" (default: (boosted + target) / 2 where the target has a map; with U²-Net-p chosen on CV fold 0 and
     # confirmed on fold 1, docs/booster.md), "replace" (the paper: the boosted map only; the paper preset) or
     # "geometric" (sqrt(boosted · target): the fast preset's, for a weaker spatial model)
@@ -93,6 +97,10 @@ class BoostConfig:
             raise InputError(f"flow_max_side must be 0 (full resolution) or ≥ 16, got {self.flow_max_side}")
         _set(self, "consistency_size", check_int("consistency_size", self.consistency_size, lo=16,
                                                  hint=" (side of the S-measure consistency maps, default 128)"))
+        _set(self, "work_max_side", check_int("work_max_side", self.work_max_side, lo=0,
+                                              hint=" (0: full resolution; default 1280)"))
+        if 0 < self.work_max_side < 64:
+            raise InputError(f"work_max_side must be 0 (full resolution) or ≥ 64, got {self.work_max_side}")
         check_choice("fusion", self.fusion, ("replace", "mean", "geometric"))
         if not isinstance(self.finetune, FinetuneConfig):
             raise InputError(f"finetune must be a FinetuneConfig or a dict of its fields, got "

@@ -15,6 +15,7 @@ import torch
 from .errors import InputError, NoMatchingMapsError
 from .io import check_output_dir, write_json_atomic, write_map_atomic
 from .mining import Selection
+from .workres import full_size_maps, working_maps
 
 __all__ = ["BoostObserver", "BoostResult", "BufferOutput", "BufferReport", "MiningRecord", "StreamBuffer"]
 
@@ -40,7 +41,9 @@ class BoostResult:
     """Boosted maps and everything needed to audit them.
 
     ``boosted[i]`` is float32 H×W in [0,1]; ``target[i]`` is the target's map or None; ``hq_prob``/``consistency``
-    are per frame (consistency NaN where the target has no map).
+    are per frame (consistency NaN where the target has no map). For frames longer than ``work_max_side``,
+    ``boosted`` and ``target`` are read-only :class:`~vsodboost.workres.FullSizeMaps`: held at the working size,
+    each map upsampled to H×W when read (lists otherwise).
     """
 
     names: list[str]
@@ -69,8 +72,10 @@ class BoostResult:
             raise NoMatchingMapsError(f"target {target!r} gave no map for any of the {len(video)} frames of "
                                       f"{video.name!r}: nothing to boost. " + explain())
         reports = [o.report for o in outputs]
-        result = cls(names=list(video.names), sequence=video.name, boosted=[m for o in outputs for m in o.boosted],
-                     target=[m for o in outputs for m in o.target],
+        size = (video.height, video.width)  # buffers' maps gathered at working size, not upsampled here
+        result = cls(names=list(video.names), sequence=video.name,
+                     boosted=full_size_maps([m for o in outputs for m in working_maps(o.boosted)], size),
+                     target=full_size_maps([m for o in outputs for m in working_maps(o.target)], size),
                      hq_prob=np.concatenate([o.hq_prob for o in outputs]),
                      consistency=np.concatenate([o.consistency for o in outputs]),
                      mined=sum((r.mined for r in reports), []), buffers=reports, config=config,
@@ -201,8 +206,8 @@ class BufferOutput:
     spatial model (None when nothing was fine-tuned or the target's maps were kept).
     """
 
-    boosted: list[np.ndarray]
-    target: list[np.ndarray | None]
+    boosted: Sequence[np.ndarray]  # a list, or FullSizeMaps for frames longer than work_max_side
+    target: Sequence[np.ndarray | None]
     hq_prob: np.ndarray
     consistency: np.ndarray
     report: BufferReport

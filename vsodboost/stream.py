@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from .errors import InputError, NoMatchingMapsError
-from .video import IMAGE_EXTS, Video, _to_rgb_uint8, load_video
+from .video import _REENCODE, IMAGE_EXTS, Video, _file_truncation, _to_rgb_uint8, load_video
 
 if TYPE_CHECKING:
     import torch
@@ -62,13 +62,21 @@ def source_name(source: Any) -> str:
     return "stream"
 
 
-def _capture(cap: cv2.VideoCapture, where: str, camera: bool) -> Iterator[Frame]:
+def _capture(cap: cv2.VideoCapture, where: str, camera: bool, file: Path | None = None) -> Iterator[Frame]:
+    """Frames of an open capture; for a local ``file``, an end before the container's frame count is an error
+    (raised after the frames that decoded, as a truncated file given to ``run`` is refused)."""
     t0 = time.monotonic()
+    reported = cap.get(cv2.CAP_PROP_FRAME_COUNT) if file is not None else 0.0
     i = 0
     try:
         while True:
             ok, frame = cap.read()
             if not ok:
+                why = _file_truncation(file, i, reported) if file is not None else ""
+                if why:
+                    raise InputError(f"stream source {file}: {why}. The buffers yielded so far are whole; "
+                                     f"the frames read since the last one were not boosted — "
+                                     + _REENCODE.format(p=file, ext=file.suffix))
                 return
             if camera:  # webcams rarely report a position: the capture time since the stream opened
                 ts: float | None = time.monotonic() - t0
@@ -120,7 +128,7 @@ def _open(source: StreamSource) -> Iterator[Frame]:
         cap = cv2.VideoCapture(s)
         if not cap.isOpened():
             raise InputError(f"cannot open {s} with OpenCV (corrupt file, unsupported codec or unreachable URL)")
-        return _capture(cap, s, camera=False)
+        return _capture(cap, s, camera=False, file=None if _is_url(s) else Path(s))
     if isinstance(source, Video):  # keeps its frame names (a folder's stems), decoded lazily
         return ((n, source[i], None) for i, n in enumerate(source.names))
     if isinstance(source, np.ndarray) and source.ndim == 3:

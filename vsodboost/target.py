@@ -4,8 +4,11 @@ A target is anything with a ``name`` and a ``predict(video)`` method:
 
 - **receives** a :class:`~vsodboost.video.Video`: the frames of one clip (uint8 RGB H×W×3, all the same size), in
   order, with ``video.names`` (frame stems) and ``video.name`` (the sequence name). The Booster calls ``predict``
-  once per buffer of ≤ ``buffer_size`` frames; a buffer is a slice of the same video, names preserved.
-- **returns** a sequence with exactly one entry per frame, in the same order: a float map H×W (frame size) with
+  once per buffer of ≤ ``buffer_size`` frames; a buffer is a slice of the same video, names preserved. Frames
+  longer than ``BoostConfig.work_max_side`` (1280 px) arrive downscaled to that working size
+  (:mod:`vsodboost.workres`); ``video.full_size`` is then their own (H, W).
+- **returns** a sequence with exactly one entry per frame, in the same order: a float map H×W (the size of the
+  frames it received, or their full size: such maps are checked, then downscaled) with
   values in [0, 1] (``np.ndarray`` or ``torch.Tensor``; H×W×1 is accepted), **or ``None``** when the target has no
   map for that frame (e.g. published maps that cover annotated frames only). A stacked array or tensor
   (T,H,W) or (T,1,H,W) is accepted as one map per frame. Frames without a map are never mined
@@ -23,6 +26,7 @@ import torch
 
 from .errors import NoMatchingMapsError, TargetError, VsodboostError
 from .video import Video
+from .workres import downscale_map
 
 __all__ = ["TargetModel", "TargetMaps", "check_target_output", "predict_buffer", "explain_no_match",
            "check_target_coverage"]
@@ -41,8 +45,14 @@ class TargetModel(Protocol):
         ...
 
 
-def check_target_output(out: Any, video: Video, target: Any) -> TargetMaps:
-    """Validate ``target.predict(video)``'s output and return float32 maps (or None), frame size each."""
+def check_target_output(out: Any, video: Video, target: Any, *,
+                        full_size: tuple[int, int] | None = None) -> TargetMaps:
+    """Validate ``target.predict(video)``'s output and return float32 maps (or None), ``video``'s size each.
+
+    ``full_size``: when ``video`` is a working-size clip (:mod:`vsodboost.workres`), maps at the frames' full size
+    (H, W) are accepted too: checked like the others, then downscaled to ``video``'s size, one map at a time."""
+    size = (video.height, video.width)
+    full = tuple(full_size) if full_size is not None and tuple(full_size) != size else None
     who = f"target {getattr(target, 'name', type(target).__name__)!r} ({type(target).__name__})"
     if isinstance(out, (np.ndarray, torch.Tensor)) and getattr(out, "ndim", 0) in (3, 4):
         out = list(out)  # a stacked (T,H,W) or (T,1,H,W) array is fine too (each entry is checked below)
@@ -66,8 +76,9 @@ def check_target_output(out: Any, video: Video, target: Any) -> TargetMaps:
             m = m[..., 0]
         if m.ndim == 3 and m.shape[0] == 1:
             m = m[0]
-        if m.shape != (video.height, video.width):
-            raise TargetError(f"{where} has shape {m.shape}; expected the frame size {(video.height, video.width)}")
+        if m.shape != size and m.shape != full:
+            also = f" or the frames' full size {full} (they are processed at work_max_side)" if full else ""
+            raise TargetError(f"{where} has shape {m.shape}; expected the frame size {size}{also}")
         if not np.issubdtype(m.dtype, np.floating):
             raise TargetError(f"{where} has dtype {m.dtype}; expected float in [0, 1] (divide uint8 maps by 255)")
         if not np.isfinite(m).all():
@@ -75,14 +86,16 @@ def check_target_output(out: Any, video: Video, target: Any) -> TargetMaps:
         lo, hi = float(m.min()), float(m.max())
         if lo < 0.0 or hi > 1.0:
             raise TargetError(f"{where} has values in [{lo:.4g}, {hi:.4g}]; expected [0, 1] (apply a sigmoid?)")
-        maps.append(m.astype(np.float32, copy=False))
+        m = m.astype(np.float32, copy=False)
+        maps.append(downscale_map(m, size) if m.shape == full else m)
     return maps
 
 
-def predict_buffer(target: Any, clip: Video, start: int) -> TargetMaps:
+def predict_buffer(target: Any, clip: Video, start: int, *, full_size: tuple[int, int] | None = None) -> TargetMaps:
     """The target's checked maps of ``clip``, the buffer of frames ``start:start + len(clip)`` of a sequence; an
     exception inside the target names the buffer, the sequence and its first and last frame (docs/reliability.md,
-    "Targets")."""
+    "Targets"). ``full_size``: the frames' own (H, W) when ``clip`` is at the working size (maps at that size are
+    accepted, then downscaled: :func:`check_target_output`)."""
     where = (f"buffer {start}:{start + len(clip)} of {clip.name!r} "
              f"(frames {clip.names[0]!r}…{clip.names[-1]!r})")
     try:
@@ -97,7 +110,7 @@ def predict_buffer(target: Any, clip: Video, start: int) -> TargetMaps:
             f"target {target.name!r} ({type(target).__name__}) raised {type(exc).__name__}: {exc} — "
             f"while predicting {where}; fix the target (the traceback above this error shows where it failed)"
         ) from exc
-    return check_target_output(out, clip, target)
+    return check_target_output(out, clip, target, full_size=full_size)
 
 
 def explain_no_match(target: Any, video: Video) -> str:

@@ -110,21 +110,89 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     return _to_rgb_uint8(img, str(p), bgr=img.ndim == 3 and img.shape[2] == 3)
 
 
+#: containers whose frame count OpenCV reads from an index or header (exact); for the others it is estimated from the
+#: duration and the frame rate, so a shortfall of a frame or two is not taken for a truncation
+_EXACT_COUNT = (".mp4", ".m4v", ".mov", ".avi")
+
+_REDO = "re-download or re-export the video"
+_REENCODE = (_REDO + "; to boost only the frames that decode, re-mux them (`ffmpeg -i {p} -c copy fixed{ext}`) "
+             "or extract them into a folder of frames (`ffmpeg -i {p} frames/%05d.png`) and pass that")
+
+
+_MP4_FIRST_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot")
+
+
+def _mp4_problem(path: Path) -> str:
+    """Why an MP4/MOV file is incomplete ('' when its top-level boxes are whole and hold a ``moov`` index).
+
+    A recording or download that stopped early leaves a file whose last box runs past the end and, when the index is
+    written last (as OpenCV's and many cameras' writers do), no ``moov`` box: OpenCV then cannot open it at all."""
+    try:
+        size, pos, moov = path.stat().st_size, 0, False
+        with open(path, "rb") as f:
+            if f.read(8)[4:8] not in _MP4_FIRST_BOXES:
+                return (f"it does not start like an MP4/MOV file (no 'ftyp' box): it is not a video, or its extension "
+                        f"{path.suffix!r} is wrong")
+            while pos + 8 <= size:
+                f.seek(pos)
+                head = f.read(16)
+                n, kind = int.from_bytes(head[:4], "big"), head[4:8]
+                if n == 1 and len(head) == 16:
+                    n = int.from_bytes(head[8:16], "big")
+                elif n == 0:
+                    n = size - pos
+                if n < 8:
+                    return f"its box at byte {pos} is malformed (the file is corrupt)"
+                moov = moov or kind == b"moov"
+                if pos + n > size:
+                    return (f"its {kind.decode('latin-1')!r} box needs {n} bytes from byte {pos} but the file ends "
+                            f"at {size}: the file is truncated" + ("" if moov else " and has no 'moov' index"))
+                pos += n
+    except OSError:
+        return ""
+    return "" if moov else "it has no 'moov' index (the recording or download stopped before it was written)"
+
+
+def _file_truncation(path: Path, decoded: int, reported: float) -> str:
+    """Why a video file that decoded ``decoded`` frames looks truncated ('' when it does not): its container
+    reported ``reported`` (``CAP_PROP_FRAME_COUNT``) and fewer decode. Counts that are estimated (not in an index,
+    see ``_EXACT_COUNT``) may miss by a frame or two; unknown counts (≤ 0) cannot tell."""
+    want = int(round(reported)) if reported == reported and reported > 0 else 0
+    slack = 0 if path.suffix.lower() in _EXACT_COUNT else max(2, int(0.01 * want))
+    if want and decoded < want - slack:
+        return (f"its container reports {want} frames but only {decoded} decode (frames {decoded}… are missing: the "
+                "file is truncated or corrupt from there on)")
+    return ""
+
+
 class _FileSource:
-    """Decodes frames of a video file on demand; sequential access never seeks."""
+    """Decodes frames of a video file on demand; sequential access never seeks.
+
+    A file that ends early is refused (:class:`InputError`) rather than boosted short: its container's frame count
+    is compared with the frames that decode, and an MP4/MOV that OpenCV cannot open is checked for a missing index.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
         cap = cv2.VideoCapture(str(path))
         if not cap.isOpened():
+            why = _mp4_problem(path) if path.suffix.lower() in (".mp4", ".m4v", ".mov") else ""
+            if path.stat().st_size == 0:
+                why = "the file is empty (0 bytes)"
+            if why:
+                raise InputError(f"cannot open video file {path}: {why}; {_REDO}")
             raise InputError(f"cannot open video file {path} with OpenCV (corrupt or unsupported codec)")
+        reported = cap.get(cv2.CAP_PROP_FRAME_COUNT)
         n = 0
         while cap.grab():  # count decodable frames: CAP_PROP_FRAME_COUNT is unreliable for many containers
             n += 1
         cap.release()
         if n == 0:
             raise InputError(f"video file {path} has no decodable frames")
+        why = _file_truncation(path, n, reported)
+        if why:
+            raise InputError(f"video file {path}: {why}; " + _REENCODE.format(p=path, ext=path.suffix))
         self.length = n
         self._cap: cv2.VideoCapture | None = None
         self._next = 0
@@ -137,7 +205,9 @@ class _FileSource:
                 self._cap.set(cv2.CAP_PROP_POS_FRAMES, i)
             ok, frame = self._cap.read()
             if not ok:
-                raise InputError(f"{self.path}: cannot decode frame {i}")
+                raise InputError(f"{self.path}: cannot decode frame {i} of {self.length} (the file is corrupt from "
+                                 "there on, or changed since it was opened); "
+                                 + _REENCODE.format(p=self.path, ext=self.path.suffix))
             self._next = i + 1
             return _to_rgb_uint8(frame, f"{self.path} frame {i}", bgr=True)
 
@@ -270,6 +340,9 @@ def _from_array(x: np.ndarray, names: Sequence[str] | None, name: str) -> Video:
 
 def load_video(source: VideoLike, *, names: Sequence[str] | None = None, name: str | None = None) -> Video:
     """Normalise any supported input into a :class:`Video` (see the module docstring)."""
+    if name is not None and not isinstance(name, str):
+        raise InputError(f"name must be a string (the sequence name a maps-mode target looks up), got {name!r} "
+                         f"({type(name).__name__})")
     if isinstance(source, Video):
         return source
     if isinstance(source, (str, os.PathLike)):

@@ -5,7 +5,7 @@ Layout of ``out``::
     boosted/<seq>/<stem>.png + vsodboost.json   the Booster's maps (resumable state per sequence)
     target/<seq>/<stem>.png                     the target's maps (published files mirrored byte for byte)
     motion/<seq>/, theta/<seq>/                 MQPM and Θ motion saliency maps (flow resolution)
-    runs/<variant>/<seq>/                       Table II (T sweep), III (controls), VI (flow backends) runs
+    runs/<variant>/<seq>/                       Table II (T sweep), III (MS rows, control), VI (flow backends)
     plots/, vis/                                PR curves, per-sequence gain bars, side-by-side frames
     report.json, report.md
 
@@ -13,16 +13,21 @@ Every score comes from :func:`vsodboost.metrics.evaluate_folders` (pysodmetrics 
 ``vsodboost eval``), on annotated frames only; "frame-averaged" means every annotated frame weighs the same,
 "video-averaged" means per-sequence summaries averaged over sequences. The protocols:
 
-- ``table1``: the target's metrics on frames the MQPM marks HQ vs LQ (annotated frames, frame-averaged).
+- ``table1``: the target's metrics (maxF, meanF, adpF, S, MAE) on frames the MQPM marks HQ vs LQ (annotated frames,
+  frame-averaged).
 - ``table2``: boosted metrics for each T = 1/period (``periods``).
-- ``table3``: motion saliency alone and with the MQPM, then with the target (rows defined in :data:`TABLE3_ROWS`).
+- ``table3``: the paper's component rows — MS = Θ(OF), MS−MQPM and MS+MQPM (MS as pseudo-GT, no fusion),
+  MS+MQPM+target — and ours: the control (random frames, target pseudo-GT, same fusion) and the MQPM's own map
+  (rows defined in :data:`TABLE3_ROWS`).
 - ``table5``: target vs boosted, overall and per sequence, with signed gains; plus the honest baselines (unless
   ``baselines=False``): the pretrained spatial model alone with no fine-tuning ("zero-shot"), and that zero-shot
   map fused with the target's ("zero-shot fusion" — plain ensembling; by the Booster's fusion, or ``geometric``
   when the Booster replaces the target's map). Fine-tuning is only
   worth its time where the boosted row beats the zero-shot fusion row.
 - ``table6``: boosted metrics for each flow backend (``flows``).
-- ``table8``: seconds per stage and frames per second.
+- ``table7``: the boosted maps on the mined (training) frames vs all frames, and the target's on both (Sec. VI-I).
+- ``table8``: seconds per stage, end-to-end frames per second and the inference-only FPS of the paper.
+- ``fig10``: which frames get mined, by the target's quality rank (Sec. VI-F), per sequence and averaged.
 """
 
 from __future__ import annotations
@@ -46,29 +51,32 @@ from ..metrics.accumulator import SODMetrics
 from ..metrics.evaluate import MAP_EXTS, evaluate_folders, read_map, resize_to
 from ._runs import RandomFramesBooster, RecordingBooster
 
-__all__ = ["run_bench", "PROTOCOLS", "REPORT_KEYS", "TABLE3_ROWS", "DEFAULT_PERIODS", "DEFAULT_FLOWS"]
+__all__ = ["run_bench", "table1", "table7", "fig10", "mined_of", "PROTOCOLS", "REPORT_KEYS", "TABLE3_ROWS", "DEFAULT_PERIODS", "DEFAULT_FLOWS"]
 
 _log = logging.getLogger("vsodboost.bench")
 
-PROTOCOLS: tuple[str, ...] = ("table1", "table2", "table3", "table5", "table6", "table8")
+PROTOCOLS: tuple[str, ...] = ("table1", "table2", "table3", "table5", "table6", "table7", "table8", "fig10")
 #: Metric keys of every block of report.json, in table order.
 REPORT_KEYS: tuple[str, ...] = ("frames", "maxF", "meanF", "adpF", "S", "MAE", "meanE", "wF")
 DEFAULT_PERIODS: tuple[int, ...] = (1, 2, 3, 4, 5, 10)
 DEFAULT_FLOWS: tuple[str, ...] = ("dis", "farneback")
 
-#: Table III rows: key → (label, definition). All rows are scored on every annotated frame unless said otherwise.
+#: Table III rows: key → (label, definition), in the paper's order (Sec. VI-D) and then ours. All rows are scored on
+#: every annotated frame unless said otherwise. MS = Θ(OF) of Eq. 1; the MS rows have no fusion (their own maps).
 TABLE3_ROWS: dict[str, tuple[str, str]] = {
-    "ms_theta": ("MS (Θ)", "weight-free motion saliency Θ (vsodboost.mqpm.theta, default) of the colour-coded flow"),
-    "ms_mqpm_map": ("MS (MQPM map)", "the MQPM's motion saliency map of the colour-coded flow"),
-    "ms_mqpm_map_hq": ("MS (MQPM map), HQ frames only",
-                       "the MQPM's motion saliency map, scored only on the frames the MQPM marks HQ (a subset)"),
-    "ms_random": ("MS−MQPM (random frames)",
-                  "the spatial model fine-tuned with the MQPM motion maps as pseudo-GT on randomly drawn frames "
-                  "(as many per buffer as the MQPM selection keeps), then run on every frame"),
-    "ms_mqpm": ("MS+MQPM", "the spatial model fine-tuned with the MQPM motion maps as pseudo-GT on the frames the "
-                "MQPM marks HQ (one per T), then run on every frame"),
-    "ms_mqpm_target": ("MS+MQPM+target", "the full Booster: pseudo-GT = the target's maps on the HQ frames filtered "
-                       "by consistency (= the boosted row of Table V)"),
+    "ms": ("MS baseline", "MS = Θ(OF) (Eq. 1): Θ applied to the colour-coded flow of every frame, scored as it is"),
+    "ms_random": ("MS−MQPM", "a fresh spatial model fine-tuned with MS as pseudo-GT on frames drawn at random (as many "
+                  "per buffer as MS+MQPM keeps), then run on every frame; its own maps, no fusion"),
+    "ms_mqpm": ("MS+MQPM", "a fresh spatial model fine-tuned with MS as pseudo-GT on the frames the MQPM marks HQ, one "
+                "per T (the one whose MQPM motion map agrees best with MS), then run on every frame; no fusion"),
+    "ms_mqpm_target": ("MS+MQPM+target", "the Booster: pseudo-GT = the target's maps on the HQ frames filtered by "
+                       "consistency, then the configured fusion (= the boosted row of Table V)"),
+    "control": ("control: random frames + target (ours)",
+                "as MS+MQPM+target but with frames drawn at random (as many per buffer as the Booster keeps): the "
+                "same pseudo-GT source and the same fusion, so MS+MQPM+target − control is what mining adds"),
+    "mqpm_map": ("MQPM motion map (ours)", "the MQPM's own motion saliency map of the colour-coded flow"),
+    "mqpm_map_hq": ("MQPM motion map, HQ frames only (ours)",
+                    "the MQPM's motion saliency map, scored only on the frames the MQPM marks HQ (a subset)"),
 }
 _STAGES = ("read", "target", "flow", "mqpm+filter", "finetune", "predict")
 
@@ -261,6 +269,7 @@ def run_bench(
     overwrite: bool = False,
     vis_frames: int = 2,
     baselines: bool = True,
+    theta: Any = "default",
     target_label: str | None = None,
     command: str | None = None,
     log: Callable[[str], None] = print,
@@ -275,6 +284,8 @@ def run_bench(
         protocols: any of :data:`PROTOCOLS`; ``table5`` (target vs boosted) is always computed.
         vis_frames: side-by-side images per sequence (the frames of largest S gain and largest S loss first).
         baselines: also score the zero-shot spatial model and its fusion with the target (Table V rows).
+        theta: the Θ of Eq. 1 whose maps of the flow are recorded as MS (``theta/``): Table III's baseline and the
+            pseudo-GT of its MS rows; a registered name (:func:`vsodboost.mqpm.list_thetas`) or a callable.
     Returns:
         The report (also written to ``out/report.json``).
     """
@@ -303,7 +314,7 @@ def run_bench(
                       spatial=models.spatial(_weights_for(spatial, seq.name)), config=config_, preset=preset,
                       device=dev, seed=seed)
             if kind == "main":
-                b: Booster = RecordingBooster(target_, record=out, **kw)
+                b: Booster = RecordingBooster(target_, record=out, theta=theta, **kw)
             elif random_frames:
                 b = RandomFramesBooster(target_, **kw)
             else:
@@ -341,6 +352,7 @@ def run_bench(
         "mined": {s: sum(len(b["mined"]) for b in m["buffers_done"].values()) for s, m in main.items()},
         "config": cfg.to_dict(),
         "flow": flow,
+        "theta": theta if isinstance(theta, str) else repr(theta),
         "device": machine_info(dev),
         "versions": versions(),
         "weights": _weights_report(main),
@@ -367,7 +379,7 @@ def run_bench(
     hq = {s.name: _hq_of(main[s.name], s.stems) for s in seqs}
     thr = cfg.hq_threshold
     if "table1" in protos:
-        report["table1"] = _table1(out / "target", seqs, hq, thr)
+        report["table1"] = table1(out / "target", seqs, hq, thr)
     if "table2" in protos:
         rows = {}
         for p in periods:
@@ -380,17 +392,8 @@ def run_bench(
             rows[str(p)] = {**_pick(evaluate(root)), "run": str(root)}
         report["table2"] = {"average": "frame", "baseline": _pick(res_t), "rows": rows}
     if "table3" in protos:
-        motion_target = _motion_target(out)
-        rows = {"ms_theta": _pick(evaluate(out / "theta")), "ms_mqpm_map": _pick(evaluate(out / "motion"))}
-        sub = evaluate_subset(out / "motion", seqs, lambda s, n: hq[s].get(n, 0.0) >= thr, weighted_f=True)
-        rows["ms_mqpm_map_hq"] = _pick(sub)
-        boost("MS-MQPM", out / "runs" / "ms_random", target_=motion_target, random_frames=True)
-        rows["ms_random"] = _pick(evaluate(out / "runs" / "ms_random"))
-        boost("MS+MQPM", out / "runs" / "ms_mqpm", target_=motion_target)
-        rows["ms_mqpm"] = _pick(evaluate(out / "runs" / "ms_mqpm"))
-        rows["ms_mqpm_target"] = _pick(res_b)
-        report["table3"] = {"average": "frame", "rows": rows,
-                            "definitions": {k: {"label": v[0], "definition": v[1]} for k, v in TABLE3_ROWS.items()}}
+        report["table3"] = _table3(out, cfg, res_b, hq, boost, evaluate, lambda root, keep: evaluate_subset(
+            root, seqs, keep, weighted_f=True))
     if "table6" in protos:
         rows = {}
         for f in flows:
@@ -408,6 +411,11 @@ def run_bench(
         report["table6"] = {"average": "frame", "mqpm_trained_on": flow, "rows": rows}
     if "table8" in protos:
         report["table8"] = report["timings"]
+    mined = mined_of(main)
+    if "table7" in protos:
+        report["table7"] = table7(out / "boosted", out / "target", seqs, mined)
+    if "fig10" in protos:
+        report["fig10"] = fig10(out / "target", seqs, mined)
 
     from ._report import draw_plots, draw_visualisations, render_markdown
 
@@ -463,10 +471,97 @@ def _zero_shot_baselines(out: Path, seqs: Sequence[SequenceData], spatial_of: Ca
     return zs, fused, n_pred
 
 
-def _motion_target(out: Path) -> Any:
+def _table3(out: Path, cfg: BoostConfig, res_b: Mapping[str, Any], hq: Mapping[str, Mapping[str, float]],
+            boost: Callable[..., Any], evaluate: Callable[[Path], Any],
+            subset: Callable[[Path, Callable[[str, str], bool]], Any]) -> dict[str, Any]:
+    """Table III as the paper defines it (Sec. VI-D), plus our control and MQPM-map rows (:data:`TABLE3_ROWS`).
+
+    MS = Θ(OF) are the Θ maps the main run recorded (``theta/``); they are the pseudo-GT of MS−MQPM and MS+MQPM,
+    which run with ``fusion="replace"`` (no fusion). The control row uses the target's maps and ``cfg``'s fusion.
+    """
     from ..adapters import PrecomputedTarget
 
-    return PrecomputedTarget(out / "motion", name="mqpm-motion")
+    ms_target = PrecomputedTarget(out / "theta", name="ms-theta")
+    no_fusion = BoostConfig.from_dict({**cfg.to_dict(), "fusion": "replace"})
+    runs = out / "runs"
+    rows: dict[str, Any] = {"ms": _pick(evaluate(out / "theta"))}
+    boost("MS-MQPM", runs / "table3_ms_random", target_=ms_target, config_=no_fusion, random_frames=True)
+    rows["ms_random"] = _pick(evaluate(runs / "table3_ms_random"))
+    boost("MS+MQPM", runs / "table3_ms_mqpm", target_=ms_target, config_=no_fusion)
+    rows["ms_mqpm"] = _pick(evaluate(runs / "table3_ms_mqpm"))
+    rows["ms_mqpm_target"] = _pick(res_b)
+    boost("control", runs / "table3_control", random_frames=True)
+    rows["control"] = _pick(evaluate(runs / "table3_control"))
+    rows["mqpm_map"] = _pick(evaluate(out / "motion"))
+    thr = cfg.hq_threshold
+    rows["mqpm_map_hq"] = _pick(subset(out / "motion", lambda s, n: hq[s].get(n, 0.0) >= thr))
+    return {"average": "frame", "rows": rows,
+            "runs": {"ms_random": str(runs / "table3_ms_random"), "ms_mqpm": str(runs / "table3_ms_mqpm"),
+                     "control": str(runs / "table3_control")},
+            "pseudo_gt": {"ms_random": "ms-theta", "ms_mqpm": "ms-theta", "ms_mqpm_target": "target",
+                          "control": "target"},
+            "fusion": {"ms_random": "replace", "ms_mqpm": "replace", "ms_mqpm_target": cfg.fusion,
+                       "control": cfg.fusion},
+            "mining_gain": {k: rows["ms_mqpm_target"][k] - rows["control"][k] for k in REPORT_KEYS[1:]},
+            "definitions": {k: {"label": v[0], "definition": v[1]} for k, v in TABLE3_ROWS.items()}}
+
+
+def mined_of(main: Mapping[str, Any]) -> dict[str, set[str]]:
+    """Sequence → the stems of the frames the main run fine-tuned on (every buffer)."""
+    return {s: {n for b in m["buffers_done"].values() for n in b["mined"]} for s, m in main.items()}
+
+
+def table7(boosted_root: Path, target_root: Path, seqs: Sequence[SequenceData],
+           mined: Mapping[str, set[str]]) -> dict[str, Any]:
+    """Table VII: the boosted maps on all annotated frames ("overall") vs only on the mined (training) frames that
+    are annotated ("training"); plus the target's maps on those frames — the pseudo-GT the model was taught."""
+    keys = ("frames", "maxF", "meanF", "adpF", "S", "MAE")
+    is_mined = lambda s, n: n in mined.get(s, set())  # noqa: E731
+    rows = {"overall": _pick(evaluate_subset(boosted_root, seqs, lambda s, n: True), keys),
+            "training": _pick(evaluate_subset(boosted_root, seqs, is_mined), keys),
+            "target_overall": _pick(evaluate_subset(target_root, seqs, lambda s, n: True), keys),
+            "target_training": _pick(evaluate_subset(target_root, seqs, is_mined), keys)}
+    return {"average": "frame", "rows": rows, "mined": sum(len(v) for v in mined.values()),
+            "mined_annotated": rows["training"]["frames"]}
+
+
+def _resample(v: np.ndarray, bins: int) -> np.ndarray:
+    """Area resampling of a 0/1 vector of any length to ``bins`` values (each value the covered mean)."""
+    return np.repeat(v.astype(np.float64), bins).reshape(bins, len(v)).mean(axis=1)
+
+
+def fig10(target_root: Path, seqs: Sequence[SequenceData], mined: Mapping[str, set[str]],
+           bins: int = 20) -> dict[str, Any]:
+    """Fig. 10 (Sec. VI-F): per sequence, rank the annotated frames by the target's quality (S-measure against the GT,
+    best first), mark the mined ones with 1, resample that 0/1 vector to ``bins`` values; the dataset row is the mean
+    over sequences, normalised to a maximum of 1. Warm first bins = mining picks the frames the target got right."""
+    from ..metrics import s_measure
+
+    per_seq: dict[str, list[float]] = {}
+    top, bottom = [], []
+    for seq in seqs:
+        scored = []
+        for stem in seq.annotated:
+            p = _find_map(target_root / seq.name, stem)
+            if p is None:
+                continue
+            gt, _ = read_map(seq.gt[stem])
+            pred, _ = read_map(p)
+            pred = resize_to(pred, gt.shape) if pred.shape != gt.shape else pred
+            scored.append((float(s_measure(pred[None], gt[None]).double()[0]), stem))
+        if not scored:
+            continue
+        scored.sort(key=lambda x: -x[0])
+        v = np.array([stem in mined.get(seq.name, set()) for _, stem in scored], dtype=np.float64)
+        per_seq[seq.name] = [round(float(x), 4) for x in _resample(v, bins)]
+        half = len(v) // 2
+        top.append(v[:half].sum())
+        bottom.append(v[len(v) - half:].sum())
+    avg = np.mean(list(per_seq.values()), axis=0) if per_seq else np.zeros(bins)
+    norm = avg / avg.max() if avg.max() > 0 else avg
+    return {"bins": bins, "order": "annotated frames ranked by the target's S-measure, best first",
+            "average": [round(float(x), 4) for x in avg], "normalized": [round(float(x), 4) for x in norm],
+            "per_sequence": per_seq, "mined_in_better_half": int(sum(top)), "mined_in_worse_half": int(sum(bottom))}
 
 
 def _check_recorded(out: Path, seqs: Sequence[SequenceData], main: Mapping[str, Any]) -> None:
@@ -522,9 +617,11 @@ def _timings(summaries: Mapping[str, Any], seqs: Sequence[SequenceData], eval_se
     }
 
 
-def _table1(target_root: Path, seqs: Sequence[SequenceData], hq: Mapping[str, Mapping[str, float]],
-            thr: float) -> dict[str, Any]:
-    keys = ("maxF", "S", "MAE", "frames")
+def table1(target_root: Path, seqs: Sequence[SequenceData], hq: Mapping[str, Mapping[str, float]],
+           thr: float) -> dict[str, Any]:
+    """Table I: the target's maps (``target_root/<seq>/<stem>``) on the annotated frames whose MQPM HQ probability
+    ``hq[seq][stem]`` is ≥ ``thr`` vs the others, frame-averaged within each group, with the paper's five metrics."""
+    keys = ("frames", "maxF", "meanF", "adpF", "S", "MAE")  # the paper's five metrics
     is_hq = lambda s, n: hq[s].get(n, 0.0) >= thr  # noqa: E731
     r_hq = evaluate_subset(target_root, seqs, is_hq)
     r_lq = evaluate_subset(target_root, seqs, lambda s, n: not is_hq(s, n))

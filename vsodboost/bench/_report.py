@@ -111,7 +111,8 @@ def _render(r: Mapping[str, Any], *, figures: bool) -> str:
                   f"The target's maps on the annotated frames the MQPM marks HQ (probability ≥ {t1['threshold']}) "
                   f"vs the others (LQ); frame-averaged within each group. HQ: {t1['hq_fraction']:.1%} of all frames, "
                   f"{t1['hq_fraction_annotated']:.1%} of annotated frames.", "",
-                  _metric_rows([("HQ frames", t1["hq"]), ("LQ frames", t1["lq"])], ("frames", "maxF", "S", "MAE")),
+                  _metric_rows([("HQ frames", t1["hq"]), ("LQ frames", t1["lq"])],
+                               [k for k in ("frames", "maxF", "meanF", "adpF", "S", "MAE") if k in t1["hq"]]),
                   ""]
     if "table2" in r:
         t2 = r["table2"]
@@ -128,6 +129,29 @@ def _render(r: Mapping[str, Any], *, figures: bool) -> str:
                   _metric_rows([(defs[k]["label"], v) for k, v in t3["rows"].items()],
                                ("frames", "maxF", "S", "MAE", "meanE", "wF")), ""]
         lines += [f"- **{defs[k]['label']}**: {defs[k]['definition']}." for k in t3["rows"]] + [""]
+        if "mining_gain" in t3:
+            mg = t3["mining_gain"]
+            lines += ["What mining adds beyond fusion (MS+MQPM+target − control): "
+                      + ", ".join(f"{k} {_d(mg[k], k)}" for k in ("maxF", "S", "MAE")) + ".", ""]
+    if "table7" in r:
+        t7 = r["table7"]
+        names = {"overall": "boosted, all annotated frames (overall)",
+                 "training": "boosted, mined frames only (training)",
+                 "target_overall": "target, all annotated frames", "target_training": "target, mined frames only"}
+        lines += ["## Table VII — overall vs training (mined) frames", "",
+                  f"{t7['mined']} frames were mined, {t7['mined_annotated']} of them annotated (scored). A training "
+                  "row far above the overall row would mean the adapted model only fits its own training frames; "
+                  "the target rows show how good the pseudo-GT on the mined frames was.", "",
+                  _metric_rows([(names[k], v) for k, v in t7["rows"].items()],
+                               ("frames", "maxF", "meanF", "adpF", "S", "MAE")), ""]
+    if "fig10" in r:
+        f10 = r["fig10"]
+        lines += ["## Fig. 10 — which frames get mined", "",
+                  f"Annotated frames of each sequence ranked by the target's S-measure (best first), mined = 1, "
+                  f"resampled to {f10['bins']} bins and averaged over sequences (normalised to a maximum of 1; "
+                  f"left = the target's best frames). Mined frames in the better half: "
+                  f"{f10['mined_in_better_half']}, in the worse half: {f10['mined_in_worse_half']}.", "",
+                  "`" + " ".join(f"{x:.2f}" for x in f10["normalized"]) + "`", ""]
     if "table6" in r:
         t6 = r["table6"]
         rows6 = []
@@ -214,7 +238,25 @@ def draw_plots(res_t: Mapping[str, Any], res_b: Mapping[str, Any], report: Mappi
     p = out / "gain_per_sequence.png"
     fig.savefig(p, dpi=110)
     plt.close(fig)
-    return files + [str(p)]
+    files.append(str(p))
+    if "fig10" in report:
+        files.append(str(_draw_fig10(plt, report["fig10"], out / "fig10_mined_frames.png", label)))
+    return files
+
+
+def _draw_fig10(plt: Any, f10: Mapping[str, Any], path: Path, label: str) -> Path:
+    """Fig. 10-style strip: one row per sequence (mined share per quality bin) and the normalised average on top."""
+    rows = [("average (normalised)", f10["normalized"])] + list(f10["per_sequence"].items())
+    fig, ax = plt.subplots(figsize=(8, 0.9 + 0.26 * len(rows)))
+    ax.imshow(np.array([r for _, r in rows]), aspect="auto", cmap="coolwarm", vmin=0, vmax=1,
+              interpolation="nearest")
+    ax.set_yticks(range(len(rows)), [n for n, _ in rows], fontsize=8)
+    ax.set_xticks([0, len(rows[0][1]) - 1], ["target's best frames", "worst"], fontsize=8)
+    ax.set_title(f"{label}: share of frames mined, by the target's quality rank (Fig. 10)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def _minmax(m: np.ndarray) -> np.ndarray:

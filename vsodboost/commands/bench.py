@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         sequences=_csv(args.sequences) if args.sequences else None, mqpm=args.mqpm, spatial=args.spatial or preset.spatial,
         flow=args.flow, config=config, preset=args.preset, protocols=protocols,
         periods=[int(p) for p in _csv(args.periods)], flows=_csv(args.flows), device=args.device, seed=args.seed,
-        overwrite=args.overwrite, vis_frames=args.vis_frames, target_label=args.target_label,
+        overwrite=args.overwrite, vis_frames=args.vis_frames, target_label=args.target_label, theta=args.theta,
         command="vsodboost " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if args.record_command else None,
         log=(lambda s: None) if args.quiet else print,
     )
@@ -73,8 +73,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sequences", help="comma-separated sequence names (default: all annotated sequences)")
     p.add_argument("--config", help="JSON file with BoostConfig fields, laid over the preset's")
     p.add_argument("--protocol", action="append", metavar="TABLE",
-                   help="table1, table2, table3, table5 (default), table6, table8; repeat or comma-separate; "
-                        "table5 is always included")
+                   help="table1, table2, table3, table5 (default), table6, table7, table8, fig10; repeat or "
+                        "comma-separate; table5 is always included")
+    p.add_argument("--theta", default="default",
+                   help="Θ of Eq. 1 whose flow maps are MS (Table III's baseline and the pseudo-GT of its MS rows): "
+                        "a name from vsodboost.mqpm.list_thetas(), e.g. 'spatial' (the pretrained spatial model "
+                        "on the flow image, the paper's recipe)")
     p.add_argument("--periods", default="1,2,3,4,5,10", help="Table II: values of 1/T (default 1,2,3,4,5,10)")
     p.add_argument("--flows", default="dis,farneback", help="Table VI: flow backends (default dis,farneback)")
     p.add_argument("--vis-frames", type=int, default=2, help="side-by-side images per sequence (0: none)")

@@ -29,7 +29,7 @@ def _run_mqpm(args: argparse.Namespace) -> int:
         lr=args.lr, encoder_lr=args.encoder_lr, freeze_stages=args.freeze_stages, hflip=not args.no_flip,
         val_sequences=list(args.val or []), seed=args.seed, log_every=args.log_every, ckpt_every=args.ckpt_every,
         device=args.device, work_dir=args.work_dir, cache_dir=args.cache_dir, num_threads=args.threads,
-        cache_max_side=args.cache_max_side,
+        cache_max_side=args.cache_max_side, reduction=args.reduction,
     )
     work = cfg.work_path()
     if args.restart and work.exists():
@@ -63,6 +63,8 @@ def _add_mqpm(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--freeze-stages", type=int, default=d.freeze_stages,
                    help="encoder stem + first N stages keep ImageNet weights")
     p.add_argument("--no-flip", action="store_true", help="disable random horizontal flips")
+    p.add_argument("--reduction", choices=("mean", "sum"), default=d.reduction,
+                   help="Eqs. 6–7: average each loss term (default) or sum them as the paper writes them")
     p.add_argument("--val", action="append", metavar="SEQ",
                    help="hold out this sequence for validation; best.pt then follows its loss (repeatable)")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of sampling and initialisation")

@@ -130,12 +130,16 @@ def flow_size(height: int, width: int, max_side: int) -> tuple[int, int]:
     return height, width
 
 
-def check_flow_size(backend: Any, height: int, width: int, max_side: int, *, video: str = "video") -> None:
-    """Refuse, before any compute, frames smaller than ``backend.min_size`` once scaled by :func:`flow_size`."""
+def check_flow_size(backend: Any, height: int, width: int, max_side: int, *, video: str = "video",
+                    frame_size: tuple[int, int] | None = None) -> None:
+    """Refuse, before any compute, frames of ``height``×``width`` (the size the pipeline holds them at) smaller than
+    ``backend.min_size`` once scaled by :func:`flow_size`; ``frame_size`` (H, W), the frames' own, is what the
+    error shows."""
     h, w = flow_size(height, width, max_side)
     need = int(getattr(backend, "min_size", 1) or 1)
     if h < need or w < need:
-        raise InputError(f"frames of {video!r} are {width}×{height} (W×H); flow backend "
+        fh, fw = frame_size or (height, width)
+        raise InputError(f"frames of {video!r} are {fw}×{fh} (W×H); flow backend "
                          f"{getattr(backend, 'name', type(backend).__name__)!r} needs at least {need}×{need} px. "
                          "Upscale the frames or choose another flow backend")
 

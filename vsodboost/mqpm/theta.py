@@ -95,8 +95,8 @@ class SpatialTheta:
     """The paper's recipe: an RGB saliency model (a registered spatial model, default: the saliency-pretrained
     ``"default"``) applied to the flow image. Needs that model's weights; built on first use, kept per device."""
 
-    def __init__(self, spatial: str = "default", **kwargs: object) -> None:
-        self.spatial, self.kwargs = spatial, kwargs
+    def __init__(self, spatial: str = "default", batch_size: int = 8, **kwargs: object) -> None:
+        self.spatial, self.batch_size, self.kwargs = spatial, batch_size, kwargs
         self._nets: dict[torch.device, torch.nn.Module] = {}
 
     def _net(self, device: torch.device) -> torch.nn.Module:
@@ -113,10 +113,12 @@ class SpatialTheta:
         h, w = x.shape[-2:]
         size = getattr(getattr(net, "config", None), "input_size", (256, 256))
         size = (size, size) if isinstance(size, int) else tuple(size)  # U²-Net: 320; the U-Net: (H, W)
-        out = net(F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True))
-        logits = out[0] if isinstance(out, tuple) else out
-        sal = torch.sigmoid(F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False))[:, 0]
-        return _minmax(sal)
+        maps = []
+        for chunk in x.split(self.batch_size):  # a 100-frame buffer at once would need > 10 GB for U²-Net-p
+            out = net(F.interpolate(chunk, size=size, mode="bilinear", align_corners=False, antialias=True))
+            logits = out[0] if isinstance(out, tuple) else out
+            maps.append(torch.sigmoid(F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False))[:, 0])
+        return _minmax(torch.cat(maps))
 
 
 register_theta("spatial", SpatialTheta())

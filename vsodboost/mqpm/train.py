@@ -60,6 +60,9 @@ class TrainConfig:
     freeze_stages: int = 5  # the stem and the first N encoder stages keep their ImageNet weights (CPU budget)
     hflip: bool = True
     cls_weight: float = 1.0  # Eq. 5 sums the two losses with equal weight
+    #: "mean": Eq. 6 averaged over pixels and frames, Eq. 7 over frames; "sum": both summed as the paper writes them
+    #: (Eq. 6 over pixels and frames, Eq. 7 over frames), which weighs the map term H·W times more (16,384× at 128²)
+    reduction: str = "mean"
     val_sequences: list[str] = field(default_factory=list)
     seed: int = 0
     log_every: int = 20
@@ -75,6 +78,8 @@ class TrainConfig:
         for k in ("batch_size", "iterations", "input_size"):
             if getattr(self, k) < 1:
                 raise InputError(f"{k} must be ≥ 1; got {getattr(self, k)}")
+        if self.reduction not in ("mean", "sum"):
+            raise InputError(f"reduction must be 'mean' or 'sum' (Eqs. 6–7 as written); got {self.reduction!r}")
         if not 0 <= self.freeze_stages <= 7:
             raise InputError(f"freeze_stages must be within 0..7; got {self.freeze_stages}")
 
@@ -166,10 +171,15 @@ def _lr_factor(step: int, cfg: TrainConfig) -> float:
     return cfg.lr_min_factor + (1 - cfg.lr_min_factor) * 0.5 * (1 + math.cos(math.pi * t))
 
 
-def _losses(net: SaliencyUNet, x: torch.Tensor, y: torch.Tensor, lab: torch.Tensor, cls_weight: float):
+def _losses(net: SaliencyUNet, x: torch.Tensor, y: torch.Tensor, lab: torch.Tensor, cls_weight: float,
+            reduction: str = "mean"):
+    """Eq. 5 = Eq. 6 (BCE of the motion saliency map against the GT) + ``cls_weight`` × Eq. 7 (logistic loss of the
+    HQ logit against the MQS label). The paper writes both as sums (Eq. 6 over pixels u and frames i, Eq. 7 over
+    frames); ``reduction="sum"`` does that within the batch, ``"mean"`` (our default) averages each term, which is
+    the summed form with the classification term weighted H·W times more (see docs/mqpm.md for both measured)."""
     logits, hq = net(x)
-    l_map = F.binary_cross_entropy_with_logits(logits[:, 0], y)  # Eq. 6
-    l_cls = F.binary_cross_entropy_with_logits(hq, lab)  # Eq. 7 (logistic loss)
+    l_map = F.binary_cross_entropy_with_logits(logits[:, 0], y, reduction=reduction)  # Eq. 6
+    l_cls = F.binary_cross_entropy_with_logits(hq, lab, reduction=reduction)  # Eq. 7 (logistic loss)
     return l_map + cls_weight * l_cls, l_map, l_cls, hq  # Eq. 5
 
 
@@ -180,14 +190,15 @@ def _batch(ts: TrainingSet, idx: torch.Tensor, flip: torch.Tensor, device: torch
 
 
 @torch.no_grad()
-def _evaluate(net: SaliencyUNet, ts: TrainingSet, device: torch.device, cls_weight: float, bs: int = 16) -> dict:
+def _evaluate(net: SaliencyUNet, ts: TrainingSet, device: torch.device, cls_weight: float, bs: int = 16,
+              reduction: str = "mean") -> dict:
     net.eval()
     tot, n, correct = 0.0, 0, 0
     for i in range(0, len(ts), bs):
         idx = torch.arange(i, min(i + bs, len(ts)))
         x, y, lab = _batch(ts, idx, torch.zeros_like(idx), device)
-        loss, _, _, hq = _losses(net, x, y, lab, cls_weight)
-        tot += float(loss) * len(idx)
+        loss, _, _, hq = _losses(net, x, y, lab, cls_weight, reduction)
+        tot += float(loss) * (len(idx) if reduction == "mean" else 1)
         n += len(idx)
         correct += int(((hq > 0) == (lab > 0.5)).sum())
     return {"loss": tot / n, "acc": correct / n}
@@ -244,7 +255,7 @@ def train_network(cfg: TrainConfig, train_set: TrainingSet, val_set: TrainingSet
         f = _lr_factor(step, cfg)
         for grp in opt.param_groups:
             grp["lr"] = grp["base"] * f
-        loss, l_map, l_cls, _ = _losses(net, x, y, lab, cfg.cls_weight)
+        loss, l_map, l_cls, _ = _losses(net, x, y, lab, cfg.cls_weight, cfg.reduction)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -263,7 +274,7 @@ def train_network(cfg: TrainConfig, train_set: TrainingSet, val_set: TrainingSet
             logf.flush()
         if step % cfg.ckpt_every == 0 or step == cfg.iterations:
             if val_set is not None:
-                ev = _evaluate(net, val_set, device, cfg.cls_weight)
+                ev = _evaluate(net, val_set, device, cfg.cls_weight, reduction=cfg.reduction)
                 _set_train(net, cfg.freeze_stages)
                 monitored = ev["loss"]
                 _log.info("step %d validation loss %.4f HQ accuracy %.3f", step, ev["loss"], ev["acc"])
