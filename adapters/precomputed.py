@@ -11,45 +11,17 @@ import cv2
 import numpy as np
 
 from vsodboost.errors import InputError, MissingMapsError
-from vsodboost.video import Video, _truncated
+from vsodboost.io import MAP_EXTS, index_maps, map_to_unit
+from vsodboost.io import read_map as _read_map
+from vsodboost.video import Video, natural_key
 
 __all__ = ["PrecomputedTarget", "read_map"]
 
-MAP_EXTS = (".png", ".jpg", ".jpeg", ".bmp")
-
-
 def read_map(path: str | os.PathLike[str], size: tuple[int, int] | None = None, *, normalize: bool = True) -> np.ndarray:
-    """Read a saliency map as float32 in [0, 1], the field's way.
-
-    Colour files are converted to grayscale (OpenCV's luma), the map is resized to ``size`` = (H, W) with
-    bilinear interpolation when it differs, then divided by 255 and min-max normalised per image when
-    ``normalize`` (as pysodmetrics does; a constant map stays as it is).
-    """
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read saliency map {p}: {exc.strerror or exc}") from exc
-    why = _truncated(data)  # OpenCV's imread would decode a truncated JPEG map with a grey lower part
-    if why:
-        raise InputError(f"cannot read saliency map {p}: {why}; re-download or re-export this map")
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise InputError(f"cannot read saliency map {p}: not an image OpenCV can decode")
-    if img.ndim == 3:
-        img = cv2.cvtColor(img[:, :, :3], cv2.COLOR_BGR2GRAY)
-    if img.dtype == np.uint16:
-        img = (img.astype(np.float32) / 257.0).round().astype(np.uint8)
-    elif img.dtype != np.uint8:
-        raise InputError(f"saliency map {p} has unsupported dtype {img.dtype}; expected 8- or 16-bit grayscale")
-    if size is not None and img.shape[:2] != tuple(size):
-        img = cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
-    m = img.astype(np.float32) / 255.0
-    if normalize:
-        lo, hi = float(m.min()), float(m.max())
-        if hi > lo:
-            m = (m - lo) / (hi - lo)
-    return m
+    """A saliency map as float32 in [0, 1], the field's way: :func:`vsodboost.io.read_map` (8-bit grayscale as
+    ``cv2.IMREAD_GRAYSCALE`` reads it; 16-bit keeps its high byte) then :func:`vsodboost.io.map_to_unit` (resized to
+    ``size`` = (H, W), divided by 255, min-max normalised per image when ``normalize``)."""
+    return map_to_unit(_read_map(path)[0], size, normalize=normalize)
 
 
 class PrecomputedTarget:
@@ -110,22 +82,12 @@ class PrecomputedTarget:
             + (f"; {self.hint}" if self.hint else "")
         )
 
+    def map_files(self, sequence: str) -> dict[str, Path]:
+        """Frame stem → map file of ``sequence`` (by stem, after ``prefix``/``suffix``; the first of ``exts`` wins)."""
+        return self._index(self.sequence_dir(sequence))
+
     def _index(self, folder: Path) -> dict[str, Path]:
-        index: dict[str, Path] = {}
-        for f in folder.iterdir():
-            if not (f.is_file() and f.suffix.lower() in self.exts):
-                continue
-            stem = f.stem
-            if self.prefix and not stem.startswith(self.prefix):
-                continue
-            if self.suffix and not stem.endswith(self.suffix):
-                continue
-            stem = stem[len(self.prefix): len(stem) - len(self.suffix) if self.suffix else None]
-            if stem in index:  # prefer the first extension in `exts`
-                if self.exts.index(f.suffix.lower()) >= self.exts.index(index[stem].suffix.lower()):
-                    continue
-            index[stem] = f
-        return index
+        return index_maps(folder, self.exts, prefix=self.prefix, suffix=self.suffix)
 
     def _frame_index(self, video: Video) -> dict[str, Path]:
         """Frame name → map file, by stem or (``match="order"``) by position in the whole sequence."""
@@ -138,7 +100,7 @@ class PrecomputedTarget:
             raise InputError(f"{self.name}: match='order' pairs maps with frames by position, but {folder} holds "
                              f"{len(index)} maps for {len(frames)} frames of {video.name!r}; use match='stem' "
                              "(the default) or a folder with one map per frame")
-        return dict(zip(frames, (index[k] for k in sorted(index, key=_natural))))
+        return dict(zip(frames, (index[k] for k in sorted(index, key=natural_key))))
 
     def coverage(self, video: Video) -> list[bool]:
         index = self._frame_index(video)
@@ -152,7 +114,7 @@ class PrecomputedTarget:
     def explain_no_match(self, video: Video) -> str:
         """Why no map matched a frame of ``video``: counts and two example names of each side, and the fix."""
         folder = self.sequence_dir(self.sequence or video.name)
-        maps = sorted(self._index(folder), key=_natural)
+        maps = sorted(self._index(folder), key=natural_key)
         frames = list(getattr(video, "sequence_names", None) or video.names)
         if not maps:
             return (f"{folder} holds no map files ({', '.join(self.exts)})"
@@ -174,8 +136,3 @@ class PrecomputedTarget:
 
     def __repr__(self) -> str:
         return f"PrecomputedTarget(name={self.name!r}, root={str(self.root)!r})"
-
-
-def _natural(stem: str) -> list[Any]:
-    """Sort key: digit runs compare as numbers (``frame2`` < ``frame10``)."""
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", stem)]

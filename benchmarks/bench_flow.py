@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -29,11 +28,8 @@ import cv2
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # synthetic videos shared with the tests
-
-from _flow_synth import boundary_band, epe, moving_object, translation  # noqa: E402
-
 from vsodboost.flow import create_flow  # noqa: E402
+from vsodboost.testing import boundary_band, epe, moving_object, translation  # noqa: E402
 from vsodboost.flow._deep import backwarp  # noqa: E402
 from vsodboost.flow.opencv import DIS_PRESETS  # noqa: E402
 

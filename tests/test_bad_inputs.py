@@ -25,7 +25,7 @@ from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
 from vsodboost import adapters
 from vsodboost.booster import Booster, BoostConfig, run_to_dir
 from vsodboost.cli import main
-from vsodboost.demo import ArrayTarget, synthetic_clip
+from vsodboost.testing import ArrayTarget, synthetic_clip
 from vsodboost.errors import InputError, MissingMapsError, OutputError, ResumeError, TargetError
 from vsodboost.models import saliency_unet
 from vsodboost.spatial.finetune import FinetuneConfig
@@ -165,12 +165,17 @@ def test_target_by_name_without_its_root_is_refused():
         Booster("precomputed", mqpm=FlowMagnitudeMQPM(), spatial=_tiny_spatial(), device="cpu")
 
 
-def test_config_changed_after_construction_is_checked_before_the_run(clip):
-    frames, target = clip
-    b = _booster(ArrayTarget(target))
-    b.config.buffer_size = 0
+def test_config_cannot_change_after_construction_and_a_replaced_field_is_checked_again():
+    import dataclasses
+
+    cfg = BoostConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.buffer_size = 0  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.finetune.lr = 1.0  # type: ignore[misc]
     with pytest.raises(InputError, match="buffer_size must be ≥ 1, got 0"):
-        b.run(frames, name="demo")
+        dataclasses.replace(cfg, buffer_size=0)
+    assert dataclasses.replace(cfg, period=3).period == 3 and cfg.period == 5
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -250,9 +255,9 @@ def test_typed_target_error_keeps_its_type_and_gains_the_buffer(clip):
 # ---------------------------------------------------------------------------------------------------------------
 # output folders: refused before compute, atomic writes, disk full
 def _no_compute(monkeypatch, booster):
-    def fail(*a):
+    def fail(*a, **k):
         raise AssertionError("computed a buffer before checking the output folder")
-    monkeypatch.setattr(booster, "_run_buffer", fail)
+    monkeypatch.setattr(booster, "run_buffer", fail)
 
 
 def test_out_is_a_file(clip, tmp_path, monkeypatch):
@@ -515,17 +520,17 @@ def test_outputs_follow_the_umask(tmp_path, umask, mode):
 def test_state_exists_before_the_first_map_and_a_killed_first_buffer_resumes(clip, tmp_path, monkeypatch):
     frames, target = clip
     b = _booster(ArrayTarget(target))
-    real = b._run_buffer
+    real = b.run_buffer
 
-    def interrupted(*a):
+    def interrupted(*a, **k):
         assert (tmp_path / "vsodboost.json").is_file()
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(b, "_run_buffer", interrupted)
+    monkeypatch.setattr(b, "run_buffer", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_to_dir(b, frames, tmp_path, name="demo")
     assert json.loads((tmp_path / "vsodboost.json").read_text())["buffers_done"] == {}
-    monkeypatch.setattr(b, "_run_buffer", real)
+    monkeypatch.setattr(b, "run_buffer", real)
     assert set(run_to_dir(b, frames, tmp_path, name="demo")["buffers_done"]) == {"0:6", "6:12"}
 
 
@@ -539,8 +544,8 @@ def test_resume_cleans_partials_redoes_undecodable_maps_and_keeps_warnings(clip,
     (tmp_path / "00004.k2j3h4g5.png").write_bytes(b"")  # what mkstemp left before this fix
     (tmp_path / "vsodboost.ab12cd34.json").write_bytes(b'{"sett')
     calls = []
-    real = b._run_buffer
-    monkeypatch.setattr(b, "_run_buffer", lambda *a: calls.append(a[1:3]) or real(*a))
+    real = b.run_buffer
+    monkeypatch.setattr(b, "run_buffer", lambda *a, **k: calls.append(a[1:3]) or real(*a, **k))
     again = run_to_dir(b, frames, tmp_path, name="demo")
     assert calls == [(11, 12)]
     assert again["warnings"] == first["warnings"]
@@ -591,8 +596,8 @@ elif mode == "rename":  # after the n-th map's temporary file is complete, befor
     real_replace = os.replace
     os.replace = lambda src, dst: (str(dst).endswith(".png") and hit(), real_replace(src, dst))[1]
 elif mode == "buffer":  # when the n-th buffer starts computing
-    real_run = B.Booster._run_buffer
-    B.Booster._run_buffer = lambda self, *a: (hit(), real_run(self, *a))[1]
+    real_run = B.Booster.run_buffer
+    B.Booster.run_buffer = lambda self, *a, **k: (hit(), real_run(self, *a, **k))[1]
 from vsodboost.cli import main
 sys.exit(main(argv))
 """

@@ -14,7 +14,7 @@ import torch
 from vsodboost.adapters import PrecomputedTarget
 from vsodboost.bench import PROTOCOLS, REPORT_KEYS, TABLE3_ROWS, run_bench
 from vsodboost.cli import main as cli_main
-from vsodboost.demo import synthetic_clip
+from vsodboost.testing import synthetic_clip
 from vsodboost.errors import InputError
 from vsodboost.metrics.evaluate import evaluate_folders
 from vsodboost.models import saliency_unet

@@ -10,7 +10,7 @@ import torch
 
 from vsodboost import plugins
 from vsodboost.booster import Booster, BoostConfig, run_to_dir
-from vsodboost.demo import ArrayTarget, synthetic_clip
+from vsodboost.testing import ArrayTarget, synthetic_clip
 from vsodboost.errors import InputError, TargetError
 from vsodboost.models import saliency_unet
 
@@ -197,8 +197,8 @@ def test_run_to_dir_resumes_and_refuses_foreign_settings(clip, tmp_path, monkeyp
     del state["buffers_done"]["6:12"]
     (out / "vsodboost.json").write_text(json.dumps(state))
     calls = []
-    real = b._run_buffer
-    monkeypatch.setattr(b, "_run_buffer", lambda *a: calls.append(a[1:3]) or real(*a))
+    real = b.run_buffer
+    monkeypatch.setattr(b, "run_buffer", lambda *a, **k: calls.append(a[1:3]) or real(*a, **k))
     run_to_dir(b, frames, out, name="demo")
     assert calls == [(6, 12)]
     assert all(stamp[f"{i:05d}.png"] == (out / f"{i:05d}.png").stat().st_mtime_ns for i in range(6))

@@ -10,7 +10,7 @@ import torch
 from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
 
 from vsodboost.booster import Booster
-from vsodboost.demo import ArrayTarget, synthetic_clip
+from vsodboost.testing import ArrayTarget, synthetic_clip
 from vsodboost.errors import InputError
 from vsodboost.export import ExportedSpatial, ExportSpec, export_spatial, load_spec
 from vsodboost.models import saliency_unet

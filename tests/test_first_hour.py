@@ -22,7 +22,7 @@ from vsodboost import plugins
 from vsodboost.booster import Booster
 from vsodboost.cli import build_parser, iter_parsers, main
 from vsodboost.commands.boost import parse_target, parse_target_args
-from vsodboost.demo import ArrayTarget, synthetic_clip
+from vsodboost.testing import ArrayTarget, synthetic_clip
 from vsodboost.errors import InputError, NoMatchingMapsError, TargetError, UsageError
 from vsodboost.video import load_video
 
@@ -46,7 +46,7 @@ def test_threads_option_sets_torch_threads_and_none_leaves_them():
         _booster(ArrayTarget({}))
         assert torch.get_num_threads() == 2  # threads=None: untouched
         b = _booster(ArrayTarget({}), threads=1)
-        assert torch.get_num_threads() == 1 and b.threads == 1
+        assert torch.get_num_threads() == 2 and b.threads == 1  # applied while a buffer runs, not process-wide
         with pytest.raises(InputError, match="threads"):
             _booster(ArrayTarget({}), threads=0)
     finally:
@@ -111,7 +111,7 @@ def test_no_matching_name_says_counts_and_examples_and_suggests_order(tmp_path, 
     _maps(tmp_path / "maps" / "bird", [f"bird_frame{i:04d}" for i in range(21, 27)])
     target = adapters.precomputed(tmp_path / "maps")
     b = _booster(target)
-    b._run_buffer = None  # refused before any compute
+    b.run_buffer = None  # refused before any compute
     with pytest.raises(NoMatchingMapsError) as err:
         b.run(frames, name="bird")
     msg = str(err.value)

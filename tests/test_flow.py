@@ -19,7 +19,7 @@ from vsodboost.flow import (
     list_flows,
 )
 
-from _flow_synth import boundary_band, epe, moving_object, translation
+from vsodboost.testing import boundary_band, epe, moving_object, translation
 
 OPENCV = ["dis", "farneback"]
 SHIFTS = [(2, 0), (0, 2), (-2, 0), (0, -2), (2, -2), (-2, 1)]

@@ -21,7 +21,7 @@ from vsodboost.flow.liteflownet import LITEFLOWNET_PUBLISHED_SHAPES
 from vsodboost.flow.pwcnet import PWCNET_PUBLISHED_SHAPES
 from vsodboost.flow.spynet import SPYNET_PUBLISHED_SHAPES
 
-from _flow_synth import epe, translation
+from vsodboost.testing import epe, translation
 
 NETS = {
     "spynet": (SPyNet, SPYNET_PUBLISHED_SHAPES, 1_440_300),

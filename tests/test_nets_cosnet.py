@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from vsodboost.errors import InputError, MissingWeightsError, WeightsError
-from vsodboost.nets._testing import moving_square, read_manifest, save_fake_checkpoint
+from vsodboost.testing import moving_square, read_manifest, save_fake_checkpoint
 from vsodboost.nets.cosnet import COSNetLive, reference_indices
 
 MANIFEST = Path(__file__).parent / "data" / "nets" / "cosnet_official_keys.json"

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from vsodboost.errors import InputError, MissingWeightsError, WeightsError
-from vsodboost.nets._testing import moving_square, read_manifest, save_fake_checkpoint
+from vsodboost.testing import moving_square, read_manifest, save_fake_checkpoint
 from vsodboost.nets.mga import MGALive
 
 MANIFEST = Path(__file__).parent / "data" / "nets" / "mga_official_keys.json"

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from vsodboost.errors import InputError, MissingWeightsError, WeightsError
-from vsodboost.nets._testing import moving_square, read_manifest, save_fake_checkpoint
+from vsodboost.testing import moving_square, read_manifest, save_fake_checkpoint
 from vsodboost.nets.pcsa import PCSA_TRAIN_MEAN, PCSA_TRAIN_STD, PCSALive, clip_windows, pcsa_attention
 
 MANIFEST = Path(__file__).parent / "data" / "nets" / "pcsa_official_keys.json"

@@ -9,7 +9,7 @@ import torch
 from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
 
 from vsodboost.booster import Booster
-from vsodboost.demo import ArrayTarget, synthetic_clip
+from vsodboost.testing import ArrayTarget, synthetic_clip
 from vsodboost.errors import InputError, TargetError
 from vsodboost.stream import iter_source
 
@@ -109,10 +109,9 @@ def test_warm_start_continues_from_the_previous_buffer_and_keeps_the_pretrained_
     np.testing.assert_array_equal(cold[0].boosted[0], warm[0].boosted[0])  # buffer 0 starts from the same model
     assert not np.array_equal(cold[1].boosted[0], warm[1].boosted[0])
     # a warm buffer's model = the previous tuned model fine-tuned again: start buffer 1 from buffer 0's by hand
-    torch.manual_seed(b.seed + 1)  # as _run_buffer does
-    maps, _, _, _ = b._tune_and_predict(torch.from_numpy(np.stack(frames[4:8])).permute(0, 3, 1, 2).contiguous(),
-                                        [target[f"{i:05d}"] for i in range(4, 8)],
-                                        [i - 4 for i in warm[1].report.mined], b.seed + 1, init=warm[0].model)
+    maps, _ = b.fine_tune_and_predict(torch.from_numpy(np.stack(frames[4:8])).permute(0, 3, 1, 2).contiguous(),
+                                      [target[f"{i:05d}"] for i in range(4, 8)],
+                                      [i - 4 for i in warm[1].report.mined], b.seed + 1, init=warm[0].model)
     np.testing.assert_allclose(maps[0].numpy(), warm[1].boosted[0], atol=1e-6)
     assert cold[0].model is not None and cold[0].model is not spatial
     assert all(x.model is None for x in b.stream(frames))  # models are dropped unless asked for

@@ -72,7 +72,7 @@ def test_mp4_cut_before_its_index_names_the_missing_moov(tmp_path):
 def test_booster_refuses_a_truncated_file_before_any_compute(tmp_path):
     cut = _cut(_write(tmp_path / "clip.avi", "MJPG"), 0.5)
     b = Booster(ArrayTarget({}), mqpm=FlowMagnitudeMQPM(), spatial=_tiny_spatial(), config=_config(), device="cpu")
-    b._run_buffer = None  # type: ignore[assignment]  # refused before the first buffer
+    b.run_buffer = None  # type: ignore[assignment]  # refused before the first buffer
     with pytest.raises(InputError, match=rf"its container reports {N} frames but only \d+ decode"):
         b.run(cut)
 

@@ -225,8 +225,8 @@ def test_run_to_dir_and_save_write_maps_at_frame_size_and_resume(clip, tmp_path)
             np.testing.assert_array_equal(img, np.clip(m * 255.0 + 0.5, 0, 255).astype(np.uint8))
         assert map_is_complete(tmp_path / "dir" / f"{n}.png", (H, W))
     calls = []
-    real = b._run_buffer
-    b._run_buffer = lambda *a, **k: calls.append(a[1:3]) or real(*a, **k)  # type: ignore[method-assign]
+    real = b.run_buffer
+    b.run_buffer = lambda *a, **k: calls.append(a[1:3]) or real(*a, **k)  # type: ignore[method-assign]
     run_to_dir(b, frames, tmp_path / "dir", name="demo")  # a rerun resumes: every map is whole, at frame size
     assert calls == []
 

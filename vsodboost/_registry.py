@@ -7,14 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from .errors import DuplicateNameError, InputError, UnknownNameError
+from .video import natural_key
 
 T = TypeVar("T")
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-def _natural_key(text: str) -> list[Any]:
-    return [int(tok) if tok.isdigit() else tok for tok in re.split(r"(\d+)", text)]
 
 
 @dataclass(frozen=True)
@@ -85,7 +82,7 @@ class Registry(Generic[T]):
         return self.get(name).factory(**kwargs)
 
     def names(self) -> list[str]:
-        return sorted(self._entries, key=_natural_key)
+        return sorted(self._entries, key=natural_key)
 
     def list(self) -> list[Entry[T]]:
         return [self._entries[n] for n in self.names()]

@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ __all__ = [
     "state_dict_diff",
     "export_state_dict",
     "save_checkpoint",
+    "offline",
 ]
 
 _log = logging.getLogger("vsodboost.weights")
@@ -64,6 +64,11 @@ def home_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "vsodboost"
 
 
+def offline() -> bool:
+    """``$VSODBOOST_OFFLINE`` is set (1, true, yes): never touch the network for weights."""
+    return os.environ.get("VSODBOOST_OFFLINE", "0").strip().lower() in ("1", "true", "yes")
+
+
 def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -73,22 +78,22 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
 
 
 def _download(url: str, dest: Path, sha256: str | None, opener: Callable[[str], Any] | None = None) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, (opener or urllib.request.urlopen)(url) as resp:
+    """Fetch ``url`` to ``dest`` atomically (:func:`vsodboost.io.atomic_write`): a partial or mismatching download
+    never sits under the final name, and no temporary file is left behind."""
+    from .io import atomic_write
+
+    def fetch(out: Any) -> None:
+        with (opener or urllib.request.urlopen)(url) as resp:
             shutil.copyfileobj(resp, out)
-        if sha256 is not None:
-            got = sha256_file(tmp)
-            if got != sha256:
-                raise ChecksumError(
-                    f"download of {url} has sha256 {got}, expected {sha256}; the file was discarded "
-                    "(a changed upload or a broken transfer): fetch it by hand and verify it"
-                )
-        os.replace(tmp, dest)  # atomic: a partial file never sits under the final name
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+
+    def check(tmp: Path) -> None:
+        got = sha256_file(tmp)
+        if got != sha256:
+            raise ChecksumError(f"download of {url} has sha256 {got}, expected {sha256}; the file was discarded "
+                                "(a changed upload or a broken transfer): fetch it by hand and verify it")
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(dest, fetch, verify=check if sha256 is not None else None)
 
 
 def resolve_weights(
@@ -120,7 +125,7 @@ def resolve_weights(
         _log.info("weights %s: cache %s", spec.name, cached)
         return cached
     if download is None:
-        download = os.environ.get("VSODBOOST_OFFLINE", "0") not in ("1", "true", "yes")
+        download = not offline()
     where = f"Download {spec.url} by hand and place it at {cached}" if spec.url else f"Place the file at {cached}"
     if download and spec.url:
         try:
@@ -237,18 +242,14 @@ def export_state_dict(model: nn.Module, *, half: bool = True) -> dict[str, torch
 
 def save_checkpoint(path: str | os.PathLike[str], *, format: str, config: Mapping[str, Any],
                     state_dict: Mapping[str, torch.Tensor], meta: Mapping[str, Any] | None = None) -> Path:
-    """Write ``{"format", "config", "state_dict", "meta"}`` atomically (:func:`vsodboost.io.atomic_write_bytes`),
+    """Write ``{"format", "config", "state_dict", "meta"}`` atomically (:func:`vsodboost.io.atomic_write`),
     loadable with ``weights_only=True``: ``meta`` is reduced to plain JSON types (e.g. torch's ``TorchVersion``
     would not load back)."""
-    import io
-
-    from .io import atomic_write_bytes
+    from .io import atomic_write
 
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     obj = {"format": format, "config": dict(config), "state_dict": dict(state_dict),
            "meta": json.loads(json.dumps(dict(meta or {}), default=str))}
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    atomic_write_bytes(p, buf.getvalue())
+    atomic_write(p, lambda f: torch.save(obj, f))
     return p

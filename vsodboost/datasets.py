@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Iterable, Literal
 
 from .errors import InputError
-from .video import IMAGE_EXTS, Video, natural_key
+from .video import FRAME_DIRS, IMAGE_EXTS, Video, natural_key
 
 __all__ = ["SequenceData", "read_dataset", "read_davis", "read_davsod", "read_images", "detect_layout",
            "find_shared_data"]
@@ -30,7 +30,7 @@ Layout = Literal["davis", "davsod", "images", "auto"]
 _IMAGESET_IMG = ("images", "Images", "imgs", "Imgs", "image", "DUTS-TR-Image", "DUTS-TE-Image")
 _IMAGESET_GT = ("ground_truth_mask", "masks", "mask", "gt", "GT", "ground-truth", "DUTS-TR-Mask", "DUTS-TE-Mask")
 _GT_DIRS = ("ground-truth", "GT", "gt", "ground_truth")
-_IMG_DIRS = ("Imgs", "imgs", "Images", "JPEGImages")
+_IMG_DIRS = FRAME_DIRS[:4]  # the DAVSOD layout's: Imgs, imgs, Images, JPEGImages
 
 
 @dataclass

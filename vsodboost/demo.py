@@ -9,77 +9,16 @@ target agree, fine-tunes the spatial model on them and predicts every frame.
 
 from __future__ import annotations
 
-import hashlib
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import cv2
 import numpy as np
 
-from .video import Video
+from .testing import ArrayTarget, synthetic_clip
 
-__all__ = ["synthetic_clip", "ArrayTarget", "run_demo"]
-
-
-@dataclass
-class ArrayTarget:
-    """A target whose maps are already in memory, looked up by frame name (None where absent)."""
-
-    maps: dict[str, np.ndarray]
-    name: str = "arrays"
-
-    def predict(self, video: Video) -> list[np.ndarray | None]:
-        return [self.maps.get(n) for n in video.names]
-
-    def identity(self) -> dict[str, str]:
-        """A digest of the maps (the Booster's resume key records it instead of a long repr)."""
-        h = hashlib.sha256()
-        for k in sorted(self.maps):
-            m = np.ascontiguousarray(self.maps[k])
-            h.update(f"{k}|{m.dtype}|{m.shape}|".encode())
-            h.update(m.tobytes())
-        return {"type": "arrays", "maps_sha256": h.hexdigest()}
-
-
-def _texture(rng: np.random.Generator, h: int, w: int, scale: int, colours: int = 3) -> np.ndarray:
-    small = rng.random((max(2, h // scale), max(2, w // scale), colours)).astype(np.float32)
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
-
-
-def synthetic_clip(n: int = 40, h: int = 240, w: int = 320, seed: int = 0
-                   ) -> tuple[list[np.ndarray], list[np.ndarray], dict[str, np.ndarray]]:
-    """Frames (uint8 RGB), GT masks (float {0,1}) and the imperfect target's maps (float [0,1]) of a demo clip."""
-    rng = np.random.default_rng(seed)
-    pad = 4 * n
-    bg = _texture(rng, h + 8, w + pad, 12) * 0.55 + _texture(rng, h + 8, w + pad, 3) * 0.25
-    obj_tex = np.clip(_texture(rng, h, w, 6) * 0.5 + np.array([0.9, 0.35, 0.1], np.float32) * 0.6, 0, 1)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    frames, masks, target = [], [], {}
-    for i in range(n):
-        off = int(round(1.5 * i))  # the camera pans right: the background moves left
-        frame = bg[4: 4 + h, off: off + w].copy()
-        cx = w * 0.25 + w * 0.5 * i / max(n - 1, 1)
-        cy = h * 0.5 + h * 0.15 * np.sin(i / 5.0)
-        ax, ay = w * 0.11, h * 0.17
-        mask = (((xx - cx) / ax) ** 2 + ((yy - cy) / ay) ** 2 <= 1.0).astype(np.float32)
-        frame = frame * (1 - mask[..., None]) + obj_tex * mask[..., None]
-        frames.append(np.clip(frame * 255 + 0.5, 0, 255).astype(np.uint8))
-        masks.append(mask)
-        # the imperfect target: blurred, and on ~45% of frames a typical failure
-        t = cv2.GaussianBlur(mask, (0, 0), 4.0) * 0.9
-        kind = rng.random()
-        if kind < 0.2:  # fires on a background blob
-            bx, by = rng.uniform(0.1, 0.9) * w, rng.uniform(0.1, 0.9) * h
-            t = np.maximum(t, 0.85 * np.exp(-(((xx - bx) / (w * 0.09)) ** 2 + ((yy - by) / (h * 0.12)) ** 2)))
-        elif kind < 0.35:  # misses the object's half
-            t = t * ((xx < cx) if rng.random() < 0.5 else (xx >= cx)).astype(np.float32)
-        elif kind < 0.45:  # drifts off the object
-            t = np.roll(t, int(w * 0.08), axis=1)
-        t = np.clip(t + rng.normal(0, 0.03, t.shape).astype(np.float32), 0, 1)
-        target[f"{i:05d}"] = t.astype(np.float32)
-    return frames, masks, target
+__all__ = ["synthetic_clip", "ArrayTarget", "run_demo"]  # the first two live in vsodboost.testing
 
 
 def _panel(frames: Sequence[np.ndarray], rows: Sequence[Sequence[np.ndarray]], labels: Sequence[str],

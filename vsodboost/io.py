@@ -1,28 +1,42 @@
-"""The one place vsodboost writes files: atomically, durably, with the user's umask.
+"""The one place vsodboost writes files — atomically, durably, with the user's umask — and reads saliency maps.
 
 Every output goes to a temporary sibling ``.<name>.<random>.vsodboost-tmp`` (created with mode 0666 & ~umask, so
 outputs are as readable as any other file the user creates), is flushed and ``fsync``-ed, then renamed over the
 destination. A reader therefore sees either the old file or the whole new one, never a prefix. When the write fails
 (disk full, read-only folder…) the temporary file is removed and :class:`~vsodboost.errors.OutputError` names the
 path. :func:`clean_partials` removes temporaries left by a killed process (ours only, recognised by name).
+:func:`atomic_write` is the one writer: bytes, JSON, PNG maps, checkpoints (``torch.save``), caches (``np.save``) and
+downloads all go through it.
+
+Maps are read one way (:func:`read_map`, also behind ``vsodboost eval``, ``bench`` and the maps-mode targets): as
+``cv2.imread(path, cv2.IMREAD_GRAYSCALE)`` reads them — the field's toolkits and pysodmetrics do — so a colour map
+takes the decoder's luma and a **16-bit map keeps its high byte** (``v >> 8``: 65535 → 255, 65280 → 255, 511 → 1).
+A map is therefore boosted and scored from the same 8-bit values. :data:`MAP_EXTS` and :func:`index_maps` say which
+files are maps and which one a stem names.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import secrets
+import shutil
 from pathlib import Path
-from typing import Any, Iterable
+from typing import IO, Any, Callable, Iterable
 
 import cv2
 import numpy as np
 
 from .errors import InputError, OutputError
 
-__all__ = ["atomic_write_bytes", "write_map_atomic", "write_json_atomic", "encode_map", "map_is_complete",
-           "clean_partials", "fsync_dir", "check_output_dir", "TMP_SUFFIX"]
+__all__ = ["atomic_write", "atomic_write_bytes", "atomic_link_or_copy", "write_map_atomic", "write_json_atomic",
+           "encode_map", "map_is_complete", "clean_partials", "fsync_dir", "check_output_dir", "TMP_SUFFIX",
+           "MAP_EXTS", "read_map", "map_to_unit", "index_maps", "no_nan"]
+
+#: Extensions of saliency-map files, in order of preference when a stem exists twice.
+MAP_EXTS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp")
 
 TMP_SUFFIX = ".vsodboost-tmp"
 _PNG_END = b"IEND\xaeB`\x82"  # the last 8 bytes of every complete PNG (IEND chunk type + its CRC)
@@ -46,32 +60,86 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, sync_dir: bool = True) -> None:
-    """Write ``data`` to ``path`` through a fsync-ed temporary sibling and a rename.
+class _FdWriter:
+    """A minimal binary file over a descriptor: every byte goes through ``os.write`` (unbuffered, so a failure —
+    disk full — surfaces in the ``write`` call that hit it)."""
 
-    ``sync_dir=False`` skips the folder fsync (a caller writing many files syncs the folder once, with
-    :func:`fsync_dir`, before recording them as done).
+    def __init__(self, fd: int) -> None:
+        self.fd, self.pos = fd, 0
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        n = len(view)
+        while view:
+            view = view[os.write(self.fd, view):]
+        self.pos += n
+        return n
+
+    def tell(self) -> int:
+        return self.pos
+
+    def flush(self) -> None:
+        pass
+
+
+def _tmp_path(path: Path) -> Path:
+    return path.parent / f".{path.name}.{secrets.token_hex(4)}{TMP_SUFFIX}"
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any], *, sync_dir: bool = True,
+                 verify: Callable[[Path], None] | None = None) -> None:
+    """Write ``path`` through a fsync-ed temporary sibling and a rename: ``write(f)`` fills the binary file ``f``
+    (``f.write(data)``, ``torch.save(obj, f)``, ``np.save(f, arr)``, ``shutil.copyfileobj(resp, f)``…).
+
+    ``verify(tmp)`` may check the whole temporary file before it takes the name (a download's sha256): whatever it
+    raises propagates and the temporary is removed. ``sync_dir=False`` skips the folder fsync (a caller writing many
+    files syncs the folder once, with :func:`fsync_dir`, before recording them as done). An :class:`OSError` becomes
+    :class:`OutputError` naming the path; the previous file is untouched either way.
     """
     path = Path(path)
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}{TMP_SUFFIX}"
+    tmp = _tmp_path(path)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # 0666 & ~umask, like open(..., "w")
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            write(_FdWriter(fd))
             os.fsync(fd)
         finally:
             os.close(fd)
+        if verify is not None:
+            verify(tmp)
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
-        raise OutputError(f"cannot write {path}: {_reason(exc)}; free space or choose a writable --out") from exc
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise OutputError(f"cannot write {path}: {_reason(exc)}; free space or choose a writable --out") from exc
+        raise
     if sync_dir:
         fsync_dir(path.parent)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, sync_dir: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (:func:`atomic_write`)."""
+    atomic_write(path, lambda f: f.write(data), sync_dir=sync_dir)
+
+
+def atomic_link_or_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    """Make ``dst`` a symlink to ``src`` (a copy where links are not possible), replacing ``dst`` atomically:
+    mirrors a published file byte for byte without copying it."""
+    dst = Path(dst)
+    tmp = _tmp_path(dst)
+    try:
+        try:
+            os.symlink(Path(src).resolve(), tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except OSError as exc:
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        raise OutputError(f"cannot write {dst}: {_reason(exc)}; free space or choose a writable --out") from exc
 
 
 def encode_map(m: np.ndarray) -> bytes:
@@ -152,3 +220,81 @@ def check_output_dir(folder: str | os.PathLike[str]) -> Path:
         raise OutputError(f"output folder {out} is not writable ({_reason(exc)}); fix its permissions or choose "
                           "another --out") from exc
     return out
+
+
+def read_map(path: str | os.PathLike[str]) -> tuple[np.ndarray, str | None]:
+    """Read a saliency map (or a GT mask) as uint8 grayscale (H, W); returns ``(map, note)``, ``note`` saying what
+    was converted (None for an 8-bit grayscale file).
+
+    A colour or 16-bit file is converted exactly as ``cv2.imread(path, cv2.IMREAD_GRAYSCALE)`` does (the module
+    docstring: 16-bit keeps its high byte). A missing, undecodable or truncated file (a JPEG without FF D9, a PNG
+    without IEND, which OpenCV would decode partly grey) raises :class:`InputError` naming it.
+    """
+    from .video import _truncated
+
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read saliency map {p}: {exc.strerror or exc}") from exc
+    why = _truncated(data)
+    if why:
+        raise InputError(f"cannot read saliency map {p}: {why}; re-download or re-export this map")
+    buf = np.frombuffer(data, np.uint8)
+    img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise InputError(f"cannot read saliency map {p}: not an image OpenCV can decode (corrupt, empty or wrong "
+                         "extension)")
+    if img.ndim == 2 and img.dtype == np.uint8:
+        return img, None
+    what = f"{img.shape[2]}-channel" if img.ndim == 3 else f"{img.dtype}"
+    gray = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+    if gray is None:  # pragma: no cover - decodable unchanged but not as gray
+        raise InputError(f"cannot read saliency map {p} as grayscale")
+    return gray, f"{what} {img.dtype} map converted to 8-bit grayscale (cv2.IMREAD_GRAYSCALE)"
+
+
+def map_to_unit(img: np.ndarray, size: tuple[int, int] | None = None, *, normalize: bool = True) -> np.ndarray:
+    """A uint8 map (:func:`read_map`) as float32 in [0, 1]: resized to ``size`` = (H, W) (bilinear) when it
+    differs, divided by 255, then min-max normalised per image when ``normalize`` (as pysodmetrics does; a constant
+    map stays as it is)."""
+    if size is not None and img.shape[:2] != tuple(size):
+        img = cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+    m = img.astype(np.float32) / 255.0
+    if normalize:
+        lo, hi = float(m.min()), float(m.max())
+        if hi > lo:
+            m = (m - lo) / (hi - lo)
+    return m
+
+
+def index_maps(folder: str | os.PathLike[str], exts: Iterable[str] = MAP_EXTS, *, prefix: str = "",
+               suffix: str = "") -> dict[str, Path]:
+    """Stem → map file of ``folder``: files whose extension is in ``exts`` (any case), whose stem starts with
+    ``prefix`` and ends with ``suffix`` (both removed from the key); when a stem exists with several extensions,
+    the earliest in ``exts`` wins."""
+    order = [e.lower() for e in exts]
+    index: dict[str, Path] = {}
+    for f in Path(folder).iterdir():
+        ext = f.suffix.lower()
+        if ext not in order or not f.is_file():
+            continue
+        stem = f.stem
+        if not (stem.startswith(prefix) and stem.endswith(suffix)):
+            continue
+        stem = stem[len(prefix): len(stem) - len(suffix) if suffix else None]
+        if stem not in index or order.index(ext) < order.index(index[stem].suffix.lower()):
+            index[stem] = f
+    return index
+
+
+def no_nan(x: Any) -> Any:
+    """``x`` with every NaN float (a metric not computed, e.g. wF with --no-wf, or a sequence with no scored frame)
+    replaced by None, recursively through dicts, lists and tuples: strict JSON (``allow_nan=False``) holds it."""
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    if isinstance(x, dict):
+        return {k: no_nan(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [no_nan(v) for v in x]
+    return x

@@ -13,12 +13,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from .errors import InputError
 
-__all__ = ["Selection", "select_frames"]
+__all__ = ["FLAT", "FrameSelector", "Selection", "consistency", "is_flat", "select_frames", "mqpm_selector",
+           "teachable", "without_motion"]
+
+FLAT = 1.0 / 255.0  # a map whose values all lie within one 8-bit grey level is flat
 
 
 @dataclass
@@ -29,6 +35,7 @@ class Selection:
     candidates: list[int]
     fallback: bool = False
     warnings: list[str] = field(default_factory=list)
+    keep_target: bool = False  # every target map was flat: the buffer keeps the target's maps (no fusion)
 
 
 def select_frames(
@@ -79,3 +86,74 @@ def select_frames(
         warnings=[f"no frame reached HQ probability {threshold}: fell back to the {k} frame(s) with the highest "
                   "HQ probability × consistency"],
     )
+
+
+@runtime_checkable
+class FrameSelector(Protocol):
+    """Which frames of a buffer become training frames, given step 2's scores (the Booster's ``selector=``).
+
+    The default, :func:`mqpm_selector`, is the paper's mining + filtering (:func:`select_frames`). ``seed`` is the
+    buffer's seed (the Booster's seed + buffer index), for selectors that draw at random (``vsodboost bench``'s
+    "MS−MQPM" control)."""
+
+    def __call__(self, hq_prob: np.ndarray, consistency: np.ndarray, has_target: np.ndarray, *, period: int,
+                 threshold: float, seed: int) -> Selection: ...
+
+
+def mqpm_selector(hq_prob: np.ndarray, consistency: np.ndarray, has_target: np.ndarray, *, period: int,
+                  threshold: float, seed: int) -> Selection:
+    """The paper's selection (Sec. V-A/B): :func:`select_frames`; ``seed`` is not used."""
+    return select_frames(hq_prob, consistency, has_target, period=period, threshold=threshold)
+
+
+def is_flat(m: np.ndarray) -> bool:
+    """A flat map (all ≈ 0, all ≈ 1, any constant) would teach "nothing is salient"."""
+    return float(m.max()) - float(m.min()) <= FLAT
+
+
+def teachable(target_maps: Sequence[np.ndarray | None], names: Sequence[str],
+              where: str) -> tuple[list[np.ndarray | None], list[str]]:
+    """The target's maps that may be mined: flat ones become None (documented fallback), with a warning."""
+    flat = [i for i, m in enumerate(target_maps) if m is not None and is_flat(m)]
+    if not flat:
+        return list(target_maps), []
+    shown, level = [names[i] for i in flat], float(target_maps[flat[0]].mean())  # type: ignore[union-attr]
+    return ([None if i in flat else m for i, m in enumerate(target_maps)],
+            [f"{where}: the target's map is flat (constant ≈ {level:.3f}) on {len(flat)} frame(s), e.g. "
+             f"{shown[:3]}: not used for fine-tuning"])
+
+
+def without_motion(target_maps: Sequence[np.ndarray | None], teach: Sequence[np.ndarray | None],
+                   where: str) -> Selection | None:
+    """The selection of a buffer where mining cannot run (docs/reliability.md, "Fallbacks"), else None.
+
+    Every target map flat → keep the target's maps (``fallback`` and the caller keeps them); no target map → the
+    pretrained spatial model's maps; one frame (no motion) → fine-tune on its target map when it has one."""
+    if any(m is not None for m in target_maps) and not any(m is not None for m in teach):
+        return Selection([], [], fallback=True, keep_target=True, warnings=[
+            "every target map of this buffer is flat: kept the target's maps for this buffer (frames without "
+            "one get the pretrained spatial model's map)"])
+    if not any(m is not None for m in target_maps):
+        return Selection([], [], fallback=True, warnings=[
+            "the target has no map for any frame of this buffer: maps come from the pretrained spatial model"])
+    if len(target_maps) < 2:
+        return Selection([0] if teach[0] is not None else [], [], fallback=True,
+                         warnings=[f"{where} has 1 frame: no motion to mine; maps come from the "
+                                   "pretrained spatial model fine-tuned on its target map when there is one"])
+    return None
+
+
+def consistency(motion_saliency: torch.Tensor, target_maps: Sequence[np.ndarray | None], size: int) -> np.ndarray:
+    """Sec. V-B: S-measure between the MQPM's motion saliency map (T,h,w) and the target's map of each frame, both
+    resized to ``size``×``size``; NaN where the target has no map."""
+    from .metrics import s_measure
+
+    def square(m: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(m.unsqueeze(1), size=(size, size), mode="bilinear", align_corners=False)[:, 0]
+
+    cons = np.full(len(target_maps), np.nan)
+    idx = [i for i, m in enumerate(target_maps) if m is not None]
+    if idx:
+        tgt = square(torch.from_numpy(np.stack([target_maps[i] for i in idx])))  # type: ignore[misc]
+        cons[idx] = s_measure(square(motion_saliency[idx].detach().float().cpu()), tgt).double().numpy()
+    return cons

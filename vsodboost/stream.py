@@ -12,15 +12,25 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Union
+import dataclasses
+import logging
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Union
 
 import cv2
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, NoMatchingMapsError
 from .video import _REENCODE, IMAGE_EXTS, Video, _file_truncation, _to_rgb_uint8, load_video
 
-__all__ = ["StreamSource", "iter_source", "source_name"]
+if TYPE_CHECKING:
+    import torch
+
+    from .booster import Booster
+    from .results import StreamBuffer
+
+_log = logging.getLogger("vsodboost.booster")
+
+__all__ = ["StreamSource", "iter_source", "source_name", "stream_buffers"]
 
 #: What :meth:`Booster.stream` reads: a camera index, a video file or URL OpenCV opens, a folder of frames, or an
 #: iterable of uint8 RGB H×W×3 arrays.
@@ -151,3 +161,62 @@ def _checked(frames: Iterator[Frame], source: Any) -> Iterator[Frame]:
         yield name, frame, ts
     if size is None:
         raise InputError(f"stream source {source!r} gave no frames")
+
+
+def stream_buffers(booster: "Booster", frames: Iterator[Frame], seq: str, size: int, *, warm_start: bool = False,
+                   keep_models: bool = False) -> Iterator["StreamBuffer"]:
+    """:meth:`Booster.stream` behind its checks: gather ``size`` frames (smaller: less latency, fewer frames to mine
+    from), boost them as buffer ``index`` with :meth:`Booster.run_buffer` with the seed ``run`` gives it
+    (``booster.seed + index``), so on the same frames ``stream`` and ``run`` give the same maps, and yield.
+
+    ``warm_start=True`` fine-tunes each buffer from the previous buffer's tuned model instead of the pretrained one:
+    a departure from the paper (and our default), where every buffer starts afresh; the pretrained model is never
+    modified. ``keep_models`` keeps each buffer's tuned model in :attr:`StreamBuffer.model`. When the stream ends
+    without the target having given a map for any frame, :class:`NoMatchingMapsError` (a :class:`TargetError`) is
+    raised, after the last buffer was yielded."""
+    init: "torch.nn.Module | None" = None
+    start, index, any_target = 0, 0, False
+    chunk: list[Frame] = []
+    for item in frames:
+        chunk.append(item)
+        if len(chunk) < size:
+            continue
+        out = _stream_buffer(booster, seq, chunk, index, start, init)
+        any_target = any_target or any(m is not None for m in out.target)
+        if warm_start and out.model is not None:
+            init = out.model
+        if not keep_models:
+            out.model = None
+        yield out
+        start, index, chunk = start + len(chunk), index + 1, []
+    if chunk:
+        out = _stream_buffer(booster, seq, chunk, index, start, init)
+        any_target = any_target or any(m is not None for m in out.target)
+        if not keep_models:
+            out.model = None
+        yield out
+    if not any_target:
+        raise NoMatchingMapsError(
+            f"target {booster.target.name!r} gave no map for any frame of stream {seq!r}: nothing was boosted. For a "
+            "maps-mode target, pass name= the sequence its folder holds, with file stems matching the frame names "
+            "(00000, 00001, … for videos and iterators)")
+
+
+def _stream_buffer(booster: "Booster", seq: str, chunk: list[Frame], index: int, start: int,
+                   init: "torch.nn.Module | None") -> "StreamBuffer":
+    from .results import StreamBuffer
+
+    n = len(chunk)
+    video = booster.load(Video(arrays=[f for _, f, _ in chunk], names=[nm for nm, _, _ in chunk], name=seq),
+                         check_coverage=False)
+    out = booster.run_buffer(video, 0, n, seed=booster.seed + index, init=init)
+    rep = out.report
+    if start:  # the buffer ran as frames 0:n of its own video: report it in stream positions, as run() does
+        old, new = f"buffer 0:{n}", f"buffer {start}:{start + n}"
+        rep = dataclasses.replace(rep, start=start, stop=start + n, mined=[start + i for i in rep.mined],
+                                  warnings=[w.replace(old, new) for w in rep.warnings])
+    for w in rep.warnings:
+        _log.warning(w)
+    return StreamBuffer(index=index, start=start, names=list(video.names), timestamps=[t for _, _, t in chunk],
+                        boosted=out.boosted, target=out.target, hq_prob=out.hq_prob, consistency=out.consistency,
+                        report=rep, model=out.model, frames=[f for _, f, _ in chunk])

@@ -24,11 +24,12 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 import numpy as np
 import torch
 
-from .errors import TargetError
+from .errors import NoMatchingMapsError, TargetError, VsodboostError
 from .video import Video
 from .workres import downscale_map
 
-__all__ = ["TargetModel", "TargetMaps", "check_target_output"]
+__all__ = ["TargetModel", "TargetMaps", "check_target_output", "predict_buffer", "explain_no_match",
+           "check_target_coverage"]
 
 TargetMaps = list["np.ndarray | None"]
 
@@ -88,3 +89,50 @@ def check_target_output(out: Any, video: Video, target: Any, *,
         m = m.astype(np.float32, copy=False)
         maps.append(downscale_map(m, size) if m.shape == full else m)
     return maps
+
+
+def predict_buffer(target: Any, clip: Video, start: int, *, full_size: tuple[int, int] | None = None) -> TargetMaps:
+    """The target's checked maps of ``clip``, the buffer of frames ``start:start + len(clip)`` of a sequence; an
+    exception inside the target names the buffer, the sequence and its first and last frame (docs/reliability.md,
+    "Targets"). ``full_size``: the frames' own (H, W) when ``clip`` is at the working size (maps at that size are
+    accepted, then downscaled: :func:`check_target_output`)."""
+    where = (f"buffer {start}:{start + len(clip)} of {clip.name!r} "
+             f"(frames {clip.names[0]!r}…{clip.names[-1]!r})")
+    try:
+        out = target.predict(clip)
+    except VsodboostError as exc:  # already typed and explained: keep its type, add where it happened
+        exc.add_note(f"while target {target.name!r} predicted {where}")
+        raise
+    except (MemoryError, RecursionError):
+        raise
+    except Exception as exc:
+        raise TargetError(
+            f"target {target.name!r} ({type(target).__name__}) raised {type(exc).__name__}: {exc} — "
+            f"while predicting {where}; fix the target (the traceback above this error shows where it failed)"
+        ) from exc
+    return check_target_output(out, clip, target, full_size=full_size)
+
+
+def explain_no_match(target: Any, video: Video) -> str:
+    """Why no map matched: the target's own explanation (``explain_no_match(video)``: counts and example names of
+    frames and maps) when it has one, else what to check."""
+    explain = getattr(target, "explain_no_match", None)
+    if callable(explain):
+        try:
+            text = explain(video)
+        except VsodboostError as exc:
+            text = str(exc)
+        if text:
+            return str(text)
+    return (f"For a maps-mode target, check that its folder holds this sequence ({video.name!r}) with file stems "
+            f"matching the frames (e.g. {video.names[0]!r})")
+
+
+def check_target_coverage(target: Any, video: Video) -> None:
+    """Before any compute: a target that reports ``coverage(video)`` (maps-mode adapters) but has no map for any
+    frame raises :class:`NoMatchingMapsError`, saying how frames and maps are named."""
+    coverage = getattr(target, "coverage", None)
+    cov = coverage(video) if callable(coverage) else None
+    if cov is not None and not any(cov):
+        raise NoMatchingMapsError(f"target {target.name!r} has no map for any of the {len(video)} frames of "
+                                  f"{video.name!r}: " + explain_no_match(target, video))

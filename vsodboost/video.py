@@ -28,7 +28,9 @@ __all__ = ["Video", "load_video", "natural_key", "read_image", "IMAGE_EXTS", "VI
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 
-_FRAME_DIR_NAMES = {"imgs", "images", "frames", "rgb", "img", "jpegimages"}
+#: Names of a sequence's frame folder (``<seq>/Imgs``…), in order of preference: the sequence is the parent folder.
+FRAME_DIRS = ("Imgs", "imgs", "Images", "JPEGImages", "images", "frames", "rgb", "img")
+_FRAME_DIR_NAMES = {d.lower() for d in FRAME_DIRS}
 
 VideoLike = Union["Video", str, os.PathLike, Sequence[np.ndarray], np.ndarray, torch.Tensor]
 

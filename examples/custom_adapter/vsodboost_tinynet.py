@@ -64,7 +64,7 @@ class TinyNetTarget:
             torch.manual_seed(seed)
             self.net = TinyNet(hidden)
         if weights is not None:
-            from vsodboost._weights import load_checkpoint, load_state_dict_strict, unwrap_state_dict
+            from vsodboost.weights import load_checkpoint, load_state_dict_strict, unwrap_state_dict
 
             state = unwrap_state_dict(load_checkpoint(weights))
             load_state_dict_strict(self.net, state, source=str(weights))

@@ -320,17 +320,9 @@ def run_bench(
             else:
                 b = Booster(target_, **kw)
             t0 = time.perf_counter()
-            calls = {"n": 0}
-            orig = b._run_buffer
-
-            def counted(*a: Any, _o: Any = orig, **k: Any) -> Any:
-                calls["n"] += 1
-                return _o(*a, **k)
-
-            b._run_buffer = counted  # type: ignore[method-assign]
             summaries[seq.name] = run_to_dir(b, seq.video(), root / seq.name, name=seq.name, overwrite=overwrite)
-            n_buf = len(summaries[seq.name]["buffers_done"])
-            state = "done earlier, skipped" if calls["n"] == 0 else f"{calls['n']}/{n_buf} buffer(s) run"
+            n_buf, n_run = len(summaries[seq.name]["buffers_done"]), summaries[seq.name]["buffers_run"]
+            state = "done earlier, skipped" if n_run == 0 else f"{n_run}/{n_buf} buffer(s) run"
             log(f"[{kind}] {seq.name}: {len(seq.frames)} frames, {state} ({time.perf_counter() - t0:.1f} s)")
         return summaries
 

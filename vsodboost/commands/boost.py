@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from ..errors import InputError, MissingMapsError, NoMatchingMapsError, UsageError, VsodboostError
 from ..presets import PRESETS
-from ..video import IMAGE_EXTS
+from ..video import FRAME_DIRS, IMAGE_EXTS
 
 METHOD_TARGETS = ("ssav", "mga", "cos", "lsti", "pcsa")
 
@@ -111,10 +111,10 @@ def sequences_of(frames: Path) -> list[tuple[str, Path]]:
     if not frames.is_dir():
         return [(frames.stem, frames)]
     if any(f.suffix.lower() in IMAGE_EXTS for f in frames.iterdir() if f.is_file()):
-        return [(frames.parent.name if frames.name.lower() in ("imgs", "images") else frames.name, frames)]
+        return [(frames.parent.name if frames.name.lower() in map(str.lower, FRAME_DIRS) else frames.name, frames)]
     out = []
     for d in sorted(p for p in frames.iterdir() if p.is_dir()):
-        img = next((d / s for s in ("Imgs", "imgs", "Images") if (d / s).is_dir()), d)
+        img = next((d / s for s in FRAME_DIRS if (d / s).is_dir()), d)
         if any(f.suffix.lower() in IMAGE_EXTS for f in img.iterdir() if f.is_file()):
             out.append((d.name, img))
     if not out:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, UsageError
-from ..io import atomic_write_bytes, check_output_dir
+from ..io import atomic_write_bytes, check_output_dir, no_nan
 
 _COLS = ("frames", "maxF", "meanF", "adpF", "S", "MAE", "maxE", "meanE", "adpE", "wF")
 
@@ -54,17 +54,6 @@ def _method_name(spec: str, gt_root: str) -> tuple[str, str]:
     return p.name, spec
 
 
-def _no_nan(x: Any) -> Any:
-    """NaN (a metric not computed, e.g. wF with --no-wf, or a sequence with no scored frame) becomes JSON null."""
-    if isinstance(x, float) and math.isnan(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _no_nan(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_no_nan(v) for v in x]
-    return x
-
-
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -96,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         print(format_table(res, per_sequence=not args.summary))
     if args.json:
         payload: Any = next(iter(results.values())) if len(results) == 1 else {"methods": list(results.values())}
-        atomic_write_bytes(args.json, json.dumps(_no_nan(payload), indent=2, allow_nan=False).encode())
+        atomic_write_bytes(args.json, json.dumps(no_nan(payload), indent=2, allow_nan=False).encode())
         print(f"wrote {args.json}")
     if args.plot:
         from ..metrics.plot import plot_curves

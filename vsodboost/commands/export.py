@@ -11,17 +11,12 @@ from .stream import add_booster_args, make_booster
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..booster import write_map_atomic
     from ..export import export_spatial
-    from ..video import load_video
-
-    from ..io import check_output_dir
+    from ..io import check_output_dir, write_map_atomic
 
     check_output_dir(args.out)
     booster = make_booster(args)
-    booster.config.validate()
-    video = load_video(args.frames, name=args.name)
-    booster.check_video(video)  # as run() does, before any compute
+    video = booster.load(args.frames, name=args.name, check_coverage=False)  # as run() does, before any compute
     spans = list(video.buffers(booster.config.buffer_size))
     if not 0 <= args.buffer < len(spans):
         raise InputError(f"--buffer {args.buffer}: {video.name!r} has {len(spans)} buffer(s) of "
@@ -29,20 +24,20 @@ def run(args: argparse.Namespace) -> int:
     start, stop = spans[args.buffer]
     t = time.perf_counter()
     # only this buffer is boosted, with the seed run() gives it, so the model is the one run(keep_models=True) keeps
-    res = booster._run_buffer(video, start, stop, booster.seed + args.buffer)
-    model = res["model"]
+    res = booster.run_buffer(video, start, stop, seed=booster.seed + args.buffer)
+    model = res.model
     if model is None:
         raise InputError(f"buffer {args.buffer} (frames {start}:{stop}) mined no frame, so nothing was fine-tuned; "
-                         f"warnings: {res['report'].warnings}. Choose another --buffer or check the target's maps")
+                         f"warnings: {res.report.warnings}. Choose another --buffer or check the target's maps")
     out = Path(args.out)
     meta = {"sequence": video.name, "buffer": args.buffer, "frames": [start, stop],
-            "mined": [video.names[i] for i in res["report"].mined], "provenance": booster.provenance()}
+            "mined": [video.names[i] for i in res.report.mined], "provenance": booster.provenance()}
     export_spatial(model, out, input_size=booster.config.finetune.input_size, formats=tuple(args.formats), meta=meta)
     if args.maps:
         (out / "maps").mkdir(exist_ok=True)
-        for n, m in zip(video.names[start:stop], res["boosted"]):
+        for n, m in zip(video.names[start:stop], res.boosted):
             write_map_atomic(out / "maps" / f"{n}.png", m)
-    print(f"adapted on frames {start}–{stop - 1} of {video.name} ({len(res['report'].mined)} mined, "
+    print(f"adapted on frames {start}–{stop - 1} of {video.name} ({len(res.report.mined)} mined, "
           f"{time.perf_counter() - t:.1f} s); wrote {', '.join(sorted(p.name for p in out.iterdir()))} in {out}")
     return 0
 

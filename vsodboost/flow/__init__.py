@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._base import LAST_FRAME_MODES, FlowBackend, as_frames, buffer_flows, check_frames
+from ._base import (LAST_FRAME_MODES, FlowBackend, as_frames, buffer_flows, check_flow_size, check_frames, flow_size,
+                    flows_with_backward_last)
 from ._color import flow_to_color, middlebury_wheel
 from .correlation import correlation
 from .liteflownet import LiteFlowNet
@@ -26,6 +27,9 @@ __all__ = [
     "create_flow",
     "list_flows",
     "buffer_flows",
+    "flow_size",
+    "flows_with_backward_last",
+    "check_flow_size",
     "flow_to_color",
     "middlebury_wheel",
     "check_frames",

@@ -6,7 +6,7 @@ at frame resolution. The Booster also needs one flow per frame, including the la
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Literal, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 import torch
@@ -116,6 +116,34 @@ def check_frames(frames: Any, *, min_size: int = 1, backend: str = "flow", what:
 LAST_FRAME_MODES = ("backward", "repeat")
 
 
+def module_device(module: torch.nn.Module) -> torch.device:
+    """Where a network backend runs: the device of its first parameter."""
+    return next(module.parameters()).device
+
+
+def flow_size(height: int, width: int, max_side: int) -> tuple[int, int]:
+    """(h, w) at which flow is computed for frames of ``height``×``width``: the longest side scaled down to
+    ``max_side`` (``BoostConfig.flow_max_side``; 0 keeps full resolution), never below 16 px."""
+    if max_side and max(height, width) > max_side:
+        s = max_side / max(height, width)
+        return max(16, int(round(height * s))), max(16, int(round(width * s)))
+    return height, width
+
+
+def check_flow_size(backend: Any, height: int, width: int, max_side: int, *, video: str = "video",
+                    frame_size: tuple[int, int] | None = None) -> None:
+    """Refuse, before any compute, frames of ``height``×``width`` (the size the pipeline holds them at) smaller than
+    ``backend.min_size`` once scaled by :func:`flow_size`; ``frame_size`` (H, W), the frames' own, is what the
+    error shows."""
+    h, w = flow_size(height, width, max_side)
+    need = int(getattr(backend, "min_size", 1) or 1)
+    if h < need or w < need:
+        fh, fw = frame_size or (height, width)
+        raise InputError(f"frames of {video!r} are {fw}×{fh} (W×H); flow backend "
+                         f"{getattr(backend, 'name', type(backend).__name__)!r} needs at least {need}×{need} px. "
+                         "Upscale the frames or choose another flow backend")
+
+
 def buffer_flows(
     backend: FlowBackend,
     frames: Any,
@@ -148,16 +176,24 @@ def buffer_flows(
         raise InputError(f"last={last!r} is not a last-frame mode; expected one of {LAST_FRAME_MODES}")
     name = getattr(backend, "name", type(backend).__name__)
     frames = check_frames(frames, backend=str(name))
-    t = frames.shape[0]
+
+    def estimate(x: torch.Tensor) -> torch.Tensor:
+        flows = backend.estimate(x)
+        _check_output(flows, x, name)
+        return flows
+
     if last == "repeat":
-        flows = backend.estimate(frames)
-        _check_output(flows, frames, name)
+        flows = estimate(frames)
         return torch.cat([flows, flows[-1:]], dim=0)
-    # Append frame T-2 after frame T-1: the same batched call then also yields flow(T-1 → T-2).
-    ext = torch.cat([frames, frames[t - 2 : t - 1]], dim=0)
-    flows = backend.estimate(ext)
-    _check_output(flows, ext, name)
-    flows = flows.clone()
+    return flows_with_backward_last(estimate, frames)
+
+
+def flows_with_backward_last(estimate: Callable[[torch.Tensor], torch.Tensor], frames: torch.Tensor) -> torch.Tensor:
+    """T flows for T ≥ 2 frames: forward flow i → i+1, and for the last frame the negated backward flow
+    ``-flow(T-1 → T-2)`` (see :func:`buffer_flows`, ``last="backward"``). Frame T-2 is appended after frame T-1, so
+    one batched ``estimate`` call (T frames → T-1 flows) also yields flow(T-1 → T-2)."""
+    t = frames.shape[0]
+    flows = estimate(torch.cat([frames, frames[t - 2 : t - 1]], dim=0)).clone()
     flows[-1].neg_()
     return flows
 

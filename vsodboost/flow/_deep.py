@@ -13,16 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._weights import (
-    WeightSpec,
-    load_checkpoint,
-    load_state_dict_strict,
-    rename_keys,
-    resolve_weights,
-    unwrap_state_dict,
-)
+from .._weights import WeightSpec, load_checkpoint, load_state_dict_strict, rename_keys, resolve_weights
+from .._weights import unwrap_state_dict
 from ..errors import InputError, UnknownNameError
-from ._base import check_frames
+from ._base import check_frames, module_device
 
 __all__ = ["DeepFlow", "backwarp", "RenameRule", "published_to_ours"]
 
@@ -63,9 +57,7 @@ class DeepFlow(nn.Module):
         return x
 
     # -- contract ----------------------------------------------------------------------------------
-    @property
-    def device(self) -> torch.device:
-        return next(self.parameters()).device
+    device = property(lambda self: module_device(self))
 
     @torch.no_grad()
     def estimate(self, frames: torch.Tensor) -> torch.Tensor:

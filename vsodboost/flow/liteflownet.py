@@ -233,13 +233,8 @@ _PARTS = {"Feat": "feat", "Upflow": "upflow", "Upcorr": "upcorr", "Main": "main"
 
 
 class LiteFlowNet(DeepFlow):
-    """LiteFlowNet flow backend (``"liteflownet"``).
-
-    Args:
-        weights: a published variant name (see :data:`LITEFLOWNET_VARIANTS`), a checkpoint path, or None (random).
-        device: where the network runs.
-        batch_size: frame pairs per forward pass.
-    """
+    """LiteFlowNet flow backend (``"liteflownet"``); arguments as :class:`~vsodboost.flow._deep.DeepFlow`, with
+    ``weights`` one of :data:`LITEFLOWNET_VARIANTS`, a checkpoint path, or None (random)."""
 
     name = "liteflownet"
     size_multiple = 32

@@ -145,13 +145,8 @@ class _Decoder(nn.Module):
 
 
 class PWCNet(DeepFlow):
-    """PWC-Net flow backend (``"pwcnet"``).
-
-    Args:
-        weights: a published variant name (see :data:`PWCNET_VARIANTS`), a checkpoint path, or None (random).
-        device: where the network runs.
-        batch_size: frame pairs per forward pass.
-    """
+    """PWC-Net flow backend (``"pwcnet"``); arguments as :class:`~vsodboost.flow._deep.DeepFlow`, with ``weights``
+    one of :data:`PWCNET_VARIANTS`, a checkpoint path, or None (random)."""
 
     name = "pwcnet"
     size_multiple = 64

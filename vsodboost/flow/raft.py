@@ -21,8 +21,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._weights import _download, load_checkpoint, load_state_dict_strict, sha256_file, unwrap_state_dict
+from .._weights import offline as weights_offline
 from ..errors import ChecksumError, InputError, MissingWeightsError
-from ._base import check_frames
+from ._base import check_frames, module_device
 
 __all__ = ["RAFTFlow", "raft_weights"]
 
@@ -97,7 +98,7 @@ class RAFTFlow(nn.Module):
     @staticmethod
     def _build_pretrained(builder: Any, w: Any) -> nn.Module:
         target = _hub_file(w.url)
-        offline = os.environ.get("VSODBOOST_OFFLINE", "0") in ("1", "true", "yes")
+        offline = weights_offline()
         hint = (f"Download {w.url} and place it at {target} (torch hub cache, set by $TORCH_HOME), or use "
                 "weights=None.")
         if not target.is_file():
@@ -118,9 +119,7 @@ class RAFTFlow(nn.Module):
         load_state_dict_strict(model, unwrap_state_dict(load_checkpoint(target)), source=str(target))
         return model
 
-    @property
-    def device(self) -> torch.device:
-        return next(self.parameters()).device
+    device = property(lambda self: module_device(self))
 
     @torch.no_grad()
     def estimate(self, frames: torch.Tensor) -> torch.Tensor:

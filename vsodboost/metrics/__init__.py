@@ -17,17 +17,9 @@ from .functional import (
     weighted_f_measure,
 )
 
-__all__ = [
-    "mae",
-    "s_measure",
-    "f_measure_curve",
-    "adaptive_f_measure",
-    "e_measure_curve",
-    "adaptive_e_measure",
-    "weighted_f_measure",
-    "frame_metrics",
-    "frame_stats",
-]
+from .functional import __all__ as _functional  # noqa: E402
+
+__all__ = list(_functional)
 
 from .accumulator import METRIC_KEYS, SODMetrics  # noqa: E402
 from .evaluate import evaluate_folders, read_map, resize_to  # noqa: E402

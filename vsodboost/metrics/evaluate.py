@@ -2,7 +2,8 @@
 
 ``PRED_ROOT/<seq>/<stem>.png`` (also jpg/bmp) is matched to the GT of ``GT_ROOT`` by sequence and frame stem
 (never by position). GT is read with :mod:`vsodboost.datasets` (``davis``: ``Annotations/480p/<seq>``;
-``davsod``: ``<seq>/ground-truth``). Only annotated frames are evaluated. A GT frame without a map counts as
+``davsod``: ``<seq>/ground-truth``). Maps and masks are read by :func:`vsodboost.io.read_map` (as
+``cv2.IMREAD_GRAYSCALE``: 16-bit keeps its high byte). Only annotated frames are evaluated. A GT frame without a map counts as
 *missing*: it is reported, never scored as a zero map.
 """
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from ..datasets import read_dataset
 from ..errors import InputError
+from ..io import MAP_EXTS, index_maps, read_map  # re-exported: the one reader, MAP_EXTS, indexer
 from ..video import natural_key
 from .accumulator import METRIC_KEYS, SODMetrics
 
@@ -26,41 +28,13 @@ __all__ = ["evaluate_folders", "read_map", "resize_to", "MAP_EXTS"]
 
 log = logging.getLogger(__name__)
 
-#: Extensions of saliency-map files, in order of preference when a stem exists twice.
-MAP_EXTS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp")
-
-
-def read_map(path: str | os.PathLike[str]) -> tuple[np.ndarray, str | None]:
-    """Read a map as uint8 grayscale (H, W); returns ``(map, note)`` where ``note`` says what was converted.
-
-    A colour or 16-bit file is converted exactly as ``cv2.imread(path, cv2.IMREAD_GRAYSCALE)`` does (the way the
-    field's toolkits read maps), and the note says so. Unreadable files raise :class:`InputError`.
-    """
-    p = str(path)
-    img = cv2.imread(p, cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise InputError(f"cannot read {p}: not an image OpenCV can decode (corrupt, empty or wrong extension)")
-    if img.ndim == 2 and img.dtype == np.uint8:
-        return img, None
-    what = f"{img.shape[2]}-channel" if img.ndim == 3 else f"{img.dtype}"
-    gray = cv2.imread(p, cv2.IMREAD_GRAYSCALE)
-    if gray is None:  # pragma: no cover - decodable unchanged but not as gray
-        raise InputError(f"cannot read {p} as a grayscale map")
-    return gray, f"{what} {img.dtype} map converted to 8-bit grayscale (cv2.IMREAD_GRAYSCALE)"
-
-
 def resize_to(pred: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Resize a uint8 map to ``shape`` (H, W) with bilinear interpolation, as the evaluation toolkits do."""
     return cv2.resize(pred, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
 def _map_index(folder: Path) -> dict[str, Path]:
-    maps: dict[str, Path] = {}
-    files = sorted((f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in MAP_EXTS),
-                   key=lambda f: (f.stem, MAP_EXTS.index(f.suffix.lower())))
-    for f in files:
-        maps.setdefault(f.stem, f)
-    return maps
+    return index_maps(folder)
 
 
 def _pred_sequences(pred_root: Path) -> dict[str, Path]:

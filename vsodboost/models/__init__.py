@@ -7,6 +7,8 @@
 
 from .encoders import ENCODERS, EncoderSpec, create_encoder, encoder_spec, load_imagenet_weights, lite0_to_timm
 from .unet import MSDA, SaliencyUNet, UNetConfig, saliency_unet
+from .checkpoint import UNET_FORMAT, load_unet_checkpoint, save_unet_checkpoint, unet_checkpoint  # noqa: E402
 
 __all__ = ["ENCODERS", "EncoderSpec", "create_encoder", "encoder_spec", "load_imagenet_weights", "lite0_to_timm",
-           "MSDA", "SaliencyUNet", "UNetConfig", "saliency_unet"]
+           "MSDA", "SaliencyUNet", "UNetConfig", "saliency_unet", "UNET_FORMAT", "load_unet_checkpoint",
+           "save_unet_checkpoint", "unet_checkpoint"]

@@ -29,6 +29,7 @@ import torch
 from .._weights import sha256_file
 from ..datasets import SequenceData, read_dataset
 from ..errors import InputError
+from ..io import atomic_write, atomic_write_bytes
 from ..video import read_image
 
 __all__ = ["FlowSet", "default_cache_dir", "load_training_sequences", "cached_flows", "build_flow_sets", "resize_flow"]
@@ -166,9 +167,7 @@ def _compute(seq: SequenceData, backend: Any, max_side: int) -> tuple[np.ndarray
 
 
 def _save_atomic(path: Path, arr: np.ndarray) -> None:
-    tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, arr)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: np.save(f, arr), sync_dir=False)
 
 
 def _load_entry(d: Path, n: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -223,7 +222,7 @@ def cached_flows(
         meta = {"version": CACHE_VERSION, "sequence": seq.name, "dataset": dataset, "backend": desc,
                 "stems": stems, "shape": list(flows.shape), "max_side": max_side,
                 "flows_sha256": sha256_file(d / "flows.npy"), "gt_sha256": sha256_file(d / "gt.npy")}
-        (d / "meta.json").write_text(json.dumps(meta, indent=1))
+        atomic_write_bytes(d / "meta.json", json.dumps(meta, indent=1).encode(), sync_dir=False)
     else:
         flows, gt = got
     return FlowSet(seq.name, dataset, list(ann), flows, gt)

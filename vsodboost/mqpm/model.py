@@ -10,15 +10,16 @@ from typing import Any, Mapping
 import torch
 import torch.nn.functional as F
 
-from .._weights import export_state_dict, load_checkpoint, load_state_dict_strict, sha256_file
-from ..errors import InputError, MissingWeightsError, WeightsError
+from .._weights import sha256_file
+from ..errors import InputError, MissingWeightsError
 from ..models import SaliencyUNet, UNetConfig
+from ..models.checkpoint import UNET_FORMAT, read_unet_checkpoint, unet_checkpoint
 
 __all__ = ["MQPM", "load_mqpm", "mqpm_checkpoint", "DEFAULT_WEIGHTS", "CHECKPOINT_FORMAT"]
 
 _log = logging.getLogger("vsodboost.mqpm")
 
-CHECKPOINT_FORMAT = "vsodboost.mqpm"
+CHECKPOINT_FORMAT = UNET_FORMAT  # the shared U-Net format; files tagged "vsodboost.mqpm" (before it) still load
 _WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 #: The shipped default weights (model card: same stem, ``.md``).
 DEFAULT_WEIGHTS = _WEIGHTS_DIR / "mqpm_lite0_dis.pt"
@@ -79,10 +80,8 @@ class MQPM:
 
 
 def mqpm_checkpoint(net: SaliencyUNet, meta: Mapping[str, Any] | None = None, *, half: bool = True) -> dict[str, Any]:
-    """The inference checkpoint of a trained MQPM: format tag, U-Net config, (fp16) state dict, training meta."""
-    state = export_state_dict(net, half=half)
-    return {"format": CHECKPOINT_FORMAT, "version": 1, "config": net.config.to_dict(), "state_dict": state,
-            "meta": dict(meta or {})}
+    """The inference checkpoint of a trained MQPM: the shared U-Net format (:mod:`vsodboost.models.checkpoint`)."""
+    return unet_checkpoint(net, meta, half=half)
 
 
 def load_mqpm(weights: str | os.PathLike[str] = "default", *, device: str | torch.device = "cpu",
@@ -98,23 +97,9 @@ def load_mqpm(weights: str | os.PathLike[str] = "default", *, device: str | torc
         hint = ("the package ships it; reinstall vsodboost or train one with `vsodboost train mqpm --data ROOT "
                 f"--out {DEFAULT_WEIGHTS}`" if path == DEFAULT_WEIGHTS else "check the path")
         raise MissingWeightsError(f"MQPM weights {path} do not exist: {hint}")
-    ckpt = load_checkpoint(path)
-    if not isinstance(ckpt, Mapping) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        fmt = ckpt.get("format") if isinstance(ckpt, Mapping) else type(ckpt).__name__
-        raise WeightsError(
-            f"{path} is not an MQPM checkpoint (format {fmt!r}, expected {CHECKPOINT_FORMAT!r}); a training "
-            "checkpoint (last.pt/best.pt) is exported by `vsodboost train mqpm`, which writes --out"
-        )
-    try:
-        config = UNetConfig.from_dict(ckpt["config"])
-    except (KeyError, TypeError, InputError) as exc:
-        raise WeightsError(f"{path}: unreadable MQPM config ({exc})") from exc
-    if not config.cls_head:
-        raise WeightsError(f"{path} holds a network without the classification head; it is not an MQPM")
-    net = SaliencyUNet(config, pretrained=False)
-    load_state_dict_strict(net, ckpt["state_dict"], source=str(path))
+    net, meta = read_unet_checkpoint(path, cls_head=True, what="an MQPM")
     card = path.with_suffix(".md")
     prov = {"file": str(path), "sha256": sha256_file(path), "card": card.read_text() if card.is_file() else None,
-            "meta": dict(ckpt.get("meta", {}))}
+            "meta": meta}
     _log.info("MQPM weights %s (sha256 %s)", path, prov["sha256"][:12])
     return MQPM(net, device=device, batch_size=batch_size, provenance=prov)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ import torch.nn.functional as F
 from .._device import resolve_device
 from .._weights import load_checkpoint, load_state_dict_strict
 from ..errors import InputError
+from ..io import atomic_write
 from ..models import SaliencyUNet, UNetConfig
 from .data import FlowSet, build_flow_sets, resize_flow
 from .labels import motion_quality_scores, mqs_labels
@@ -237,11 +237,10 @@ def train_network(cfg: TrainConfig, train_set: TrainingSet, val_set: TrainingSet
         step, best, ema = int(ck["step"]), float(ck["best"]), ck.get("ema")
         _log.info("resuming %s at step %d/%d", last_p, step, cfg.iterations)
 
-    def save(path: Path) -> None:
-        tmp = path.with_suffix(".tmp")
-        torch.save({"config": cfg.to_dict(), "step": step, "best": best, "ema": ema, "model": net.state_dict(),
-                    "optimizer": opt.state_dict(), "meta": dict(meta or {})}, tmp)
-        os.replace(tmp, path)  # an interruption never leaves a half-written checkpoint
+    def save(path: Path) -> None:  # atomic: an interruption never leaves a half-written checkpoint
+        ck = {"config": cfg.to_dict(), "step": step, "best": best, "ema": ema, "model": net.state_dict(),
+              "optimizer": opt.state_dict(), "meta": dict(meta or {})}
+        atomic_write(path, lambda f: torch.save(ck, f))
 
     n = len(train_set)
     t0, seen = time.time(), 0
@@ -327,8 +326,7 @@ def train_mqpm(cfg: TrainConfig, *, flow_sets: Sequence[FlowSet] | None = None) 
             "torch": str(torch.__version__)}
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    torch.save(mqpm_checkpoint(net, meta), tmp)
-    os.replace(tmp, out)
+    ck = mqpm_checkpoint(net, meta)
+    atomic_write(out, lambda f: torch.save(ck, f))
     _log.info("wrote %s (%.1f MB)", out, out.stat().st_size / 1e6)
     return out

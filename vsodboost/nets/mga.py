@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from .._weights import WeightSpec
 from ..errors import InputError, PluginError
+from ..flow import flows_with_backward_last
 from ._common import LiveNet, check_video, frames_to_tensor, minmax, resize
 from ._resnet import BasicBlock, Bottleneck, make_stage
 
@@ -271,11 +272,7 @@ class MGALive(LiveNet):
         if stop < t:  # every frame in the chunk has a successor
             return self._estimate(video[start : stop + 1])
         lo = min(start, t - 2)
-        # Append frame T-2 after frame T-1 so the same call also yields flow(T-1 → T-2), negated below.
-        ext = torch.cat([video[lo:t], video[t - 2 : t - 1]])
-        fl = self._estimate(ext)
-        fl[-1] = -fl[-1]
-        return fl[start - lo :]
+        return flows_with_backward_last(self._estimate, video[lo:t])[start - lo :]  # the last: -flow(T-1 → T-2)
 
     def _prep(self, x: Tensor) -> Tensor:
         x = resize(x.float(), (self.input_size, self.input_size))

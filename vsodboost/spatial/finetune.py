@@ -4,55 +4,17 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import asdict, dataclass
-from typing import Any, Callable, Literal
+from dataclasses import asdict
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import FinetuneConfig  # re-exported: its home is vsodboost.config
 from ..errors import InputError
 
 __all__ = ["FinetuneConfig", "finetune", "predict_maps", "otsu_threshold"]
-
-
-@dataclass
-class FinetuneConfig:
-    """How a fresh copy of the spatial model learns from the mined frames (values: docs/booster.md)."""
-
-    iterations: int = 30
-    batch_size: int = 4
-    lr: float = 1e-4
-    weight_decay: float = 0.0
-    input_size: int = 224  # square side the model trains and predicts at (multiple of 32; pretrained at 224)
-    hflip: bool = True
-    scale_jitter: float = 0.15  # random crop keeping ≥ (1 − jitter) of each side; 0 disables
-    loss: Literal["bce", "bce+iou"] = "bce+iou"
-    pseudo_gt: Literal["soft", "otsu"] = "soft"  # target maps as they are, or binarised by Otsu (authors' sibling repo)
-    train_layers: Literal["all", "decoder"] = "all"
-    deep_supervision: bool = True  # models returning (fused, side maps) in training (U²-Net) learn on every side map
-    grad_clip: float = 0.5  # as the authors' code (clip by value)
-    predict_batch: int = 8
-
-    def __post_init__(self) -> None:
-        from .._checks import check_bool, check_choice, check_float, check_int
-
-        w = "finetune."
-        self.iterations = check_int(w + "iterations", self.iterations, lo=0)
-        self.batch_size = check_int(w + "batch_size", self.batch_size, lo=1)
-        self.lr = check_float(w + "lr", self.lr, lo=0.0, lo_open=True, hint=" (1e-4 is the default)")
-        self.weight_decay = check_float(w + "weight_decay", self.weight_decay, lo=0.0)
-        self.input_size = check_int(w + "input_size", self.input_size, lo=64)
-        if self.input_size % 32:
-            raise InputError(f"finetune.input_size must be a multiple of 32 and ≥ 64, got {self.input_size}")
-        check_bool(w + "hflip", self.hflip)
-        self.scale_jitter = check_float(w + "scale_jitter", self.scale_jitter, lo=0.0, hi=1.0, hi_open=True)
-        check_choice(w + "loss", self.loss, ("bce", "bce+iou"))
-        check_choice(w + "pseudo_gt", self.pseudo_gt, ("soft", "otsu"))
-        check_choice(w + "train_layers", self.train_layers, ("all", "decoder"))
-        check_bool(w + "deep_supervision", self.deep_supervision)
-        self.grad_clip = check_float(w + "grad_clip", self.grad_clip, lo=0.0, hint=" (0 disables clipping)")
-        self.predict_batch = check_int(w + "predict_batch", self.predict_batch, lo=1)
 
 
 def otsu_threshold(m: torch.Tensor, bins: int = 256) -> torch.Tensor:

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import torch
 
+from .._steps import seeded
 from ..datasets import SequenceData, read_dataset
 from ..errors import InputError
 from ..models import SaliencyUNet, saliency_unet
@@ -67,17 +68,19 @@ def pretrain_spatial(
     excluded = set(exclude)
     seqs = [s for root, layout in data for s in read_dataset(root, layout) if s.name not in excluded]
     x, y = load_saliency_pairs(seqs, input_size)
-    torch.manual_seed(seed)
-    model = saliency_unet("tf_efficientnet_lite0", pretrained=True, cls_head=False, input_size=(input_size, input_size))
-    cfg = FinetuneConfig(iterations=iterations, batch_size=batch_size, lr=lr, input_size=input_size,
-                         scale_jitter=0.25, loss="bce+iou", pseudo_gt="soft", train_layers="all", grad_clip=0.0)
-    t0 = time.time()
+    with seeded(seed, torch.device("cpu")):  # the ImageNet-init head and training seeded; the caller's RNG restored
+        model = saliency_unet("tf_efficientnet_lite0", pretrained=True, cls_head=False,
+                              input_size=(input_size, input_size))
+        cfg = FinetuneConfig(iterations=iterations, batch_size=batch_size, lr=lr, input_size=input_size,
+                             scale_jitter=0.25, loss="bce+iou", pseudo_gt="soft", train_layers="all", grad_clip=0.0)
+        t0 = time.time()
 
-    def report(it: int, loss: float) -> None:
-        if it % log_every == 0 or it == iterations:
-            _log.warning("pretrain spatial: iteration %d/%d loss %.4f (%.0f s)", it, iterations, loss, time.time() - t0)
+        def report(it: int, loss: float) -> None:
+            if it % log_every == 0 or it == iterations:
+                _log.warning("pretrain spatial: iteration %d/%d loss %.4f (%.0f s)", it, iterations, loss,
+                             time.time() - t0)
 
-    finetune(model, x, y, cfg, seed=seed, copy_model=False, callback=report)
+        finetune(model, x, y, cfg, seed=seed, copy_model=False, callback=report)
     meta = {
         "what": "spatial model (Lite0 U-Net + MSDA), saliency-pretrained",
         "data": [f"{Path(r).name} ({l})" for r, l in data],

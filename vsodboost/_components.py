@@ -1,0 +1,79 @@
+"""The Booster's components from what a user passes: a name (looked up in the registries), a path, or an object."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+import torch
+
+from . import plugins
+from ._checks import check_components
+from .config import BoostConfig
+from .errors import InputError
+from .target import TargetModel
+
+__all__ = ["build_config", "build_target", "build_flow", "build_mqpm", "build_spatial", "notify"]
+
+
+def build_target(target: Any) -> TargetModel:
+    """A :class:`TargetModel`, or the name of a registered target buildable without arguments."""
+    if isinstance(target, str):
+        try:
+            target = plugins.targets().create(target)
+        except TypeError as exc:  # e.g. "precomputed" needs its maps folder
+            raise InputError(f"target {target!r} cannot be built from its name alone ({exc}); build it with its "
+                             f"arguments, e.g. adapters.{target}(...)") from exc
+    if not isinstance(target, TargetModel):
+        raise InputError(f"target {target!r} does not follow the TargetModel protocol: it needs a `name` "
+                         "attribute and a `predict(video)` method (see vsodboost.target)")
+    return target
+
+
+def build_flow(flow: Any, device: torch.device) -> Any:
+    """A flow backend (or its registry name), moved to ``device`` when it can be."""
+    if isinstance(flow, str):
+        from .flow import create_flow
+
+        flow = create_flow(flow)
+    return flow.to(device) if hasattr(flow, "to") else flow
+
+
+def build_mqpm(mqpm: Any, device: torch.device) -> Any:
+    """An MQPM predictor, ``"default"`` (the shipped weights) or a checkpoint path."""
+    if isinstance(mqpm, (str, os.PathLike)):
+        from .mqpm import load_mqpm
+
+        return load_mqpm(mqpm, device=device)
+    return mqpm
+
+
+def build_spatial(spatial: Any, device: torch.device, *, flow: Any, mqpm: Any) -> torch.nn.Module:
+    """A spatial model (``nn.Module``) or its registry name, on ``device``, in eval mode; first the three resolved
+    components are checked (:func:`~vsodboost._checks.check_components`): a wrong object fails here, not
+    mid-buffer."""
+    if isinstance(spatial, str):
+        spatial = plugins.spatial_models().create(spatial)
+    check_components(flow, mqpm, spatial)
+    return spatial.to(device).eval()
+
+
+def build_config(preset: str | None, config: BoostConfig | Mapping[str, Any] | None) -> tuple[Any, BoostConfig]:
+    """The preset (default ``quality``) and the config: a :class:`BoostConfig` as given, or a mapping of its fields
+    laid over the preset's."""
+    from .presets import DEFAULT_PRESET, get_preset, merge_config  # presets name spatial models: import late
+
+    chosen = get_preset(preset or DEFAULT_PRESET)
+    if isinstance(config, BoostConfig):
+        return chosen, config
+    if config is not None and not isinstance(config, Mapping):
+        raise InputError(f"config must be a BoostConfig or a mapping of its fields, got {type(config).__name__}")
+    return chosen, BoostConfig.from_dict(merge_config(chosen.config, config or {}))
+
+
+def notify(observers: Any, event: str, *args: Any) -> None:
+    """Call ``observer.<event>(*args)`` on each observer that defines it (``on_mined``, ``on_buffer``)."""
+    for obs in observers:
+        hook = getattr(obs, event, None)
+        if callable(hook):
+            hook(*args)

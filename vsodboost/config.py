@@ -1,0 +1,126 @@
+"""The pipeline's configuration: :class:`BoostConfig` and its fine-tuning recipe :class:`FinetuneConfig`.
+
+Both are frozen dataclasses, checked once, at construction (type, range, finiteness, choices — docs/reliability.md):
+a config that exists is valid. To change a field, make a new one with :func:`dataclasses.replace` (checked again)
+or ``BoostConfig.from_dict({**cfg.to_dict(), "period": 3})``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Mapping
+
+from ._checks import check_bool, check_choice, check_float, check_int
+from .errors import InputError
+
+__all__ = ["BoostConfig", "FinetuneConfig", "Fusion"]
+
+Fusion = Literal["replace", "mean", "geometric"]
+
+
+def _set(obj: Any, name: str, value: Any) -> None:
+    object.__setattr__(obj, name, value)  # normalise a field of a frozen dataclass while it is being checked
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """How a fresh copy of the spatial model learns from the mined frames (Sec. V-C; values: docs/booster.md)."""
+
+    iterations: int = 30
+    batch_size: int = 4
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    input_size: int = 224  # square side the model trains and predicts at (multiple of 32; pretrained at 224)
+    hflip: bool = True
+    scale_jitter: float = 0.15  # random crop keeping ≥ (1 − jitter) of each side; 0 disables
+    loss: Literal["bce", "bce+iou"] = "bce+iou"
+    pseudo_gt: Literal["soft", "otsu"] = "soft"  # target maps as they are, or binarised by Otsu (authors' sibling repo)
+    train_layers: Literal["all", "decoder"] = "all"
+    deep_supervision: bool = True  # models returning (fused, side maps) in training (U²-Net) learn on every side map
+    grad_clip: float = 0.5  # as the authors' code (clip by value)
+    predict_batch: int = 8
+
+    def __post_init__(self) -> None:
+        w = "finetune."
+        _set(self, "iterations", check_int(w + "iterations", self.iterations, lo=0))
+        _set(self, "batch_size", check_int(w + "batch_size", self.batch_size, lo=1))
+        _set(self, "lr", check_float(w + "lr", self.lr, lo=0.0, lo_open=True, hint=" (1e-4 is the default)"))
+        _set(self, "weight_decay", check_float(w + "weight_decay", self.weight_decay, lo=0.0))
+        _set(self, "input_size", check_int(w + "input_size", self.input_size, lo=64))
+        if self.input_size % 32:
+            raise InputError(f"finetune.input_size must be a multiple of 32 and ≥ 64, got {self.input_size}")
+        check_bool(w + "hflip", self.hflip)
+        _set(self, "scale_jitter", check_float(w + "scale_jitter", self.scale_jitter, lo=0.0, hi=1.0, hi_open=True))
+        check_choice(w + "loss", self.loss, ("bce", "bce+iou"))
+        check_choice(w + "pseudo_gt", self.pseudo_gt, ("soft", "otsu"))
+        check_choice(w + "train_layers", self.train_layers, ("all", "decoder"))
+        check_bool(w + "deep_supervision", self.deep_supervision)
+        _set(self, "grad_clip", check_float(w + "grad_clip", self.grad_clip, lo=0.0, hint=" (0 disables clipping)"))
+        _set(self, "predict_batch", check_int(w + "predict_batch", self.predict_batch, lo=1))
+
+
+@dataclass(frozen=True)
+class BoostConfig:
+    """Every knob of the pipeline, with the defaults measured in docs/booster.md."""
+
+    buffer_size: int = 100  # frames per buffer (the paper: ≤ 100)
+    period: int = 5  # keep one frame per `period` consecutive HQ frames (the paper's T = 1/5, Sec. V-B)
+    hq_threshold: float = 0.5  # HQ when the MQPM probability reaches this (Sec. V-A)
+    flow_last: Literal["backward", "repeat"] = "backward"  # flow of the buffer's last frame
+    flow_max_side: int = 480  # frames are downscaled to this longest side for flow (0: full resolution)
+    consistency_size: int = 128  # side at which S-measure consistency is computed
+    # longest side frames are held at for the whole pipeline (0: full resolution); maps are upsampled to the frame's
+    # size when read or written. Bounds memory for 4K frames; DAVIS, ViSal and 720p fit and are unchanged
+    # (vsodboost/workres.py, docs/reliability.md)
+    work_max_side: int = 1280
+    # "mean" (default: (boosted + target) / 2 where the target has a map; with U²-Net-p chosen on CV fold 0 and
+    # confirmed on fold 1, docs/booster.md), "replace" (the paper: the boosted map only; the paper preset) or
+    # "geometric" (sqrt(boosted · target): the fast preset's, for a weaker spatial model)
+    fusion: Fusion = "mean"
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.finetune, Mapping):
+            known = {f.name for f in dataclasses.fields(FinetuneConfig)}
+            unknown = set(self.finetune) - known
+            if unknown:
+                raise InputError(f"unknown finetune keys {sorted(map(str, unknown))}; known: {sorted(known)}")
+            _set(self, "finetune", FinetuneConfig(**self.finetune))
+        _set(self, "buffer_size", check_int("buffer_size", self.buffer_size, lo=1,
+                                            hint=" (frames per buffer, default 100)"))
+        _set(self, "period", check_int("period (1/T)", self.period, lo=1, hint=" (the paper's T = 1/5 is period=5)"))
+        _set(self, "hq_threshold", check_float("hq_threshold", self.hq_threshold, lo=0.0, hi=1.0))
+        check_choice("flow_last", self.flow_last, ("backward", "repeat"))
+        _set(self, "flow_max_side", check_int("flow_max_side", self.flow_max_side, lo=0))
+        if 0 < self.flow_max_side < 16:
+            raise InputError(f"flow_max_side must be 0 (full resolution) or ≥ 16, got {self.flow_max_side}")
+        _set(self, "consistency_size", check_int("consistency_size", self.consistency_size, lo=16,
+                                                 hint=" (side of the S-measure consistency maps, default 128)"))
+        _set(self, "work_max_side", check_int("work_max_side", self.work_max_side, lo=0,
+                                              hint=" (0: full resolution; default 1280)"))
+        if 0 < self.work_max_side < 64:
+            raise InputError(f"work_max_side must be 0 (full resolution) or ≥ 64, got {self.work_max_side}")
+        check_choice("fusion", self.fusion, ("replace", "mean", "geometric"))
+        if not isinstance(self.finetune, FinetuneConfig):
+            raise InputError(f"finetune must be a FinetuneConfig or a dict of its fields, got "
+                             f"{type(self.finetune).__name__}")
+
+    def validate(self) -> None:
+        """Kept for callers of earlier versions: a frozen config was checked when it was made, so this does
+        nothing (fields cannot change afterwards)."""
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "BoostConfig":
+        """A config from a mapping (a ``--config`` JSON object); unknown keys are refused, listing the known ones."""
+        if not isinstance(d, Mapping):
+            raise InputError(f"a config must be a mapping (dict / JSON object) of BoostConfig fields, got "
+                             f"{type(d).__name__}; e.g. {{\"period\": 5, \"finetune\": {{\"iterations\": 30}}}}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise InputError(f"unknown config keys {sorted(map(str, unknown))}; known: {sorted(known)}")
+        return cls(**dict(d))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,247 @@
+"""Boost a video into a folder, buffer by buffer, resumably (docs/reliability.md, "Resume").
+
+:func:`run_to_dir` drives :meth:`Booster.run_buffer` and writes each buffer's maps as it completes; a rerun with the
+same settings — the *resume key*: sequence, frames, config, target identity, flow, weights, seed — skips the buffers
+already written. The key's parts (:func:`target_identity`, :func:`weights_identity`) are public so a target can be
+checked against them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+import numpy as np
+import torch
+
+from ._steps import IterationProgress
+from .errors import InputError, NoMatchingMapsError, ResumeError, TargetError
+from .io import check_output_dir, clean_partials, fsync_dir, map_is_complete, write_json_atomic, write_map_atomic
+from .target import explain_no_match
+from .video import Video, VideoLike
+
+if TYPE_CHECKING:
+    from .booster import Booster
+
+__all__ = ["run_to_dir", "target_identity", "weights_identity", "KEY_FORMAT"]
+
+_log = logging.getLogger("vsodboost.booster")
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _stable_repr(obj: Any) -> str:
+    """``repr`` without memory addresses (they change every run); long ones are hashed."""
+    text = _ADDRESS.sub("", repr(obj))
+    return text if len(text) <= 1000 else "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _state_dict_sha(modules: list[torch.nn.Module]) -> str:
+    h = hashlib.sha256()
+    for mod in modules:
+        for k, v in mod.state_dict().items():
+            v = v.detach().cpu().contiguous().reshape(-1)
+            h.update(f"{k}|{v.dtype}|{v.numel()}|".encode())
+            h.update(v.view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _modules_of(obj: Any, depth: int = 2) -> list[torch.nn.Module]:
+    """``obj`` itself when it is a module, else the modules among its attributes (two levels deep)."""
+    if isinstance(obj, torch.nn.Module):
+        return [obj]
+    if depth == 0 or not hasattr(obj, "__dict__"):
+        return []
+    found: list[torch.nn.Module] = []
+    for k in sorted(vars(obj)):
+        found += _modules_of(vars(obj)[k], depth - 1)
+    return found
+
+
+def weights_identity(component: Any) -> str:
+    """What identifies a component's weights: the sha256 of its state dict when it holds modules (catches models
+    built without a weights file, and models changed after loading), else its provenance sha256, else its repr."""
+    mods = _modules_of(component)
+    if mods:
+        return "state_dict:" + _state_dict_sha(mods)
+    prov = getattr(component, "provenance", None)
+    if isinstance(prov, dict) and prov.get("sha256"):
+        return "sha256:" + str(prov["sha256"])
+    return "repr:" + _stable_repr(component)
+
+
+def _jsonable(x: Any) -> Any:
+    return json.loads(json.dumps(x, default=str))
+
+
+def target_identity(target: Any) -> dict[str, Any]:
+    """The target's identity for the resume key: its ``identity()`` when it has one (maps root and options of a
+    maps-mode adapter, weights of a live one), else its type, address-free repr and weights."""
+    ident = getattr(target, "identity", None)
+    ident = ident() if callable(ident) else None
+    if ident is not None:  # None: the target defers to the generic identity below
+        if not isinstance(ident, Mapping):
+            raise TargetError(f"target {target.name!r}: identity() returned {type(ident).__name__}; expected a dict "
+                              "(JSON-serialisable) saying what makes two instances give the same maps, or None")
+        return _jsonable({"name": target.name, **dict(ident)})
+    out: dict[str, Any] = {"name": target.name, "type": f"{type(target).__module__}.{type(target).__qualname__}",
+                           "repr": _stable_repr(target)}
+    if _modules_of(target) or isinstance(getattr(target, "provenance", None), dict):
+        out["weights"] = weights_identity(target)
+    return _jsonable(out)
+
+
+#: Version of the resume key's layout; a folder written with another version is refused (it cannot be compared).
+KEY_FORMAT = 2
+
+_LABELS = {"format": "resume-key format", "sequence": "sequence name", "frames": "frames", "config": "config",
+           "target": "target", "target.root": "target maps root", "flow": "flow backend", "seed": "seed",
+           "mqpm": "MQPM weights", "spatial": "spatial model weights"}
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, list) and len(v) > 3:
+        return f"{len(v)} items [{v[0]!r}…{v[-1]!r}]"
+    text = v if isinstance(v, str) else json.dumps(v, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _key_diff(old: Any, new: Any, path: str = "") -> list[str]:
+    """Human-readable differences between two resume keys: ``label: old → new``."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for k in list(new) + [k for k in old if k not in new]:
+            p = f"{path}.{k}" if path else str(k)
+            if k not in old:
+                out.append(f"{_LABELS.get(p, p)}: (absent) → {_short(new[k])}")
+            elif k not in new:
+                out.append(f"{_LABELS.get(p, p)}: {_short(old[k])} → (absent)")
+            else:
+                out += _key_diff(old[k], new[k], p)
+        return out
+    return [] if old == new else [f"{_LABELS.get(path, path)}: {_short(old)} → {_short(new)}"]
+
+
+def _flow_identity(flow: Any) -> Any:
+    """The backend's repr (backend and options); deep backends add their weights' state-dict hash."""
+    return {"repr": _stable_repr(flow), "weights": weights_identity(flow)} if _modules_of(flow) else _stable_repr(flow)
+
+
+def _settings_key(booster: "Booster", video: Video) -> dict[str, Any]:
+    """What must match for a rerun to resume into an existing output folder."""
+    return _jsonable({
+        "format": KEY_FORMAT, "sequence": video.name, "frames": list(video.names),
+        "config": booster.config.to_dict(), "target": target_identity(booster.target),
+        "flow": _flow_identity(booster.flow), "seed": booster.seed,
+        "mqpm": weights_identity(booster.mqpm), "spatial": weights_identity(booster.spatial),
+    })
+
+
+def _read_state(state_file: Path) -> dict[str, Any]:
+    try:
+        prev = json.loads(state_file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{state_file} is unreadable ({exc}); remove it or choose another --out") from exc
+    if not isinstance(prev, dict) or not isinstance(prev.get("buffers_done", {}), dict):
+        raise InputError(f"{state_file} is not a vsodboost run state (expected a JSON object with 'settings' and "
+                         "'buffers_done'); remove it or choose another --out")
+    return prev
+
+
+def run_to_dir(
+    booster: "Booster",
+    frames: VideoLike,
+    out_dir: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    iteration_progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Boost ``frames`` buffer by buffer, writing ``<out_dir>/<stem>.png`` as each buffer completes.
+
+    Resumable (docs/reliability.md): ``<out_dir>/vsodboost.json`` is written before the first map and records the
+    settings (target identity, weights, config, seed, frames) and the completed buffers. A rerun with the same
+    settings skips buffers whose maps are all complete PNGs and removes temporary files a killed run left. A folder
+    holding results made with other settings is refused with :class:`ResumeError` naming what differs; a folder
+    holding files that are not ours is refused with :class:`InputError`; both unless ``overwrite``. The folder is
+    proved writable before any compute (:class:`OutputError` otherwise). ``progress(frames_done, frames_total)``
+    is called after each buffer, ``iteration_progress(done, total)`` after each fine-tuning iteration (see
+    :meth:`Booster.run`). Returns the summary written; its ``buffers_run`` counts the buffers this call computed
+    (0 when every buffer was done earlier).
+    """
+    video = booster.load(frames, name=name)
+    out = Path(out_dir)
+    state_file = out / "vsodboost.json"
+    key = _settings_key(booster, video)
+    done: dict[str, Any] = {}
+    if out.is_dir() and any(out.iterdir()):
+        if state_file.is_file():
+            prev = _read_state(state_file)
+            if prev.get("settings") == key:
+                done = prev.get("buffers_done", {})
+            elif not overwrite:
+                diff = _key_diff(prev.get("settings"), key) or ["(the recorded settings are unreadable)"]
+                more = f" (and {len(diff) - 5} more)" if len(diff) > 5 else ""
+                raise ResumeError(f"{out} holds results made with other settings — " + "; ".join(diff[:5]) + more
+                                  + "; pass --overwrite (overwrite=True) to replace them or choose another --out")
+        elif any(f.name != state_file.name and not f.name.endswith(".vsodboost-tmp") for f in out.iterdir()) \
+                and not overwrite:
+            raise InputError(f"{out} exists and is not a vsodboost output folder; choose another --out or pass "
+                             "--overwrite")
+    check_output_dir(out)
+    removed = clean_partials(out, video.names)
+    if removed:
+        _log.info("removed %d temporary file(s) a killed run left in %s", len(removed), out)
+    summary: dict[str, Any] = {"settings": key, "buffers_done": dict(done), "provenance": booster.provenance(),
+                               "warnings": [], "complete": False, "buffers_run": 0}
+    order = [f"{a}:{b}" for a, b in video.buffers(booster.config.buffer_size)]
+
+    def collect_warnings() -> list[str]:  # in buffer order, so a rerun keeps every buffer's warnings
+        return [w for tag in order for w in summary["buffers_done"].get(tag, {}).get("warnings", [])]
+
+    summary["warnings"] = collect_warnings()
+    write_json_atomic(state_file, summary)  # before the first map: a run killed mid-buffer is resumable
+    size = (video.height, video.width)
+    any_target = False
+    spans = list(video.buffers(booster.config.buffer_size))
+    counter = IterationProgress(iteration_progress, booster.config.finetune.iterations, len(spans))
+    for b, (start, stop) in enumerate(spans):
+        tag = f"{start}:{stop}"
+        if tag in done and all(map_is_complete(out / f"{n}.png", size) for n in video.names[start:stop]):
+            any_target = any_target or done[tag].get("has_target", True)
+        else:
+            summary["buffers_done"].pop(tag, None)
+            res = booster.run_buffer(video, start, stop, seed=booster.seed + b, on_iteration=counter.for_buffer(b))
+            summary["buffers_run"] += 1
+            for n, m in zip(video.names[start:stop], res.boosted):
+                write_map_atomic(out / f"{n}.png", m, sync_dir=False)
+            fsync_dir(out)  # the maps' renames are durable before the state says the buffer is done
+            has_target = any(m is not None for m in res.target)
+            any_target = any_target or has_target
+            rep = res.report
+            summary["buffers_done"][tag] = {
+                **asdict(rep), "mined": [video.names[i] for i in rep.mined], "has_target": has_target,
+                "hq_prob": [round(float(p), 4) for p in res.hq_prob],
+                "consistency": [None if not np.isfinite(c) else round(float(c), 4) for c in res.consistency],
+            }
+            summary["warnings"] = collect_warnings()
+            for w in rep.warnings:
+                _log.warning(w)
+            write_json_atomic(state_file, summary)  # after the maps: a buffer counts as done only once written
+        counter.buffer_done(b)
+        if progress is not None:
+            progress(stop, len(video))
+    if not any_target:
+        raise NoMatchingMapsError(f"target {booster.target.name!r} gave no map for any frame of {video.name!r}; the "
+                                  f"maps in {out} come from the pretrained spatial model only. "
+                                  + explain_no_match(booster.target, video))
+    summary["complete"] = True
+    write_json_atomic(state_file, summary)
+    return summary
