@@ -172,6 +172,8 @@ def test_presets_choose_the_spatial_model_and_recipe_and_explicit_settings_win()
     paper = Booster(target, mqpm=FlowMagnitudeMQPM(), preset="paper", spatial=_tiny_spatial(), device="cpu")
     assert paper.config.fusion == "replace" and paper.config.finetune.loss == "bce"
     assert not isinstance(paper.spatial, U2Net)  # an explicit spatial model wins over the preset's
+    assert BoostConfig.paper() == paper.config  # the paper's configuration, also without a Booster
+    assert (BoostConfig.paper().period, BoostConfig.paper().buffer_size) == (5, 100)
     with pytest.raises(UnknownNameError, match="quality"):
         Booster(target, mqpm=FlowMagnitudeMQPM(), preset="best", device="cpu")
 

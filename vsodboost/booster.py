@@ -175,8 +175,7 @@ class Booster:
                 notify(self.observers, "on_mined", MiningRecord(video.name, start, stop, list(clip.names),
                                                                 flow_images, hq, motion_map, cons, sel))
             warnings += [f"{where}: {w}" for w in sel.warnings]
-            maps, losses, tuned = self._tune_and_predict(frames, teach, sel.indices, seed, init, on_iteration,
-                                                         clock)  # step 3
+            maps, losses, tuned = self._tune_and_predict(frames, teach, sel.indices, seed, init, on_iteration, clock)
             why = collapse(maps) if sel.indices else ""
             if why:  # e.g. a huge lr: one constant or NaN everywhere
                 warnings.append(f"{where}: fine-tuning collapsed ({why}); kept the target's maps for this buffer — "
@@ -186,10 +185,11 @@ class Booster:
             boosted = fuse_buffer(maps, target_maps, self.config.fusion, keep_target=keep, pretrained=lambda idx:
                                   predict_maps(self.spatial, frames[idx], input_size=cfg.input_size,
                                                batch=cfg.predict_batch))
+            own = boosted if keep or self.config.fusion == "replace" else [m.numpy() for m in maps]  # "replace"
         report = BufferReport(start, stop, [start + i for i in sel.indices], len(sel.candidates), sel.fallback or keep,
                               warnings, dict(clock), [round(x, 5) for x in losses])
         out = BufferOutput(full_size_maps(boosted, video.size), full_size_maps(target_maps, video.size), hq, cons,
-                           report, None if keep else tuned)  # held at working size, read/written at the frame's
+                           report, None if keep else tuned, full_size_maps(own, video.size))  # at working size
         notify(self.observers, "on_buffer", video, start, stop, out)
         return out
 

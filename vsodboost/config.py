@@ -111,6 +111,16 @@ class BoostConfig:
         nothing (fields cannot change afterwards)."""
 
     @classmethod
+    def paper(cls) -> "BoostConfig":
+        """The paper's configuration as closely as our weights allow (the ``paper`` preset's fields): the fine-tuned
+        spatial model's map replaces the target's (Sec. V-C, no fusion), BCE only (Eq. 6 form), the target's soft
+        maps as pseudo-GT, T = 1/5 (Table II), buffers of 100 frames. Use it with the preset's spatial model,
+        ``Booster(target, preset="paper")``; docs/benchmarks.md lists what still differs from the paper and why."""
+        from .presets import get_preset, merge_config
+
+        return cls.from_dict(merge_config(cls().to_dict(), get_preset("paper").config))
+
+    @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "BoostConfig":
         """A config from a mapping (a ``--config`` JSON object); unknown keys are refused, listing the known ones."""
         if not isinstance(d, Mapping):

@@ -203,7 +203,9 @@ class BufferOutput:
     ``boosted[i]`` is float32 H×W in [0,1] (after fusion); ``target[i]`` is the target's map or None; ``hq_prob[i]``
     the MQPM's HQ probability (Sec. IV; 0 where motion was not computed); ``consistency[i]`` the S-measure between
     the motion saliency and the target's map (Sec. V-B; NaN where the target has no map); ``model`` the fine-tuned
-    spatial model (None when nothing was fine-tuned or the target's maps were kept).
+    spatial model (None when nothing was fine-tuned or the target's maps were kept); ``spatial[i]`` the map the
+    buffer would have with ``fusion="replace"`` — the fine-tuned spatial model's own map, the paper's output
+    (Sec. V-C) — so one run reports both the paper's output and the fused one.
     """
 
     boosted: Sequence[np.ndarray]  # a list, or FullSizeMaps for frames longer than work_max_side
@@ -212,6 +214,7 @@ class BufferOutput:
     consistency: np.ndarray
     report: BufferReport
     model: torch.nn.Module | None = None
+    spatial: Sequence[np.ndarray] = ()
 
 
 @dataclass(frozen=True)

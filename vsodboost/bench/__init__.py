@@ -5,6 +5,7 @@ Layout of ``out``::
     boosted/<seq>/<stem>.png + vsodboost.json   the Booster's maps (resumable state per sequence)
     target/<seq>/<stem>.png                     the target's maps (published files mirrored byte for byte)
     motion/<seq>/, theta/<seq>/                 MQPM and Θ motion saliency maps (flow resolution)
+    spatial/<seq>/                              the fine-tuned spatial model's own maps (= fusion "replace")
     runs/<variant>/<seq>/                       Table II (T sweep), III (MS rows, control), VI (flow backends)
     plots/, vis/                                PR curves, per-sequence gain bars, side-by-side frames
     report.json, report.md
@@ -19,11 +20,12 @@ Every score comes from :func:`vsodboost.metrics.evaluate_folders` (pysodmetrics 
 - ``table3``: the paper's component rows — MS = Θ(OF), MS−MQPM and MS+MQPM (MS as pseudo-GT, no fusion),
   MS+MQPM+target — and ours: the control (random frames, target pseudo-GT, same fusion) and the MQPM's own map
   (rows defined in :data:`TABLE3_ROWS`).
-- ``table5``: target vs boosted, overall and per sequence, with signed gains; plus the honest baselines (unless
-  ``baselines=False``): the pretrained spatial model alone with no fine-tuning ("zero-shot"), and that zero-shot
-  map fused with the target's ("zero-shot fusion" — plain ensembling; by the Booster's fusion, or ``geometric``
-  when the Booster replaces the target's map). Fine-tuning is only
-  worth its time where the boosted row beats the zero-shot fusion row.
+- ``table5``: target vs boosted, overall and per sequence, with signed gains; the paper's output (``replace``: the
+  fine-tuned spatial model alone, recorded by the same run) beside the configured fusion; plus the honest baselines
+  (unless ``baselines=False``): the pretrained spatial model alone with no fine-tuning ("zero-shot"), and that
+  zero-shot map fused with the target's ("zero-shot fusion" — plain ensembling; by the Booster's fusion, or
+  ``geometric`` when the Booster replaces the target's map). Fine-tuning is only worth its time where the boosted
+  row beats the zero-shot fusion row.
 - ``table6``: boosted metrics for each flow backend (``flows``).
 - ``table7``: the boosted maps on the mined (training) frames vs all frames, and the target's on both (Sec. VI-I).
 - ``table8``: seconds per stage, end-to-end frames per second and the inference-only FPS of the paper.
@@ -34,7 +36,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import platform
 import sys
@@ -48,7 +49,8 @@ from ..booster import Booster, BoostConfig, run_to_dir, write_json_atomic
 from ..datasets import SequenceData, read_dataset
 from ..errors import InputError
 from ..metrics.accumulator import SODMetrics
-from ..metrics.evaluate import MAP_EXTS, evaluate_folders, read_map, resize_to
+from ..io import index_maps, no_nan
+from ..metrics.evaluate import evaluate_folders, read_map, resize_to
 from ._runs import RandomFramesBooster, RecordingBooster
 
 __all__ = ["run_bench", "table1", "table7", "fig10", "mined_of", "PROTOCOLS", "REPORT_KEYS", "TABLE3_ROWS", "DEFAULT_PERIODS", "DEFAULT_FLOWS"]
@@ -83,16 +85,6 @@ _STAGES = ("read", "target", "flow", "mqpm+filter", "finetune", "predict")
 
 # ------------------------------------------------------------------------------------------------- helpers
 
-def _no_nan(x: Any) -> Any:
-    if isinstance(x, float) and math.isnan(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _no_nan(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_no_nan(v) for v in x]
-    return x
-
-
 def _pick(d: Mapping[str, Any], keys: Sequence[str] = REPORT_KEYS) -> dict[str, Any]:
     return {k: d[k] for k in keys}
 
@@ -120,11 +112,8 @@ def gain_of(target: Mapping[str, Any], boosted: Mapping[str, Any]) -> dict[str, 
 
 
 def _find_map(folder: Path, stem: str) -> Path | None:
-    for e in MAP_EXTS:
-        p = folder / f"{stem}{e}"
-        if p.is_file():
-            return p
-    return None
+    """The map of ``stem`` in ``folder`` (the one map index of :mod:`vsodboost.io`), or None."""
+    return index_maps(folder).get(stem) if folder.is_dir() else None
 
 
 def evaluate_subset(pred_root: Path, seqs: Iterable[SequenceData], keep: Callable[[str, str], bool],
@@ -329,14 +318,13 @@ def run_bench(
     def evaluate(root: Path) -> dict[str, Any]:
         return evaluate_folders(root, data, layout=layout, sequences=names, progress=False)
 
-    # Table V: the main run (also records target, motion and Θ maps)
+    # Table V: the main run (also records target, motion, Θ and the spatial model's own maps)
     main = boost("main", out / "boosted")
     _check_recorded(out, seqs, main)
     t0 = time.perf_counter()
     res_t, res_b = evaluate(out / "target"), evaluate(out / "boosted")
     eval_seconds = time.perf_counter() - t0
     tb, bb = block_of(res_t), block_of(res_b)
-    first = next(iter(main.values()))
     report: dict[str, Any] = {
         "format": "vsodboost.bench/1",
         "command": command,
@@ -358,6 +346,14 @@ def run_bench(
         "weights": _weights_report(main),
         "timings": _timings(main, seqs, eval_seconds),
     }
+    # the paper's output (fusion "replace": the fine-tuned spatial model alone) beside ours, from the same run
+    if all((out / "spatial" / s.name).is_dir() for s in seqs):
+        rep = block_of(evaluate(out / "spatial"))
+        report["replace"] = {"maps": str(out / "spatial"), **rep, "gain": gain_of(tb, rep)["overall"],
+                             "definition": "the fine-tuned spatial model's own maps (fusion 'replace', the paper's "
+                                           "output), recorded by the same run as the boosted maps"}
+    else:
+        log("[replace] not scored: spatial/ maps missing (main run made by an older vsodboost); rerun with --overwrite")
     if baselines:
         t0 = time.perf_counter()
         zs, zs_fused, n_pred = _zero_shot_baselines(out, seqs, lambda n: models.spatial(_weights_for(spatial, n)),
@@ -421,7 +417,7 @@ def run_bench(
 
     report["plots"] = draw_plots(res_t, res_b, report, out / "plots", label=label)
     report["visualisations"] = draw_visualisations(out, seqs, hq, report, per_sequence=vis_frames)
-    report = _no_nan(report)
+    report = no_nan(report)
     write_json_atomic(out / "report.json", report)
     (out / "report.md").write_text(render_markdown(report))
     log(f"wrote {out / 'report.json'} and {out / 'report.md'}")

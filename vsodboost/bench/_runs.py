@@ -23,7 +23,8 @@ __all__ = ["RecordingBooster", "RandomFramesBooster", "Recorder", "random_frames
 class Recorder:
     """A Booster observer that writes, per buffer, ``<record>/target/<seq>/<stem>.png`` (the target's maps:
     published files are mirrored byte for byte, live maps written as 8-bit PNG), ``<record>/motion/<seq>/`` (MQPM
-    motion saliency, at flow resolution) and ``<record>/theta/<seq>/`` (Θ of the colour-coded flow)."""
+    motion saliency, at flow resolution), ``<record>/theta/<seq>/`` (Θ of the colour-coded flow) and
+    ``<record>/spatial/<seq>/`` (the fine-tuned spatial model's own maps: the output with ``fusion="replace"``)."""
 
     def __init__(self, record: Path, target: Any, theta: Any = "default") -> None:
         from ..mqpm.theta import get_theta
@@ -44,6 +45,9 @@ class Recorder:
             write_map_atomic(dt / f"{n}.png", theta[i])
 
     def on_buffer(self, video: Any, start: int, stop: int, out: BufferOutput) -> None:
+        ds = self._dir("spatial", video.name)  # the paper's output (fusion "replace"), beside the fused one
+        for n, m in zip(video.names[start:stop], out.spatial):
+            write_map_atomic(ds / f"{n}.png", m)
         src = self._published_maps(video)
         d = self._dir("target", video.name)
         for n, m in zip(video.names[start:stop], out.target):
