@@ -403,6 +403,27 @@ def test_state_from_an_older_key_format_is_refused_naming_the_format(clip, tmp_p
         run_to_dir(_booster(ArrayTarget(target)), frames, tmp_path, name="demo")
 
 
+def test_folder_from_before_work_max_side_resumes_only_where_nothing_would_be_resized(clip, tmp_path):
+    """A config field added later (work_max_side) does not invalidate a folder whose maps it would not change: the
+    frames fit, so the old key is read as the new one; a working size that would resize them is still refused."""
+    frames, target = clip
+    first = run_to_dir(_booster(ArrayTarget(target)), frames, tmp_path, name="demo")
+    state = json.loads((tmp_path / "vsodboost.json").read_text())
+    del state["settings"]["config"]["work_max_side"]  # as written before the field existed
+    (tmp_path / "vsodboost.json").write_text(json.dumps(state))
+    again = run_to_dir(_booster(ArrayTarget(target)), frames, tmp_path, name="demo")
+    assert again["buffers_done"] == first["buffers_done"] and again.get("buffers_run", 0) == 0
+    from types import SimpleNamespace
+
+    from vsodboost.runner import _key_diff, _upgraded
+
+    new = {"config": {"work_max_side": 1280, "period": 5}}
+    old = {"config": {"period": 5}}
+    assert _upgraded(old, new, SimpleNamespace(height=480, width=854)) == new  # fits: the same maps
+    big = _upgraded(old, new, SimpleNamespace(height=3000, width=4000))  # would be resized: not the same maps
+    assert _key_diff(big, new) == ["config.work_max_side: (absent) → 1280"]
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # the command line: options refused up front, one clean line, exit status
 def _cli(argv, capsys):

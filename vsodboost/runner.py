@@ -128,6 +128,26 @@ def _key_diff(old: Any, new: Any, path: str = "") -> list[str]:
     return [] if old == new else [f"{_LABELS.get(path, path)}: {_short(old)} → {_short(new)}"]
 
 
+#: Config fields added after KEY_FORMAT 2 was introduced, each with the rule under which its value gives the maps a
+#: key without it gave: a folder written before the field existed then resumes instead of being refused.
+_ADDED_FIELDS: dict[str, Callable[[Any, Video], bool]] = {
+    # working resolution (vsodboost/workres.py): no frame is resized when it fits, so the maps are byte-identical
+    "work_max_side": lambda v, video: v == 0 or max(video.height, video.width) <= v,
+}
+
+
+def _upgraded(old: Any, new: Mapping[str, Any], video: Video) -> Any:
+    """``old`` with every config field of :data:`_ADDED_FIELDS` it lacks filled in from ``new`` when that value
+    reproduces the old behaviour on ``video``; otherwise ``old`` unchanged (and the difference is reported)."""
+    if not isinstance(old, dict) or not isinstance(old.get("config"), dict):
+        return old
+    cfg = dict(old["config"])
+    for name, same in _ADDED_FIELDS.items():
+        if name not in cfg and name in new["config"] and same(new["config"][name], video):
+            cfg[name] = new["config"][name]
+    return {**old, "config": cfg}
+
+
 def _flow_identity(flow: Any) -> Any:
     """The backend's repr (backend and options); deep backends add their weights' state-dict hash."""
     return {"repr": _stable_repr(flow), "weights": weights_identity(flow)} if _modules_of(flow) else _stable_repr(flow)
@@ -184,6 +204,7 @@ def run_to_dir(
     if out.is_dir() and any(out.iterdir()):
         if state_file.is_file():
             prev = _read_state(state_file)
+            prev["settings"] = _upgraded(prev.get("settings"), key, video)
             if prev.get("settings") == key:
                 done = prev.get("buffers_done", {})
             elif not overwrite:
