@@ -91,11 +91,13 @@ def _side_by_side(reports: dict[tuple[str, str], dict]) -> list[str]:
         first = next(iter(runs.values()))
         t = first["target"]
         out += [f"### {t['name']} on {folder}: Table V", "", f"Frame-averaged over {t['frames']} annotated frames.", ""]
-        subsets = {p: r["dataset"]["sequences"] for p, r in runs.items() if len(r["dataset"]["sequences"]) !=
-                   max(len(x["dataset"]["sequences"]) for x in runs.values())}
-        out += [f"> **`{p}` ran on a subset** of {len(q)} sequences ({', '.join(q)}; CPU budget): its rows are not "
-                "comparable with the others' over all sequences." for p, q in subsets.items()]
-        out += [""] if subsets else []
+        seqs = {p: tuple(r["dataset"]["sequences"]) for p, r in runs.items()}
+        if len(set(seqs.values())) == 1:
+            q = next(iter(seqs.values()))
+            out += [f"Sequences: {', '.join(q)} ({len(q)}).", ""]
+        else:
+            out += [f"> **`{p}` ran on {len(q)} sequences** ({', '.join(q)}): rows over different sequences are not "
+                    "comparable." for p, q in seqs.items()] + [""]
         rows = [[f"{t['name']} (target)", *(_cell(t, k) for k in keys)]]
         for p, r in runs.items():
             b = r.get("baselines", {})
@@ -162,6 +164,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--doc", type=Path, default=REPO / "docs" / "benchmarks.md")
     ap.add_argument("--print-commands", action="store_true", help="print the bench commands and stop")
+    ap.add_argument("--note", action="append", default=[], help="a paragraph for the top of the doc (repeatable)")
     args = ap.parse_args()
     data = find_shared_data()
     if data is None:
@@ -213,9 +216,12 @@ def main() -> None:
         f"{dev['platform']}; vsodboost {ver['vsodboost']}, torch {ver['torch']}, python {ver['python']}. Times were "
         "taken while other jobs shared the two cores.",
         "",
-        "Data: DAVIS-2016 (Perazzi et al., CVPR 2016), 10 `val` sequences; ViSal (Wang, Shen, Shao, TIP 2015). "
-        "Targets: the published maps of PDB (Song et al., ECCV 2018) on DAVIS and MGA (Li et al., ICCV 2019) on ViSal.",
+        "Data: " + "; ".join({"davis": "DAVIS-2016 (Perazzi et al., CVPR 2016) `val` sequences, target: the published "
+                                        "maps of PDB (Song et al., ECCV 2018)",
+                              "visal": "ViSal (Wang, Shen, Shao, TIP 2015), target: the published maps of MGA (Li et "
+                                       "al., ICCV 2019)"}[k] for k in args.sets) + ".",
         "",
+        *[f"> {n}\n" for n in args.note],
         "Commands:",
         "",
         "```",
