@@ -151,3 +151,39 @@ def test_ray_engine_reports_typed_errors_per_sequence(ray_session, data, tmp_pat
     err = capsys.readouterr().err
     assert "skipped sequence 2/2 c" in err
     assert (out / "a" / "vsodboost.json").is_file() and not (out / "c").exists()
+
+
+# -- bench: the main run on Ray -------------------------------------------------------------------------------------
+from test_bench import CONFIG as BENCH_CONFIG, dataset  # noqa: E402,F401  (the synthetic DAVSOD-layout dataset)
+
+
+def _bench_run(dataset, out, **kw):
+    from vsodboost.adapters import PrecomputedTarget
+    from vsodboost.bench import run_bench
+
+    kw = {"mqpm": "default", "spatial": "lite0", **kw}
+    return run_bench(dataset / "data", layout="davsod", target=PrecomputedTarget(dataset / "maps", name="synth"),
+                     out=out, config=BENCH_CONFIG, device="cpu", vis_frames=0, baselines=False, log=lambda s: None,
+                     **kw)
+
+
+def test_bench_main_run_on_ray_gives_the_local_report_and_recordings(ray_session, dataset, tmp_path):
+    local = _bench_run(dataset, tmp_path / "local")
+    remote = _bench_run(dataset, tmp_path / "ray", engine="ray", workers=2)
+    # every map the main run writes or records: boosted, target, motion, theta, spatial
+    maps = _maps(tmp_path / "local")
+    assert {k.split("/")[0] for k in maps} >= {"boosted", "target", "motion", "theta", "spatial"}
+    assert _maps(tmp_path / "ray") == maps
+    assert remote["gain"] == local["gain"] and remote["mined"] == local["mined"]
+    for key in ("target", "boosted"):
+        assert {k: v for k, v in remote[key].items() if k != "maps"} == \
+            {k: v for k, v in local[key].items() if k != "maps"}
+
+
+def test_bench_on_ray_refuses_loaded_models(ray_session, dataset, tmp_path):
+    from test_bench import StubMQPM
+
+    from vsodboost.errors import InputError
+
+    with pytest.raises(InputError, match="give mqpm as a name or a weights path, not a loaded model"):
+        _bench_run(dataset, tmp_path / "o", engine="ray", workers=2, mqpm=StubMQPM())

@@ -23,7 +23,7 @@ from .errors import MissingExtraError, UsageError, VsodboostError
 if TYPE_CHECKING:
     from .booster import Booster
 
-__all__ = ["BoostSpec", "Job", "LocalEngine", "RayEngine", "get_engine", "ENGINES"]
+__all__ = ["BoostSpec", "Job", "LocalEngine", "RayEngine", "build_booster", "get_engine", "run_job", "ENGINES"]
 
 ENGINES = ("local", "ray")
 
@@ -63,12 +63,25 @@ class BoostSpec:
 
 @dataclass(frozen=True)
 class Job:
-    """One sequence to boost: its frames (folder or video file), the output folder and the name its maps go by."""
+    """One sequence to boost: its frames (folder, video file, or a picklable VideoLike such as a lazy
+    :class:`~vsodboost.video.Video` of paths), the output folder and the name its maps go by. ``spec``, when given,
+    replaces the engine's spec for this job (per-sequence weights): a :class:`BoostSpec` or a picklable zero-argument
+    callable returning a Booster."""
 
     sequence: str
-    frames: str
+    frames: Any
     out: str
     name: str | None = None
+    spec: Any = None
+
+
+def build_booster(spec: Any) -> "Booster":
+    """A Booster from a :class:`BoostSpec` or from a zero-argument callable (a builder) returning one."""
+    if isinstance(spec, BoostSpec):
+        return spec.build()
+    if callable(spec):
+        return spec()
+    raise UsageError(f"expected a BoostSpec or a zero-argument callable returning a Booster, got {type(spec).__name__}")
 
 
 #: What an engine yields per job: the run_to_dir summary, or the VsodboostError that job raised.
@@ -90,13 +103,16 @@ class LocalEngine:
 
     name = "local"
 
-    def run(self, spec: BoostSpec | "Booster", jobs: Iterable[Job], *, overwrite: bool = False,
+    def run(self, spec: Any, jobs: Iterable[Job], *, overwrite: bool = False,
             progress: ProgressFactory | None = None) -> Iterator[tuple[Job, Any]]:
-        """Yield ``(job, summary or VsodboostError)`` per job, in order. Errors other than VsodboostError raise."""
-        booster = spec.build() if isinstance(spec, BoostSpec) else spec
+        """Yield ``(job, summary or VsodboostError)`` per job, in order; ``spec`` is a Booster (used as it is), a
+        :class:`BoostSpec` or a builder, or None when every job has its own. Errors other than VsodboostError
+        raise."""
+        shared = build_booster(spec) if isinstance(spec, BoostSpec) or _is_builder(spec) else spec
         for job in jobs:
             frames_cb, iter_cb = progress(job) if progress else (None, None)
             try:
+                booster = shared if job.spec is None else build_booster(job.spec)
                 yield job, run_job(booster, job, overwrite=overwrite, progress=frames_cb, iteration_progress=iter_cb)
             except VsodboostError as exc:
                 yield job, exc
@@ -114,10 +130,11 @@ def _ray_task(spec: BoostSpec, job: Job, overwrite: bool, threads: int) -> tuple
     if threads:
         torch.set_num_threads(threads)  # this worker process only: workers do not oversubscribe the cores
     try:
+        spec = job.spec if job.spec is not None else spec
         key = repr(spec)
         booster = _WORKER_BOOSTERS.get(key)
         if booster is None:
-            booster = _WORKER_BOOSTERS[key] = spec.build()
+            booster = _WORKER_BOOSTERS[key] = build_booster(spec)
         return True, run_job(booster, job, overwrite=overwrite)
     except VsodboostError as exc:
         return False, exc
@@ -165,15 +182,17 @@ class RayEngine:
             ray.init(num_cpus=self.workers or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
         return True
 
-    def run(self, spec: BoostSpec, jobs: Iterable[Job], *, overwrite: bool = False,
+    def run(self, spec: Any, jobs: Iterable[Job], *, overwrite: bool = False,
             progress: ProgressFactory | None = None) -> Iterator[tuple[Job, Any]]:
-        """Yield ``(job, summary or VsodboostError)`` per job, in the order given, as each finishes in that order.
-        ``progress`` is not called (the work happens in other processes)."""
-        if not isinstance(spec, BoostSpec):
-            raise UsageError("the ray engine rebuilds the Booster in each worker: give a BoostSpec (names, weight "
-                             f"paths, config, seed), not a {type(spec).__name__}")
-        ray = self.ray
+        """Yield ``(job, summary or VsodboostError)`` per job, in the order given, each as soon as it and those
+        before it are done. ``spec``: a :class:`BoostSpec` or a picklable builder, or None when every job has its
+        own. ``progress`` is not called (the work happens in other processes)."""
         jobs = list(jobs)
+        for s in [spec] + [j.spec for j in jobs]:
+            if s is not None and not (isinstance(s, BoostSpec) or _is_builder(s)):
+                raise UsageError("the ray engine rebuilds the Booster in each worker: give a BoostSpec (names, weight "
+                                 f"paths, config, seed) or a picklable builder, not a {type(s).__name__}")
+        ray = self.ray
         started = self._start()
         try:
             task = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
@@ -196,6 +215,11 @@ class RayEngine:
         finally:
             if started:
                 ray.shutdown()
+
+
+def _is_builder(obj: Any) -> bool:
+    """A zero-argument callable that builds a Booster (not a Booster, not a class)."""
+    return callable(obj) and not hasattr(obj, "run_buffer") and not isinstance(obj, type)
 
 
 def _ready(ray: Any, ref: Any) -> bool:

@@ -193,11 +193,12 @@ def add_threads_argument(p: argparse.ArgumentParser) -> None:
                         "torch.set_num_threads")
 
 
-def add_engine_arguments(p: argparse.ArgumentParser) -> None:
+def add_engine_arguments(p: argparse.ArgumentParser, what: str = "the sequences") -> None:
     """``--engine local|ray``, ``--address``, ``--workers`` (docs/engines.md)."""
     p.add_argument("--engine", default="local", choices=("local", "ray"),
-                   help="local (default): sequences one after another in this process; ray: each sequence a Ray "
-                        "task (pip install \"vsodboost[ray]\"), same maps, resumable under either — docs/engines.md")
+                   help=f"where {what} run: local (default), one sequence after another in this process; ray, each "
+                        "sequence a Ray task (pip install \"vsodboost[ray]\"), same maps, resumable under either — "
+                        "docs/engines.md")
     p.add_argument("--address", default=None,
                    help="with --engine ray: join this Ray cluster ('auto', 'ray://HOST:10001'); default: start a "
                         "local Ray with --workers CPUs")
@@ -274,8 +275,8 @@ def run(args: argparse.Namespace) -> int:
         return frames_done, iterations
 
     if engine.name != "local" and not args.quiet:
-        print(f"{len(jobs)} sequence(s) on {engine.name} ({engine.workers or 'all'} worker(s), {args.threads or 'default'} "
-              "thread(s) each); each is reported when done", file=sys.stderr, flush=True)
+        print(f"{len(jobs)} sequence(s) on {engine.name} ({engine.workers or 'all'} worker(s), "
+              f"{args.threads or 'default'} thread(s) each); each is reported when done", file=sys.stderr, flush=True)
     skipped: list[str] = []
     if engine.name == "local":  # one Booster, built here from the target already parsed
         from ..booster import Booster
