@@ -83,6 +83,14 @@ def test_ray_options_without_engine_ray_are_refused(data, tmp_path, capsys):
     assert "--workers is an option of the Ray engine" in capsys.readouterr().err
 
 
+def test_bench_takes_the_engine_options_and_refuses_ray_ones_without_ray(data, tmp_path, capsys):
+    argv = ["bench", "--data", str(data), "--layout", "davsod", "--target", f"precomputed:{data / 'maps'}",
+            "--out", str(tmp_path / "o"), "--workers", "2"]
+    assert main(argv) == 2
+    assert "--workers is an option of the Ray engine" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "boosted").exists()
+
+
 # -- with Ray -------------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def ray_session():

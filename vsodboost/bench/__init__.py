@@ -298,7 +298,9 @@ def run_bench(
         The report (also written to ``out/report.json``).
     """
     from ..booster import resolve_device
+    from ..engines import get_engine
 
+    runner = get_engine(engine, address=address, workers=workers, threads=threads)  # bad options fail first
     protos = list(dict.fromkeys(["table5", *protocols]))
     bad = [p for p in protos if p not in PROTOCOLS]
     if bad:
@@ -312,9 +314,6 @@ def run_bench(
     names = [s.name for s in seqs]
     label = target_label or getattr(target, "name", "target")
     models = _Models(dev)
-    from ..engines import get_engine
-
-    runner = get_engine(engine, address=address, workers=workers, threads=threads)  # before any work
     out.mkdir(parents=True, exist_ok=True)
 
     def boost_main_on(eng: Any) -> dict[str, dict[str, Any]]:
