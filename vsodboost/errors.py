@@ -17,6 +17,7 @@ __all__ = [
     "ChecksumError",
     "TargetError",
     "PluginError",
+    "MissingExtraError",
     "MissingMapsError",
     "NoMatchingMapsError",
     "OutputError",
@@ -68,6 +69,11 @@ class PluginError(VsodboostError, RuntimeError):
 
 class MissingMapsError(VsodboostError, FileNotFoundError):
     """A maps-mode adapter cannot find the published maps (the message says what to download and where)."""
+
+
+class MissingExtraError(VsodboostError, ImportError):
+    """An option needs an optional dependency that is not installed; the message names the extra to install
+    (e.g. ``pip install "vsodboost[ray]"`` for ``--engine ray``)."""
 
 
 class NoMatchingMapsError(TargetError):

@@ -34,6 +34,7 @@ Every score comes from :func:`vsodboost.metrics.evaluate_folders` (pysodmetrics 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -134,6 +135,16 @@ def evaluate_subset(pred_root: Path, seqs: Iterable[SequenceData], keep: Callabl
                 pred = resize_to(pred, gt.shape)
             metric.step(pred, gt, sequence=seq.name, names=[stem])
     return metric.results(average="frame")
+
+
+def _worker_booster(target: Any, *, record: Path, theta: Any, mqpm: str, spatial: str, device: str,
+                    **kw: Any) -> Booster:
+    """The main run's Booster built in a worker process from names and paths (as :class:`_Models` loads them)."""
+    from ..booster import resolve_device
+
+    models = _Models(resolve_device(device))
+    return RecordingBooster(target, record=record, theta=theta, mqpm=models.mqpm(mqpm),
+                            spatial=models.spatial(spatial), device=device, **kw)
 
 
 def _weights_for(spec: Any, seq: str) -> Any:
@@ -262,6 +273,10 @@ def run_bench(
     target_label: str | None = None,
     command: str | None = None,
     log: Callable[[str], None] = print,
+    engine: str = "local",
+    address: str | None = None,
+    workers: int | None = None,
+    threads: int = 1,
 ) -> dict[str, Any]:
     """Boost every sequence of ``data``, score the maps against its GT and write ``out/report.{json,md}``.
 
@@ -275,11 +290,17 @@ def run_bench(
         baselines: also score the zero-shot spatial model and its fusion with the target (Table V rows).
         theta: the Θ of Eq. 1 whose maps of the flow are recorded as MS (``theta/``): Table III's baseline and the
             pseudo-GT of its MS rows; a registered name (:func:`vsodboost.mqpm.list_thetas`) or a callable.
+        engine, address, workers, threads: where the main run (Table V and what it records) runs —
+            :func:`vsodboost.engines.get_engine`; with ``"ray"`` each sequence is a Ray task that rebuilds the
+            Booster from ``mqpm``/``spatial`` names or paths (loaded models are refused) and ``threads`` torch
+            threads per worker. The other protocols' runs stay local (docs/engines.md).
     Returns:
         The report (also written to ``out/report.json``).
     """
     from ..booster import resolve_device
+    from ..engines import get_engine
 
+    runner = get_engine(engine, address=address, workers=workers, threads=threads)  # bad options fail first
     protos = list(dict.fromkeys(["table5", *protocols]))
     bad = [p for p in protos if p not in PROTOCOLS]
     if bad:
@@ -294,6 +315,32 @@ def run_bench(
     label = target_label or getattr(target, "name", "target")
     models = _Models(dev)
     out.mkdir(parents=True, exist_ok=True)
+
+    def boost_main_on(eng: Any) -> dict[str, dict[str, Any]]:
+        """The main run on a distributed engine: one job per sequence, each with a picklable builder."""
+        from ..engines import Job
+
+        jobs = []
+        for seq in seqs:
+            weights = {"mqpm": _weights_for(mqpm, seq.name), "spatial": _weights_for(spatial, seq.name)}
+            loaded = [k for k, w in weights.items() if not isinstance(w, str)]
+            if loaded:
+                raise InputError(f"--engine {eng.name} rebuilds the models in each worker: give {' and '.join(loaded)} "
+                                 "as a name or a weights path, not a loaded model")
+            builder = functools.partial(_worker_booster, target, record=out, theta=theta, flow=flow,
+                                        config=cfg, preset=preset, device=str(dev), seed=seed, **weights)
+            jobs.append(Job(seq.name, seq.video(), str(out / "boosted" / seq.name), seq.name, spec=builder))
+        summaries: dict[str, dict[str, Any]] = {}
+        t0 = time.perf_counter()
+        for job, outcome in eng.run(None, jobs, overwrite=overwrite):
+            if isinstance(outcome, Exception):
+                raise outcome
+            summaries[job.sequence] = outcome
+            n_buf, n_run = len(outcome["buffers_done"]), outcome["buffers_run"]
+            state = "done earlier, skipped" if n_run == 0 else f"{n_run}/{n_buf} buffer(s) run"
+            log(f"[main on {eng.name}] {job.sequence}: {len(outcome['settings']['frames'])} frames, {state} "
+                f"({time.perf_counter() - t0:.1f} s since start)")
+        return summaries
 
     def boost(kind: str, root: Path, *, flow_name: str = flow, config_: BoostConfig = cfg,
               target_: Any = target, random_frames: bool = False) -> dict[str, dict[str, Any]]:
@@ -319,7 +366,7 @@ def run_bench(
         return evaluate_folders(root, data, layout=layout, sequences=names, progress=False)
 
     # Table V: the main run (also records target, motion, Θ and the spatial model's own maps)
-    main = boost("main", out / "boosted")
+    main = boost("main", out / "boosted") if runner.name == "local" else boost_main_on(runner)
     _check_recorded(out, seqs, main)
     t0 = time.perf_counter()
     res_t, res_b = evaluate(out / "target"), evaluate(out / "boosted")

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from ..presets import PRESETS
+from .boost import add_engine_arguments
 
 
 def _csv(s: str) -> list[str]:
@@ -40,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite, vis_frames=args.vis_frames, target_label=args.target_label, theta=args.theta,
         command="vsodboost " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if args.record_command else None,
         log=(lambda s: None) if args.quiet else print,
+        engine=args.engine, address=args.address, workers=args.workers, threads=args.threads,
     )
     return 0
 
@@ -86,6 +88,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="same seed → same maps on CPU")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: fastest on busy machines; 0 keeps torch's default)")
+    add_engine_arguments(p, what="the main run (Table V and the maps it records; the other protocols run locally)")
     p.add_argument("--overwrite", action="store_true", help="replace results made with other settings")
     p.add_argument("--no-record-command", dest="record_command", action="store_false",
                    help="do not write the command line into the report")

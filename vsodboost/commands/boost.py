@@ -193,6 +193,20 @@ def add_threads_argument(p: argparse.ArgumentParser) -> None:
                         "torch.set_num_threads")
 
 
+def add_engine_arguments(p: argparse.ArgumentParser, what: str = "the sequences") -> None:
+    """``--engine local|ray``, ``--address``, ``--workers`` (docs/engines.md)."""
+    p.add_argument("--engine", default="local", choices=("local", "ray"),
+                   help=f"where {what} run: local (default), one sequence after another in this process; ray, each "
+                        "sequence a Ray task (pip install \"vsodboost[ray]\"), same maps, resumable under either — "
+                        "docs/engines.md")
+    p.add_argument("--address", default=None,
+                   help="with --engine ray: join this Ray cluster ('auto', 'ray://HOST:10001'); default: start a "
+                        "local Ray with --workers CPUs")
+    p.add_argument("--workers", type=positive_int, default=None,
+                   help="with --engine ray: worker processes (at most this many sequences at once; default: the "
+                        "CPU count); each uses --threads torch threads")
+
+
 def apply_threads(n: int) -> None:
     """``--threads``: ``torch.set_num_threads(n)`` (process-wide); 0 keeps torch's default."""
     if n:
@@ -219,50 +233,76 @@ def _one_line(exc: BaseException) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..booster import Booster, run_to_dir
+    import functools
+
+    from ..engines import BoostSpec, Job, get_engine
     from ..io import check_output_dir
 
+    engine_name = getattr(args, "engine", "local")
+    # the engine first: a missing extra or a bad --address/--workers fails before any model is loaded
+    engine = get_engine(engine_name, address=getattr(args, "address", None), workers=getattr(args, "workers", None),
+                        threads=args.threads)
     apply_threads(args.threads)
     config = load_config(args.config, args.buffer_size)
     target_name = args.target.partition(":")[0]
-    target = parse_target(args.target, parse_target_args(args.target_arg))
+    target_args = parse_target_args(args.target_arg)
+    target = parse_target(args.target, target_args)  # a bad --target fails here, in this process, with CLI wording
     check_output_dir(args.out)  # a read-only or misplaced --out fails now, not after a buffer of compute
     found = sequences_of(Path(args.frames))
     multi = len(found) > 1
     seqs = pick_sequences(found, args.sequences)
-    booster = Booster(target, flow=args.flow, mqpm=args.mqpm, spatial=args.spatial, config=config,
-                      preset=args.preset, device=args.device, seed=args.seed)
-    skipped: list[str] = []
-    for k, (seq, path) in enumerate(seqs, 1):
-        out = Path(args.out) / seq if multi else Path(args.out)
-        label = f"sequence {k}/{len(seqs)} {seq}" if multi else seq
-        existed = out.exists()
-        bar = tqdm(total=None, desc=label, unit="it", disable=args.quiet, dynamic_ncols=True)
+    # picklable settings: a Ray worker rebuilds the Booster from them (the local engine builds it here, once)
+    spec = BoostSpec(target=functools.partial(parse_target, args.target, target_args), flow=args.flow,
+                     mqpm=args.mqpm, spatial=args.spatial, config=config, preset=args.preset, device=args.device,
+                     seed=args.seed)
+    jobs = [Job(seq, str(path), str(Path(args.out) / seq if multi else Path(args.out)), args.name or seq)
+            for seq, path in seqs]
+    labels = {job: (f"sequence {k}/{len(jobs)} {job.sequence}" if multi else job.sequence)
+              for k, job in enumerate(jobs, 1)}
+    existed = {job: Path(job.out).exists() for job in jobs}
+    bars: dict[Job, tqdm] = {}
 
-        def iterations(done: int, total: int, bar: tqdm = bar) -> None:
+    def progress(job: Job) -> tuple[Any, Any]:
+        bar = bars[job] = tqdm(total=None, desc=labels[job], unit="it", disable=args.quiet, dynamic_ncols=True)
+
+        def iterations(done: int, total: int) -> None:
             bar.total, bar.n = total, done
             bar.refresh()
 
-        def frames_done(done: int, total: int, bar: tqdm = bar) -> None:
+        def frames_done(done: int, total: int) -> None:
             bar.set_postfix_str(f"frames {done}/{total}")
 
-        try:
-            summary = run_to_dir(booster, path, out, name=args.name or seq, overwrite=args.overwrite,
-                                 progress=frames_done, iteration_progress=iterations)
-        except VsodboostError as exc:
+        return frames_done, iterations
+
+    if engine.name != "local" and not args.quiet:
+        print(f"{len(jobs)} sequence(s) on {engine.name} ({engine.workers or 'all'} worker(s), "
+              f"{args.threads or 'default'} thread(s) each); each is reported when done", file=sys.stderr, flush=True)
+    skipped: list[str] = []
+    if engine.name == "local":  # one Booster, built here from the target already parsed
+        from ..booster import Booster
+
+        work: Any = Booster(target, flow=args.flow, mqpm=args.mqpm, spatial=args.spatial, config=config,
+                            preset=args.preset, device=args.device, seed=args.seed)
+    else:
+        work = spec
+    for job, outcome in engine.run(work, jobs, overwrite=args.overwrite, progress=progress):
+        bar = bars.pop(job, None)
+        if bar is not None:
+            bar.close()
+        label, out = labels[job], Path(job.out)
+        if isinstance(outcome, VsodboostError):
+            exc = outcome
             worded = cli_wording(exc, target_name)
             if not (multi and isinstance(exc, (MissingMapsError, NoMatchingMapsError))):
                 if worded is exc:
-                    raise
+                    raise exc
                 raise worded from exc
-            bar.close()
-            if not existed and out.is_dir():
+            if not existed[job] and out.is_dir():
                 shutil.rmtree(out)  # made by this run for a sequence it could not boost: leave nothing behind
-            skipped.append(seq)
+            skipped.append(job.sequence)
             print(f"warning: skipped {label}: {_one_line(worded)}", file=sys.stderr, flush=True)
             continue
-        finally:
-            bar.close()
+        summary = outcome
         mined = sum(len(b["mined"]) for b in summary["buffers_done"].values())
         print(f"{label}: {len(summary['settings']['frames'])} frames, {mined} mined, maps in {out}")
         for w in summary["warnings"]:
@@ -305,6 +345,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1'…")
     p.add_argument("--seed", type=seed_int, default=0, help="same seed → same maps on CPU (0 … 2**63-1)")
     add_threads_argument(p)
+    add_engine_arguments(p)
     p.add_argument("--overwrite", action="store_true", help="replace results made with other settings")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

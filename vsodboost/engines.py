@@ -1,0 +1,241 @@
+"""Where the sequences of a dataset run: one after another in this process (``local``) or as Ray tasks (``ray``).
+
+Both engines run the same resumable writer, :func:`vsodboost.runner.run_to_dir`, once per sequence, so their maps
+and ``vsodboost.json`` settings are the same for the same seed, and a run killed under one engine resumes under the
+other (docs/engines.md). A Ray task never receives a loaded model: it gets a :class:`BoostSpec` (names, weight paths,
+config dict, seed — all picklable) and rebuilds the :class:`~vsodboost.booster.Booster` in the worker, once per
+worker process and spec.
+
+Ray is an optional extra (``pip install "vsodboost[ray]"``); without it :func:`get_engine` ``("ray")`` raises
+:class:`~vsodboost.errors.MissingExtraError`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
+
+from .errors import MissingExtraError, UsageError, VsodboostError
+
+if TYPE_CHECKING:
+    from .booster import Booster
+
+__all__ = ["BoostSpec", "Job", "LocalEngine", "RayEngine", "build_booster", "get_engine", "run_job", "ENGINES"]
+
+ENGINES = ("local", "ray")
+
+#: ``progress(job)`` → ``(frames_done(done, total), iterations(done, total))`` callbacks for that job, or None.
+ProgressFactory = Callable[["Job"], "tuple[Callable[[int, int], None] | None, Callable[[int, int], None] | None]"]
+
+
+@dataclass(frozen=True)
+class BoostSpec:
+    """Everything needed to rebuild a :class:`~vsodboost.booster.Booster` in another process.
+
+    ``target`` is what :class:`Booster` takes (a registered name, or a picklable TargetModel), or a zero-argument
+    picklable callable returning one — e.g. ``functools.partial(vsodboost.commands.boost.parse_target, spec,
+    args)`` — which is called in the worker. ``flow``, ``mqpm`` and ``spatial`` are names or weight paths (never
+    loaded models); ``config`` is a dict of BoostConfig fields laid over the preset's.
+    """
+
+    target: Any
+    flow: str = "dis"
+    mqpm: str = "default"
+    spatial: str | None = None
+    config: Mapping[str, Any] = field(default_factory=dict)
+    preset: str | None = None
+    device: str = "auto"
+    seed: int = 0
+
+    def build(self) -> "Booster":
+        from .booster import Booster
+
+        target = self.target
+        if isinstance(target, functools.partial) or (callable(target) and not hasattr(target, "predict")
+                                                     and not isinstance(target, type)):
+            target = target()
+        return Booster(target, flow=self.flow, mqpm=self.mqpm, spatial=self.spatial, config=dict(self.config),
+                       preset=self.preset, device=self.device, seed=self.seed)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One sequence to boost: its frames (folder, video file, or a picklable VideoLike such as a lazy
+    :class:`~vsodboost.video.Video` of paths), the output folder and the name its maps go by. ``spec``, when given,
+    replaces the engine's spec for this job (per-sequence weights): a :class:`BoostSpec` or a picklable zero-argument
+    callable returning a Booster."""
+
+    sequence: str
+    frames: Any
+    out: str
+    name: str | None = None
+    spec: Any = None
+
+
+def build_booster(spec: Any) -> "Booster":
+    """A Booster from a :class:`BoostSpec` or from a zero-argument callable (a builder) returning one."""
+    if isinstance(spec, BoostSpec):
+        return spec.build()
+    if callable(spec):
+        return spec()
+    raise UsageError(f"expected a BoostSpec or a zero-argument callable returning a Booster, got {type(spec).__name__}")
+
+
+#: What an engine yields per job: the run_to_dir summary, or the VsodboostError that job raised.
+Outcome = "dict[str, Any] | VsodboostError"
+
+
+def run_job(booster: "Booster", job: Job, *, overwrite: bool = False,
+            progress: Callable[[int, int], None] | None = None,
+            iteration_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """One sequence through the resumable writer — the unit of work of every engine."""
+    from .runner import run_to_dir
+
+    return run_to_dir(booster, job.frames, job.out, name=job.name or job.sequence, overwrite=overwrite,
+                      progress=progress, iteration_progress=iteration_progress)
+
+
+class LocalEngine:
+    """The sequences one after another in this process, with one Booster (today's loop)."""
+
+    name = "local"
+
+    def run(self, spec: Any, jobs: Iterable[Job], *, overwrite: bool = False,
+            progress: ProgressFactory | None = None) -> Iterator[tuple[Job, Any]]:
+        """Yield ``(job, summary or VsodboostError)`` per job, in order; ``spec`` is a Booster (used as it is), a
+        :class:`BoostSpec` or a builder, or None when every job has its own. Errors other than VsodboostError
+        raise."""
+        shared = build_booster(spec) if isinstance(spec, BoostSpec) or _is_builder(spec) else spec
+        for job in jobs:
+            frames_cb, iter_cb = progress(job) if progress else (None, None)
+            try:
+                booster = shared if job.spec is None else build_booster(job.spec)
+                yield job, run_job(booster, job, overwrite=overwrite, progress=frames_cb, iteration_progress=iter_cb)
+            except VsodboostError as exc:
+                yield job, exc
+
+
+# -- Ray ------------------------------------------------------------------------------------------------------------
+#: per Ray worker process: the Booster of each spec (by its repr), built once and reused by the tasks that follow
+_WORKER_BOOSTERS: dict[str, "Booster"] = {}
+
+
+def _ray_task(spec: BoostSpec, job: Job, overwrite: bool, threads: int) -> tuple[bool, Any]:
+    """Body of one Ray task: ``(True, summary)`` or ``(False, VsodboostError)`` (typed errors travel as values)."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)  # this worker process only: workers do not oversubscribe the cores
+    try:
+        spec = job.spec if job.spec is not None else spec
+        key = repr(spec)
+        booster = _WORKER_BOOSTERS.get(key)
+        if booster is None:
+            booster = _WORKER_BOOSTERS[key] = build_booster(spec)
+        return True, run_job(booster, job, overwrite=overwrite)
+    except VsodboostError as exc:
+        return False, exc
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError as exc:  # also raised for sys.modules['ray'] = None
+        raise MissingExtraError(
+            "--engine ray needs Ray, which is not installed: pip install \"vsodboost[ray]\" (or pip install ray); "
+            "or use --engine local") from exc
+    return ray
+
+
+class RayEngine:
+    """Each sequence is one Ray task running :func:`run_job` in a worker process.
+
+    Without ``address`` a local Ray starts with ``num_cpus=workers`` (default: this machine's CPU count) and is shut
+    down afterwards; with ``address`` (``"auto"``, ``"ray://host:10001"``, ``"host:6379"``) the run joins that
+    cluster, whose nodes must have vsodboost and the data and output paths (shared storage). When Ray is already
+    initialised in this process, that session is used and left running. ``threads`` torch threads per worker
+    (default 1; 0 leaves Ray's setting, which is ``OMP_NUM_THREADS=1`` for a one-CPU task); each task asks for one
+    CPU, and at most ``workers`` tasks are in flight.
+    """
+
+    name = "ray"
+
+    def __init__(self, *, address: str | None = None, workers: int | None = None, threads: int = 1) -> None:
+        if workers is not None and workers < 1:
+            raise UsageError(f"--workers {workers}: give an integer ≥ 1 (Ray worker processes)")
+        if threads < 0:
+            raise UsageError(f"--threads {threads}: give an integer ≥ 0 (torch threads per worker)")
+        self.ray = _import_ray()
+        self.address, self.workers, self.threads = address, workers, threads
+
+    def _start(self) -> bool:
+        """Initialise Ray unless it already is; True when this engine started it (and must shut it down)."""
+        ray = self.ray
+        if ray.is_initialized():
+            return False
+        if self.address:
+            ray.init(address=self.address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=self.workers or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+        return True
+
+    def run(self, spec: Any, jobs: Iterable[Job], *, overwrite: bool = False,
+            progress: ProgressFactory | None = None) -> Iterator[tuple[Job, Any]]:
+        """Yield ``(job, summary or VsodboostError)`` per job, in the order given, each as soon as it and those
+        before it are done. ``spec``: a :class:`BoostSpec` or a picklable builder, or None when every job has its
+        own. ``progress`` is not called (the work happens in other processes)."""
+        jobs = list(jobs)
+        for s in [spec] + [j.spec for j in jobs]:
+            if s is not None and not (isinstance(s, BoostSpec) or _is_builder(s)):
+                raise UsageError("the ray engine rebuilds the Booster in each worker: give a BoostSpec (names, weight "
+                                 f"paths, config, seed) or a picklable builder, not a {type(s).__name__}")
+        ray = self.ray
+        started = self._start()
+        try:
+            task = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
+            spec_ref = ray.put(spec)
+            limit = self.workers or len(jobs) or 1
+            refs: list[Any] = []
+            pending: list[Any] = []
+            handed = 0
+            for job in jobs:
+                while len(pending) >= limit:  # at most `workers` tasks in flight (also on a bigger cluster)
+                    _, pending = ray.wait(pending, num_returns=1)
+                ref = task.remote(spec_ref, job, overwrite, self.threads)
+                refs.append(ref)
+                pending.append(ref)
+                while handed < len(refs) and _ready(ray, refs[handed]):  # hand back what is done, in order
+                    yield jobs[handed], ray.get(refs[handed])[1]
+                    handed += 1
+            for k in range(handed, len(refs)):
+                yield jobs[k], ray.get(refs[k])[1]
+        finally:
+            if started:
+                ray.shutdown()
+
+
+def _is_builder(obj: Any) -> bool:
+    """A zero-argument callable that builds a Booster (not a Booster, not a class)."""
+    return callable(obj) and not hasattr(obj, "run_buffer") and not isinstance(obj, type)
+
+
+def _ready(ray: Any, ref: Any) -> bool:
+    done, _ = ray.wait([ref], timeout=0)
+    return bool(done)
+
+
+def get_engine(name: str, *, address: str | None = None, workers: int | None = None,
+               threads: int = 1) -> LocalEngine | RayEngine:
+    """``local`` or ``ray`` (:class:`RayEngine` options); ``address``/``workers`` with ``local`` are refused.
+    ``threads`` applies to Ray workers; the local engine runs with this process's torch setting."""
+    if name == "local":
+        if address or workers is not None:
+            raise UsageError(f"--{'address' if address else 'workers'} is an option of the Ray engine; add "
+                             "--engine ray, or drop it to run locally")
+        return LocalEngine()
+    if name == "ray":
+        return RayEngine(address=address, workers=workers, threads=threads)
+    raise UsageError(f"--engine {name!r}: choose one of {', '.join(ENGINES)}")
