@@ -258,7 +258,11 @@ def test_train_cli_resumes_after_an_interruption(tmp_path, monkeypatch, capsys):
     from vsodboost.mqpm import train as tr
 
     root = _davis(tmp_path, seqs=("a", "b"), n=4)
+    torch.manual_seed(1234)
+    rng, threads = torch.get_rng_state(), torch.get_num_threads()
     assert cli.main(_train_argv(root, tmp_path, "straight")) == 0
+    # training seeds inside a forked RNG and sets its threads for the call only: the caller's torch state is intact
+    assert torch.equal(torch.get_rng_state(), rng) and torch.get_num_threads() == threads
     straight = load_mqpm(tmp_path / "straight.pt")
     assert straight.provenance["meta"]["data"]["frames"] == 8
     assert straight.provenance["meta"]["train_config"]["iterations"] == 3

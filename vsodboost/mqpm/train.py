@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from .._device import resolve_device
+from .._steps import seeded, torch_threads
 from .._weights import load_checkpoint, load_state_dict_strict
 from ..errors import InputError
 from ..io import atomic_write
@@ -206,13 +207,19 @@ def _evaluate(net: SaliencyUNet, ts: TrainingSet, device: torch.device, cls_weig
 
 def train_network(cfg: TrainConfig, train_set: TrainingSet, val_set: TrainingSet | None = None,
                   *, work_dir: Path | None = None, meta: dict[str, Any] | None = None) -> SaliencyUNet:
-    """Train (or resume) the MQPM network on prepared samples; returns the best (or last) network on CPU."""
+    """Train (or resume) the MQPM network on prepared samples; returns the best (or last) network on CPU.
+
+    ``cfg.seed`` seeds the initialisation inside a forked RNG and ``cfg.num_threads`` applies for the call only: the
+    caller's RNG state and thread count are left as they were (no global torch state set by the library)."""
     device = resolve_device(cfg.device)
-    if cfg.num_threads:
-        torch.set_num_threads(cfg.num_threads)
+    with torch_threads(cfg.num_threads or None), seeded(cfg.seed, device):
+        return _train_network(cfg, train_set, val_set, device, work_dir, meta)
+
+
+def _train_network(cfg: TrainConfig, train_set: TrainingSet, val_set: TrainingSet | None, device: torch.device,
+                   work_dir: Path | None, meta: dict[str, Any] | None) -> SaliencyUNet:
     work = work_dir or cfg.work_path()
     work.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(cfg.seed)
     net = SaliencyUNet(UNetConfig(encoder=cfg.encoder, cls_head=True, input_size=(cfg.input_size,) * 2),
                        pretrained=True)
     frozen = _freeze(net, cfg.freeze_stages)
