@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from vsodboost.bench import fig10, table1, table7  # noqa: E402
+from vsodboost.bench import fig10, hq_of, mined_of, table1, table7  # noqa: E402
 from vsodboost.datasets import find_shared_data, read_dataset  # noqa: E402
 
 DATASETS = {"DAVIS2016": ("davis", "PDB"), "ViSal": ("davsod", "MGA")}
@@ -32,13 +32,9 @@ def tables(run: Path, fused_suffix: str, threshold: float) -> dict:
             continue
         states = {p.parent.name: json.loads(p.read_text()) for p in sorted((run / d).glob("*/vsodboost.json"))}
         seqs = [s for s in read_dataset(data / d, layout) if s.name in states]
-        hq, mined = {}, {}
-        for s in seqs:
-            names = states[s.name]["settings"]["frames"]
-            hq[s.name], mined[s.name] = {}, set()
-            for b in states[s.name]["buffers_done"].values():
-                hq[s.name].update(zip(names[b["start"]:b["stop"]], b["hq_prob"]))
-                mined[s.name].update(b["mined"])
+        runs = {s.name: states[s.name] for s in seqs}
+        hq = {n: hq_of(st, st["settings"]["frames"]) for n, st in runs.items()}
+        mined = mined_of(runs)
         fused = run / f"{d}{fused_suffix}"
         boosted = fused if fused_suffix and fused.is_dir() else run / d
         tgt = data / "results" / target / d

@@ -54,7 +54,8 @@ from ..io import index_maps, no_nan
 from ..metrics.evaluate import evaluate_folders, read_map, resize_to
 from ._runs import RandomFramesBooster, RecordingBooster
 
-__all__ = ["run_bench", "table1", "table7", "fig10", "mined_of", "PROTOCOLS", "REPORT_KEYS", "TABLE3_ROWS", "DEFAULT_PERIODS", "DEFAULT_FLOWS"]
+__all__ = ["run_bench", "table1", "table7", "fig10", "mined_of", "hq_of", "PROTOCOLS", "REPORT_KEYS", "TABLE3_ROWS",
+           "DEFAULT_PERIODS", "DEFAULT_FLOWS"]
 
 _log = logging.getLogger("vsodboost.bench")
 
@@ -236,7 +237,7 @@ def versions() -> dict[str, str]:
     return out
 
 
-def _hq_of(summary: Mapping[str, Any], names: Sequence[str]) -> dict[str, float]:
+def hq_of(summary: Mapping[str, Any], names: Sequence[str]) -> dict[str, float]:
     """Per-frame HQ probability recorded by run_to_dir (``buffers_done[start:stop].hq_prob``)."""
     out: dict[str, float] = {}
     for tag, b in summary["buffers_done"].items():
@@ -419,7 +420,7 @@ def run_bench(
         report["gain_over_zero_shot_fusion"] = gain_of(bz, bb)
         state = f"{n_pred} frame(s) predicted" if n_pred else "done earlier, skipped"
         log(f"[baselines] zero-shot fusion maxF {bz['maxF']:.4f} vs boosted {bb['maxF']:.4f} ({state})")
-    hq = {s.name: _hq_of(main[s.name], s.stems) for s in seqs}
+    hq = {s.name: hq_of(main[s.name], s.stems) for s in seqs}
     thr = cfg.hq_threshold
     if "table1" in protos:
         report["table1"] = table1(out / "target", seqs, hq, thr)
