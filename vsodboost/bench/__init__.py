@@ -113,9 +113,10 @@ def gain_of(target: Mapping[str, Any], boosted: Mapping[str, Any]) -> dict[str, 
                              for s in boosted["per_sequence"] if s in target["per_sequence"]}}
 
 
-def _find_map(folder: Path, stem: str) -> Path | None:
-    """The map of ``stem`` in ``folder`` (the one map index of :mod:`vsodboost.io`), or None."""
-    return index_maps(folder).get(stem) if folder.is_dir() else None
+def _maps_in(folder: Path) -> dict[str, Path]:
+    """Stem → map file of ``folder`` (the one map index of :mod:`vsodboost.io`; empty when it does not exist), read
+    once per folder."""
+    return index_maps(folder) if folder.is_dir() else {}
 
 
 def evaluate_subset(pred_root: Path, seqs: Iterable[SequenceData], keep: Callable[[str, str], bool],
@@ -124,10 +125,11 @@ def evaluate_subset(pred_root: Path, seqs: Iterable[SequenceData], keep: Callabl
     resized exactly as :func:`evaluate_folders` does)."""
     metric = SODMetrics(weighted_f=weighted_f)
     for seq in seqs:
+        maps = _maps_in(pred_root / seq.name)
         for stem in seq.annotated:
             if not keep(seq.name, stem):
                 continue
-            p = _find_map(pred_root / seq.name, stem)
+            p = maps.get(stem)
             if p is None:
                 continue
             pred, _ = read_map(p)
@@ -501,6 +503,7 @@ def _zero_shot_baselines(out: Path, seqs: Sequence[SequenceData], spatial_of: Ca
             continue
         model = spatial_of(seq.name)
         n_pred += len(todo)
+        targets = _maps_in(out / "target" / seq.name)
         for s in range(0, len(todo), cfg.finetune.predict_batch):
             idx = todo[s: s + cfg.finetune.predict_batch]
             frames = torch.stack([video.tensor(i, i + 1)[0] for i in idx])
@@ -508,7 +511,7 @@ def _zero_shot_baselines(out: Path, seqs: Sequence[SequenceData], spatial_of: Ca
             for i, m in zip(idx, maps.numpy()):
                 n = video.names[i]
                 write_map_atomic(zs / seq.name / f"{n}.png", m)
-                t_file = _find_map(out / "target" / seq.name, n)
+                t_file = targets.get(n)
                 # the target's map as the Booster sees it (float, min-max normalised, frame size)
                 t = read_target_map(t_file, m.shape) if t_file is not None else None
                 write_map_atomic(fused / seq.name / f"{n}.png", fuse_maps(m, t, _baseline_fusion(cfg)))
@@ -584,9 +587,9 @@ def fig10(target_root: Path, seqs: Sequence[SequenceData], mined: Mapping[str, s
     per_seq: dict[str, list[float]] = {}
     top, bottom = [], []
     for seq in seqs:
-        scored = []
+        scored, maps = [], _maps_in(target_root / seq.name)
         for stem in seq.annotated:
-            p = _find_map(target_root / seq.name, stem)
+            p = maps.get(stem)
             if p is None:
                 continue
             gt, _ = read_map(seq.gt[stem])
@@ -612,7 +615,8 @@ def _check_recorded(out: Path, seqs: Sequence[SequenceData], main: Mapping[str, 
     """A resumed sequence must have its recorded maps; a partial copy (deleted by hand) is reported."""
     for seq in seqs:
         motion = out / "motion" / seq.name
-        if not any(_find_map(out / "target" / seq.name, s) for s in seq.annotated) or not motion.is_dir():
+        targets = _maps_in(out / "target" / seq.name)
+        if not any(s in targets for s in seq.annotated) or not motion.is_dir():
             raise InputError(f"{out}: the recorded maps of {seq.name!r} (target/, motion/) are missing while its "
                              f"boosted maps are complete; delete {out / 'boosted' / seq.name} to redo it")
 
