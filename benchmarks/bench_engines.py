@@ -7,14 +7,17 @@ Usage:
 
 Each setting is one fresh ``vsodboost boost`` process (Ray's start-up included, as a user pays it) over the same
 sequences, boosting the published PDB maps (``results/PDB/DAVIS2016``) into its own folder under ``--out``, with
-``--threads`` torch threads (per worker under Ray). It prints the seconds, the 1-minute load average before and
-after each run, and checks that every setting wrote byte-identical maps (exit 1 otherwise). Other jobs on the machine
-slow every setting; judge the 2-vs-1-worker speed-up only at a load well under the core count.
+``--threads`` torch threads (per worker under Ray). It prints the seconds; the sum of the buffers' timed stages (it
+grows over the 1-process figure when workers contend for the cores); the wall time outside buffers (start-up,
+Booster builds, shutdown, idle workers at the tail); the 1-minute load average before and after each run; and checks
+that every setting wrote byte-identical maps (exit 1 otherwise). Other jobs on the machine slow every setting; judge
+the 2-vs-1-worker speed-up only at a load well under the core count.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -28,6 +31,13 @@ DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 def _maps(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*.png"))}
+
+
+def _buffer_seconds(folder: Path) -> tuple[float, float]:
+    """(sum over buffers of their timed stages, longest buffer) from each sequence's ``vsodboost.json``."""
+    per = [sum(b["timings"].values()) for f in folder.glob("*/vsodboost.json")
+           for b in json.loads(f.read_text())["buffers_done"].values()]
+    return sum(per), max(per, default=0.0)
 
 
 def main() -> int:
@@ -49,7 +59,8 @@ def main() -> int:
     env = {**os.environ, "OMP_NUM_THREADS": str(max(args.threads, 1)), "RAY_AUTH_MODE": "disabled"}
     print(f"{len(seqs.split(','))} sequences ({seqs}), {frames} frames; preset {args.preset}; {args.threads} torch "
           f"thread(s) per process/worker; cores: {os.cpu_count()}")
-    print("| engine | seconds | frames/s | load before | load after |\n|---|---|---|---|---|", flush=True)
+    print("| engine | seconds | frames/s | buffer seconds (sum) | outside buffers | load before | load after |\n"
+          "|---|---|---|---|---|---|---|", flush=True)
     results: dict[str, Path] = {}
     for setting in args.engines.split(","):
         engine, _, workers = setting.partition(":")
@@ -67,7 +78,12 @@ def main() -> int:
         if run.returncode != 0:
             print(run.stdout[-2000:], run.stderr[-4000:], file=sys.stderr)
             return 1
-        print(f"| {setting} | {secs:.1f} | {frames / secs:.2f} | {load0:.2f} | {os.getloadavg()[0]:.2f} |", flush=True)
+        busy, _ = _buffer_seconds(dest)
+        lanes = int(workers) if workers else 1
+        # outside buffers: wall time not spent inside a buffer on some worker (start-up, Booster builds, shutdown,
+        # idle workers at the tail); buffer seconds grow over the 1-process figure when workers contend for cores
+        print(f"| {setting} | {secs:.1f} | {frames / secs:.2f} | {busy:.1f} | {secs - busy / lanes:.1f} | "
+              f"{load0:.2f} | {os.getloadavg()[0]:.2f} |", flush=True)
         results[setting] = dest
     ref_name, ref = next(iter(results.items()))
     ref_maps = _maps(ref)

@@ -195,3 +195,101 @@ def test_bench_on_ray_refuses_loaded_models(ray_session, dataset, tmp_path):
 
     with pytest.raises(InputError, match="give mqpm as a name or a weights path, not a loaded model"):
         _bench_run(dataset, tmp_path / "o", engine="ray", workers=2, mqpm=StubMQPM())
+
+
+# -- the Ray engine's schedule, with an in-process stand-in for Ray ---------------------------------------------------
+class _InlineRay:
+    """What RayEngine._schedule uses of Ray (remote, put, wait, get), run in this process: a task runs when it is
+    waited on, oldest first. Records every submitted step and the most steps in flight at once."""
+
+    def __init__(self, body):
+        self.body, self.submitted, self.flight, self.most = body, [], [], 0
+
+    def put(self, x):
+        return x
+
+    def remote(self, **_):
+        ray = self
+
+        class Task:
+            @staticmethod
+            def remote(*args):
+                ref = object()
+                ray.submitted.append((args[0], args[2].sequence, args[5]))
+                ray.flight.append((ref, args))
+                ray.most = max(ray.most, len(ray.flight))
+                return ref
+
+        return lambda fn: Task
+
+    def wait(self, refs, num_returns=1):
+        ref, args = next((r, a) for r, a in self.flight if r in refs)
+        self.flight.remove((ref, args))
+        self.results = {ref: self.body(*args)}
+        return [ref], [r for r in refs if r is not ref]
+
+    def get(self, ref):
+        return self.results[ref]
+
+
+def _fake_body(lengths, fail=()):
+    """A stand-in for _ray_step on jobs whose buffers have the given lengths; steps named in ``fail`` fail."""
+    from types import SimpleNamespace
+
+    from vsodboost.errors import InputError
+
+    def body(step, spec, job, threads, run, b, overwrite):
+        if (step, job.sequence, b) in fail:
+            return False, InputError(f"{step} {job.sequence} {b} failed")
+        if step == "open":
+            spans, s = [], 0
+            for n in lengths[job.sequence]:
+                spans.append((s, s + n))
+                s += n
+            recorded = {}
+            return True, SimpleNamespace(todo=list(range(len(spans))), spans=spans, recorded=recorded,
+                                         record=lambda k, entry: recorded.__setitem__(k, entry))
+        if step == "buffer":
+            assert b not in run.recorded
+            return True, {"buffer": b}
+        return True, {"sequence": job.sequence, "recorded": sorted(run.recorded)}
+
+    return body
+
+
+def test_ray_schedule_opens_first_then_buffers_longest_first_and_finishes_each_after_its_buffers():
+    from vsodboost.engines import Job, RayEngine
+
+    lengths = {"a": [100, 4], "b": [50], "c": [80]}
+    ray = _InlineRay(_fake_body(lengths))
+    engine = RayEngine.__new__(RayEngine)
+    engine.workers, engine.threads = 2, 1
+    jobs = [Job(s, f"frames/{s}", f"out/{s}") for s in lengths]
+    out = list(engine._schedule(ray, None, jobs, overwrite=False))
+    # every job handed back once, in the given order, each finished after all its buffers were recorded
+    assert [(j.sequence, o) for j, o in out] == [("a", {"sequence": "a", "recorded": [0, 1]}),
+                                                 ("b", {"sequence": "b", "recorded": [0]}),
+                                                 ("c", {"sequence": "c", "recorded": [0]})]
+    steps = ray.submitted
+    assert [s for s in steps if s[0] == "open"] == steps[:3]  # all opens before any buffer
+    buffers = [(seq, b) for step, seq, b in steps if step == "buffer"]
+    assert [lengths[seq][b] for seq, b in buffers] == [100, 80, 50, 4]  # longest first, across sequences
+    for seq in lengths:  # finish after the sequence's last buffer
+        last = max(i for i, s in enumerate(steps) if s[:2] == ("buffer", seq))
+        assert steps.index(("finish", seq, -1)) > last
+    assert ray.most == 2  # never more than `workers` tasks in flight
+
+
+def test_ray_schedule_reports_a_failed_step_and_runs_no_more_of_that_job():
+    from vsodboost.engines import Job, RayEngine
+    from vsodboost.errors import InputError
+
+    lengths = {"a": [10, 10, 10], "b": [10]}
+    ray = _InlineRay(_fake_body(lengths, fail={("buffer", "a", 0)}))
+    engine = RayEngine.__new__(RayEngine)
+    engine.workers, engine.threads = 1, 1
+    out = dict((j.sequence, o) for j, o in engine._schedule(ray, None, [Job(s, s, s) for s in lengths], False))
+    assert isinstance(out["a"], InputError) and "buffer a 0 failed" in str(out["a"])
+    assert out["b"] == {"sequence": "b", "recorded": [0]}
+    assert ("finish", "a", -1) not in ray.submitted
+    assert [s for s in ray.submitted if s[:2] == ("buffer", "a")] == [("buffer", "a", 0)]  # one worker: no others

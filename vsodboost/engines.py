@@ -1,14 +1,15 @@
 """Where the sequences of a dataset run: one after another in this process (``local``) or as Ray tasks (``ray``).
 
-Both engines run the same resumable writer, :func:`vsodboost.runner.run_to_dir`, once per sequence, so their maps
-and ``vsodboost.json`` settings are the same for the same seed, and a run killed under one engine resumes under the
-other (docs/engines.md). A Ray task never receives a loaded model: it gets a :class:`BoostSpec` (names, weight paths,
-config dict, seed — all picklable) and rebuilds the :class:`~vsodboost.booster.Booster` in the worker, once per
-worker process and spec.
+Both engines run the same resumable writer (:mod:`vsodboost.runner`): the local engine calls
+:func:`~vsodboost.runner.run_to_dir` once per sequence; the Ray engine runs its steps as tasks — open the sequence's
+folder, one task per buffer left, finish — with the driver the only writer of each state file. Their maps and
+``vsodboost.json`` settings are the same for the same seed (buffer ``b`` is seeded ``seed + b`` wherever it runs),
+and a run killed under one engine resumes under the other (docs/engines.md). A Ray task never receives a loaded
+model: it gets a :class:`BoostSpec` (names, weight paths, config dict, seed — all picklable) and rebuilds the
+:class:`~vsodboost.booster.Booster` in the worker, once per worker process and spec.
 
 Ray is an optional extra (``pip install "vsodboost[ray]"``); without it :func:`get_engine` ``("ray")`` raises
-:class:`~vsodboost.errors.MissingExtraError`.
-"""
+:class:`~vsodboost.errors.MissingExtraError`."""
 
 from __future__ import annotations
 
@@ -123,19 +124,35 @@ class LocalEngine:
 _WORKER_BOOSTERS: dict[str, "Booster"] = {}
 
 
-def _ray_task(spec: BoostSpec, job: Job, overwrite: bool, threads: int) -> tuple[bool, Any]:
-    """Body of one Ray task: ``(True, summary)`` or ``(False, VsodboostError)`` (typed errors travel as values)."""
+def _worker_booster(spec: Any, threads: int) -> "Booster":
     import torch
 
     if threads:
         torch.set_num_threads(threads)  # this worker process only: workers do not oversubscribe the cores
+    key = repr(spec)
+    booster = _WORKER_BOOSTERS.get(key)
+    if booster is None:
+        booster = _WORKER_BOOSTERS[key] = build_booster(spec)
+    return booster
+
+
+def _ray_step(step: str, spec: Any, job: Job, threads: int, run: Any = None, b: int = -1,
+              overwrite: bool = False) -> tuple[bool, Any]:
+    """Body of every Ray task: one step of the resumable writer (:mod:`vsodboost.runner`) for ``job``.
+
+    ``open`` → the :class:`~vsodboost.runner.SequenceRun` (settings checked, state file written); ``buffer`` → the
+    record of buffer ``b`` (its maps written); ``finish`` → the summary. Returns ``(True, value)`` or
+    ``(False, VsodboostError)``: typed errors travel as values."""
+    from .runner import open_run, run_buffer_to_dir
+
     try:
-        spec = job.spec if job.spec is not None else spec
-        key = repr(spec)
-        booster = _WORKER_BOOSTERS.get(key)
-        if booster is None:
-            booster = _WORKER_BOOSTERS[key] = build_booster(spec)
-        return True, run_job(booster, job, overwrite=overwrite)
+        booster = _worker_booster(spec, threads)
+        video = booster.load(job.frames, name=job.name or job.sequence)
+        if step == "open":
+            return True, open_run(booster, video, job.out, overwrite=overwrite)
+        if step == "buffer":
+            return True, run_buffer_to_dir(booster, video, run, b)
+        return True, run.finish(booster, video)
     except VsodboostError as exc:
         return False, exc
 
@@ -151,7 +168,9 @@ def _import_ray() -> Any:
 
 
 class RayEngine:
-    """Each sequence is one Ray task running :func:`run_job` in a worker process.
+    """The steps of :func:`~vsodboost.runner.run_to_dir` as Ray tasks: a sequence is opened, boosted buffer by
+    buffer (one task per buffer, so the buffers of a long sequence run side by side) and finished in worker
+    processes; the state file is written by the driver.
 
     Without ``address`` a local Ray starts with ``num_cpus=workers`` (default: this machine's CPU count) and is shut
     down afterwards; with ``address`` (``"auto"``, ``"ray://host:10001"``, ``"host:6379"``) the run joins that
@@ -186,7 +205,13 @@ class RayEngine:
             progress: ProgressFactory | None = None) -> Iterator[tuple[Job, Any]]:
         """Yield ``(job, summary or VsodboostError)`` per job, in the order given, each as soon as it and those
         before it are done. ``spec``: a :class:`BoostSpec` or a picklable builder, or None when every job has its
-        own. ``progress`` is not called (the work happens in other processes)."""
+        own. ``progress`` is not called (the work happens in other processes).
+
+        Each job is opened by one task, then each of its buffers left to run is a task of its own, then one task
+        finishes it. Tasks wait in a queue and at most ``workers`` are in flight; the queue hands out finishing and
+        opening steps first (they take milliseconds and unlock work), then buffers longest first, so the last
+        tasks to end on the workers are short ones.
+        """
         jobs = list(jobs)
         for s in [spec] + [j.spec for j in jobs]:
             if s is not None and not (isinstance(s, BoostSpec) or _is_builder(s)):
@@ -195,36 +220,60 @@ class RayEngine:
         ray = self.ray
         started = self._start()
         try:
-            task = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
-            spec_ref = ray.put(spec)
-            limit = self.workers or len(jobs) or 1
-            refs: list[Any] = []
-            pending: list[Any] = []
-            handed = 0
-            for job in jobs:
-                while len(pending) >= limit:  # at most `workers` tasks in flight (also on a bigger cluster)
-                    _, pending = ray.wait(pending, num_returns=1)
-                ref = task.remote(spec_ref, job, overwrite, self.threads)
-                refs.append(ref)
-                pending.append(ref)
-                while handed < len(refs) and _ready(ray, refs[handed]):  # hand back what is done, in order
-                    yield jobs[handed], ray.get(refs[handed])[1]
-                    handed += 1
-            for k in range(handed, len(refs)):
-                yield jobs[k], ray.get(refs[k])[1]
+            yield from self._schedule(ray, spec, jobs, overwrite)
         finally:
             if started:
                 ray.shutdown()
+
+    def _schedule(self, ray: Any, spec: Any, jobs: list[Job], overwrite: bool) -> Iterator[tuple[Job, Any]]:
+        task = ray.remote(num_cpus=1, max_retries=0)(_ray_step)
+        specs = [ray.put(job.spec if job.spec is not None else spec) for job in jobs]
+        limit = self.workers or len(jobs) or 1
+        # the queue: (priority, job index, step, buffer); lower first. Steps that take milliseconds go first, then
+        # buffers by decreasing length (longest processing time first: the tail of the schedule is short tasks)
+        queue: list[tuple[float, int, str, int]] = [(-1e6, j, "open", -1) for j in range(len(jobs))]
+        in_flight: dict[Any, tuple[int, str, int]] = {}
+        runs: dict[int, Any] = {}
+        left: dict[int, set[int]] = {}
+        outcomes: dict[int, Any] = {}
+        handed = 0
+        while queue or in_flight:
+            queue.sort()
+            while queue and len(in_flight) < limit:
+                _, j, step, b = queue.pop(0)
+                if j in outcomes:  # that job already failed: drop its other steps
+                    continue
+                ref = task.remote(step, specs[j], jobs[j], self.threads, runs.get(j), b, overwrite)
+                in_flight[ref] = (j, step, b)
+            if not in_flight:
+                continue
+            (ref,), _ = ray.wait(list(in_flight), num_returns=1)
+            j, step, b = in_flight.pop(ref)
+            ok, value = ray.get(ref)
+            if j in outcomes:
+                pass
+            elif not ok:
+                outcomes[j] = value
+            elif step == "open":
+                runs[j], left[j] = value, set(value.todo)
+                queue += [(-float(value.spans[k][1] - value.spans[k][0]), j, "buffer", k) for k in value.todo]
+                if not value.todo:
+                    queue.append((-1e9, j, "finish", -1))
+            elif step == "buffer":
+                runs[j].record(b, value)  # here, in the driver: the one writer of the state file while tasks run
+                left[j].discard(b)
+                if not left[j]:
+                    queue.append((-1e9, j, "finish", -1))
+            else:
+                outcomes[j] = value
+            while handed < len(jobs) and handed in outcomes:  # hand back what is done, in order
+                yield jobs[handed], outcomes[handed]
+                handed += 1
 
 
 def _is_builder(obj: Any) -> bool:
     """A zero-argument callable that builds a Booster (not a Booster, not a class)."""
     return callable(obj) and not hasattr(obj, "run_buffer") and not isinstance(obj, type)
-
-
-def _ready(ray: Any, ref: Any) -> bool:
-    done, _ = ray.wait([ref], timeout=0)
-    return bool(done)
 
 
 def get_engine(name: str, *, address: str | None = None, workers: int | None = None,

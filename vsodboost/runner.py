@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import re
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
@@ -29,7 +29,11 @@ from .video import Video, VideoLike
 if TYPE_CHECKING:
     from .booster import Booster
 
-__all__ = ["run_to_dir", "target_identity", "weights_identity", "KEY_FORMAT"]
+__all__ = ["run_to_dir", "open_run", "run_buffer_to_dir", "SequenceRun", "target_identity", "weights_identity",
+           "KEY_FORMAT", "STATE_FILE"]
+
+#: The state file of an output folder: the resume key and the buffers done.
+STATE_FILE = "vsodboost.json"
 
 _log = logging.getLogger("vsodboost.booster")
 
@@ -174,31 +178,64 @@ def _read_state(state_file: Path) -> dict[str, Any]:
     return prev
 
 
-def run_to_dir(
-    booster: "Booster",
-    frames: VideoLike,
-    out_dir: str | os.PathLike[str],
-    *,
-    name: str | None = None,
-    overwrite: bool = False,
-    progress: Callable[[int, int], None] | None = None,
-    iteration_progress: Callable[[int, int], None] | None = None,
-) -> dict[str, Any]:
-    """Boost ``frames`` buffer by buffer, writing ``<out_dir>/<stem>.png`` as each buffer completes.
+@dataclass
+class SequenceRun:
+    """One sequence's output folder, opened by :func:`open_run`: the settings checked against what the folder holds,
+    the state file written, and the buffers left to run (``todo``, indices into ``spans``).
 
-    Resumable (docs/reliability.md): ``<out_dir>/vsodboost.json`` is written before the first map and records the
-    settings (target identity, weights, config, seed, frames) and the completed buffers. A rerun with the same
-    settings skips buffers whose maps are all complete PNGs and removes temporary files a killed run left. A folder
-    holding results made with other settings is refused with :class:`ResumeError` naming what differs; a folder
-    holding files that are not ours is refused with :class:`InputError`; both unless ``overwrite``. The folder is
-    proved writable before any compute (:class:`OutputError` otherwise). ``progress(frames_done, frames_total)``
-    is called after each buffer, ``iteration_progress(done, total)`` after each fine-tuning iteration (see
-    :meth:`Booster.run`). Returns the summary written; its ``buffers_run`` counts the buffers this call computed
-    (0 when every buffer was done earlier).
+    Picklable, so the Ray engine (docs/engines.md) opens it in a worker, runs its buffers in any worker
+    (:func:`run_buffer_to_dir`), records each in the driver (:meth:`record`) and finishes it in a worker
+    (:meth:`finish`); :func:`run_to_dir` does the same in one process.
     """
-    video = booster.load(frames, name=name)
+
+    out: Path
+    name: str
+    size: tuple[int, int]
+    spans: list[tuple[int, int]]
+    todo: list[int]
+    summary: dict[str, Any]
+
+    @property
+    def state_file(self) -> Path:
+        return self.out / STATE_FILE
+
+    def tag(self, b: int) -> str:
+        return f"{self.spans[b][0]}:{self.spans[b][1]}"
+
+    def _warnings(self) -> list[str]:  # in buffer order, so a rerun keeps every buffer's warnings
+        done = self.summary["buffers_done"]
+        return [w for b in range(len(self.spans)) for w in done.get(self.tag(b), {}).get("warnings", [])]
+
+    def record(self, b: int, entry: Mapping[str, Any]) -> None:
+        """Buffer ``b`` is done: its maps are written (:func:`run_buffer_to_dir`); say so in the state file."""
+        self.summary["buffers_done"][self.tag(b)] = dict(entry)
+        self.summary["buffers_run"] += 1
+        self.summary["warnings"] = self._warnings()
+        write_json_atomic(self.state_file, self.summary)  # after the maps: a buffer counts as done only once written
+
+    def finish(self, booster: "Booster", video: Video) -> dict[str, Any]:
+        """Mark the run complete and return its summary; :class:`NoMatchingMapsError` when the target gave no map
+        for any frame (the maps then come from the pretrained spatial model only)."""
+        done = self.summary["buffers_done"]
+        if not any(done.get(self.tag(b), {}).get("has_target", True) for b in range(len(self.spans))):
+            raise NoMatchingMapsError(f"target {booster.target.name!r} gave no map for any frame of {video.name!r}; "
+                                      f"the maps in {self.out} come from the pretrained spatial model only. "
+                                      + explain_no_match(booster.target, video))
+        self.summary["complete"] = True
+        write_json_atomic(self.state_file, self.summary)
+        return self.summary
+
+
+def open_run(booster: "Booster", video: Video, out_dir: str | os.PathLike[str], *,
+             overwrite: bool = False) -> SequenceRun:
+    """Check ``out_dir`` against ``booster``'s settings for ``video`` and write its state file (before any map).
+
+    A folder holding results made with other settings raises :class:`ResumeError` naming what differs, one holding
+    files that are not ours :class:`InputError`, both unless ``overwrite``; an unwritable folder
+    :class:`OutputError`. Buffers recorded as done whose maps are all complete PNGs are kept; the others are to do.
+    """
     out = Path(out_dir)
-    state_file = out / "vsodboost.json"
+    state_file = out / STATE_FILE
     key = _settings_key(booster, video)
     done: dict[str, Any] = {}
     if out.is_dir() and any(out.iterdir()):
@@ -220,49 +257,69 @@ def run_to_dir(
     removed = clean_partials(out, video.names)
     if removed:
         _log.info("removed %d temporary file(s) a killed run left in %s", len(removed), out)
-    summary: dict[str, Any] = {"settings": key, "buffers_done": dict(done), "provenance": booster.provenance(),
-                               "warnings": [], "complete": False, "buffers_run": 0}
-    order = [f"{a}:{b}" for a, b in video.buffers(booster.config.buffer_size)]
-
-    def collect_warnings() -> list[str]:  # in buffer order, so a rerun keeps every buffer's warnings
-        return [w for tag in order for w in summary["buffers_done"].get(tag, {}).get("warnings", [])]
-
-    summary["warnings"] = collect_warnings()
-    write_json_atomic(state_file, summary)  # before the first map: a run killed mid-buffer is resumable
     size = (video.height, video.width)
-    any_target = False
     spans = list(video.buffers(booster.config.buffer_size))
-    counter = IterationProgress(iteration_progress, booster.config.finetune.iterations, len(spans))
-    for b, (start, stop) in enumerate(spans):
-        tag = f"{start}:{stop}"
-        if tag in done and all(map_is_complete(out / f"{n}.png", size) for n in video.names[start:stop]):
-            any_target = any_target or done[tag].get("has_target", True)
-        else:
-            summary["buffers_done"].pop(tag, None)
-            res = booster.run_buffer(video, start, stop, seed=booster.seed + b, on_iteration=counter.for_buffer(b))
-            summary["buffers_run"] += 1
-            for n, m in zip(video.names[start:stop], res.boosted):
-                write_map_atomic(out / f"{n}.png", m, sync_dir=False)
-            fsync_dir(out)  # the maps' renames are durable before the state says the buffer is done
-            has_target = any(m is not None for m in res.target)
-            any_target = any_target or has_target
-            rep = res.report
-            summary["buffers_done"][tag] = {
-                **asdict(rep), "mined": [video.names[i] for i in rep.mined], "has_target": has_target,
-                "hq_prob": [round(float(p), 4) for p in res.hq_prob],
-                "consistency": [None if not np.isfinite(c) else round(float(c), 4) for c in res.consistency],
-            }
-            summary["warnings"] = collect_warnings()
-            for w in rep.warnings:
-                _log.warning(w)
-            write_json_atomic(state_file, summary)  # after the maps: a buffer counts as done only once written
+    kept = {f"{start}:{stop}" for start, stop in spans if f"{start}:{stop}" in done
+            and all(map_is_complete(out / f"{n}.png", size) for n in video.names[start:stop])}
+    todo = [b for b, (start, stop) in enumerate(spans) if f"{start}:{stop}" not in kept]
+    run = SequenceRun(out, video.name, size, spans, todo, {
+        "settings": key, "buffers_done": {t: r for t, r in done.items() if t in kept},
+        "provenance": booster.provenance(), "warnings": [], "complete": False, "buffers_run": 0})
+    run.summary["warnings"] = run._warnings()
+    write_json_atomic(state_file, run.summary)  # before the first map: a run killed mid-buffer is resumable
+    return run
+
+
+def run_buffer_to_dir(booster: "Booster", video: Video, run: SequenceRun, b: int, *,
+                      on_iteration: Callable[[int, float], None] | None = None) -> dict[str, Any]:
+    """Boost buffer ``b`` of ``run`` (seed ``booster.seed + b``, whichever process runs it) and write its maps;
+    returns the record :meth:`SequenceRun.record` stores. The state file is not touched here."""
+    start, stop = run.spans[b]
+    res = booster.run_buffer(video, start, stop, seed=booster.seed + b, on_iteration=on_iteration)
+    for n, m in zip(video.names[start:stop], res.boosted):
+        write_map_atomic(run.out / f"{n}.png", m, sync_dir=False)
+    fsync_dir(run.out)  # the maps' renames are durable before the state says the buffer is done
+    rep = res.report
+    for w in rep.warnings:
+        _log.warning(w)
+    return {
+        **asdict(rep), "mined": [video.names[i] for i in rep.mined],
+        "has_target": any(m is not None for m in res.target),
+        "hq_prob": [round(float(p), 4) for p in res.hq_prob],
+        "consistency": [None if not np.isfinite(c) else round(float(c), 4) for c in res.consistency],
+    }
+
+
+def run_to_dir(
+    booster: "Booster",
+    frames: VideoLike,
+    out_dir: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    iteration_progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Boost ``frames`` buffer by buffer, writing ``<out_dir>/<stem>.png`` as each buffer completes.
+
+    Resumable (docs/reliability.md): ``<out_dir>/vsodboost.json`` is written before the first map and records the
+    settings (target identity, weights, config, seed, frames) and the completed buffers. A rerun with the same
+    settings skips buffers whose maps are all complete PNGs and removes temporary files a killed run left. A folder
+    holding results made with other settings is refused with :class:`ResumeError` naming what differs; a folder
+    holding files that are not ours is refused with :class:`InputError`; both unless ``overwrite``. The folder is
+    proved writable before any compute (:class:`OutputError` otherwise). ``progress(frames_done, frames_total)``
+    is called after each buffer, ``iteration_progress(done, total)`` after each fine-tuning iteration (see
+    :meth:`Booster.run`). Returns the summary written; its ``buffers_run`` counts the buffers this call computed
+    (0 when every buffer was done earlier). The steps are :func:`open_run`, :func:`run_buffer_to_dir` per buffer
+    left, :meth:`SequenceRun.record` and :meth:`SequenceRun.finish` (the Ray engine runs them in several processes).
+    """
+    video = booster.load(frames, name=name)
+    run = open_run(booster, video, out_dir, overwrite=overwrite)
+    counter = IterationProgress(iteration_progress, booster.config.finetune.iterations, len(run.spans))
+    for b, (_, stop) in enumerate(run.spans):
+        if b in run.todo:
+            run.record(b, run_buffer_to_dir(booster, video, run, b, on_iteration=counter.for_buffer(b)))
         counter.buffer_done(b)
         if progress is not None:
             progress(stop, len(video))
-    if not any_target:
-        raise NoMatchingMapsError(f"target {booster.target.name!r} gave no map for any frame of {video.name!r}; the "
-                                  f"maps in {out} come from the pretrained spatial model only. "
-                                  + explain_no_match(booster.target, video))
-    summary["complete"] = True
-    write_json_atomic(state_file, summary)
-    return summary
+    return run.finish(booster, video)
