@@ -30,8 +30,9 @@ class Registry(Generic[T]):
     """Name → factory table for one kind of component (``"target"``, ``"flow"``, ``"spatial"``, ...).
 
     Names are lower-case identifiers; ``dashes=True`` also allows inner '-' (Θ names such as
-    ``"border-contrast"`` predate the registry and are spelled that way in CLI flags, docs and checkpoints). Registering a name twice raises :class:`DuplicateNameError`; an unknown
-    name raises :class:`UnknownNameError` listing the available names.
+    ``"border-contrast"`` predate the registry and are spelled that way in CLI flags, docs and checkpoints).
+    Registering a name twice raises :class:`DuplicateNameError`; an unknown name raises :class:`UnknownNameError`
+    listing the available names.
 
     Example:
         >>> reg = Registry("flow")

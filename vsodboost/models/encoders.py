@@ -3,8 +3,9 @@
 Each encoder is described by an :class:`EncoderSpec` (timm name, input normalisation, where its ImageNet weights
 come from and how their keys map onto timm's). Encoders live in the ``"encoder"`` registry
 (``vsodboost.plugins.encoders()``): the built-ins below register through the ``register_encoders`` hook
-(``models/_plugin.py``) like a third-party plugin's, which registers ``register("name", EncoderSpec(...))``. Weights are always loaded strictly, by name, through
-:mod:`vsodboost._weights`; a mismatch raises :class:`~vsodboost.errors.WeightsError` with the key diff.
+(``models/_plugin.py``) like a third-party plugin's, which registers ``register("name", EncoderSpec(...))``.
+Weights are always loaded strictly, by name, through :mod:`vsodboost._weights`; a mismatch raises
+:class:`~vsodboost.errors.WeightsError` with the key diff.
 """
 
 from __future__ import annotations
