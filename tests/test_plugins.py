@@ -96,7 +96,8 @@ def test_builtins_register_through_the_same_hook():
     assert pm.project_name == "vsodboost"
     impl_plugins = {pm.get_name(i.plugin) for i in pm.hook.register_targets.get_hookimpls()}
     assert "vsodboost.adapters._builtin" in impl_plugins
-    for hook in ("register_targets", "register_flows", "register_spatial_models"):
+    for hook in ("register_targets", "register_flows", "register_spatial_models", "register_encoders",
+                 "register_thetas"):
         assert hasattr(pm.hook, hook)
 
 
@@ -104,7 +105,11 @@ def test_registry_kinds_and_unknown_kind():
     assert plugins.registry("target") is plugins.targets()
     assert plugins.registry("flow") is plugins.flows()
     assert plugins.registry("spatial") is plugins.spatial_models()
-    with pytest.raises(PluginError, match="unknown registry kind 'model'.*flow.*spatial.*target"):
+    assert plugins.registry("encoder") is plugins.encoders()
+    assert plugins.registry("theta") is plugins.thetas()
+    assert plugins.encoders().get("vgg16").plugin == "vsodboost.models._plugin"
+    assert plugins.thetas().get("border-contrast-center").plugin == "vsodboost.mqpm._plugin"
+    with pytest.raises(PluginError, match="unknown registry kind 'model'.*encoder.*flow.*spatial.*target.*theta"):
         plugins.registry("model")
 
 
