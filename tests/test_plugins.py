@@ -395,6 +395,17 @@ def test_example_plugin_listed_by_cli(example_on_path, capsys):
     assert by_name["precomputed"]["plugin"] == "vsodboost.adapters._builtin"
 
 
+def test_plugins_command_lists_encoders_and_thetas_from_their_registries(capsys):
+    assert cli.main(["plugins", "--json"]) == 0
+    table = json.loads(capsys.readouterr().out)
+    assert [e["name"] for e in table["encoder"]] == plugins.encoders().names() == ["tf_efficientnet_lite0", "vgg16"]
+    assert [e["name"] for e in table["theta"]] == plugins.thetas().names()
+    assert {e["plugin"] for e in table["theta"]} == {"vsodboost.mqpm._plugin"}
+    assert cli.main(["plugins"]) == 0
+    text = capsys.readouterr().out
+    assert "encoders (2):" in text and "Θs of Eq. 1 (5):" in text and "border-contrast-center" in text
+
+
 def test_example_plugin_filtered_out(example_on_path, monkeypatch):
     monkeypatch.setenv("VSODBOOST_LOAD_PLUGINS", "some-other-plugin")
     assert "tinynet" not in plugins.targets()
