@@ -2,18 +2,56 @@
 
 from __future__ import annotations
 
+import types
+
 import pytest
 import torch
 
+from vsodboost import hookimpl, plugins
 from vsodboost._weights import load_checkpoint, load_state_dict_strict
-from vsodboost.errors import InputError, MissingWeightsError, UnknownNameError, WeightsError
-from vsodboost.models import MSDA, SaliencyUNet, UNetConfig, create_encoder, lite0_to_timm, saliency_unet
+from vsodboost.errors import InputError, MissingWeightsError, PluginError, UnknownNameError, WeightsError
+from vsodboost.models import (ENCODERS, MSDA, EncoderSpec, SaliencyUNet, UNetConfig, create_encoder, encoder_spec,
+                              lite0_to_timm, saliency_unet)
 from vsodboost.models.encoders import lite0_imagenet_path
 
 
 @pytest.fixture(scope="module")
 def lite0_ckpt() -> dict[str, torch.Tensor]:
     return load_checkpoint(lite0_imagenet_path())
+
+
+def test_encoders_come_from_the_registry_with_its_unknown_name_error():
+    assert plugins.encoders().names() == ["tf_efficientnet_lite0", "vgg16"]
+    assert encoder_spec("vgg16") is ENCODERS["vgg16"]
+    with pytest.raises(UnknownNameError, match="unknown encoder 'resnet'; available: tf_efficientnet_lite0, vgg16"):
+        saliency_unet("resnet", pretrained=False)
+    with pytest.raises(TypeError):  # the built-in table is read-only: adding goes through the hook
+        ENCODERS["resnet"] = ENCODERS["vgg16"]  # type: ignore[index]
+
+
+def test_a_plugin_encoder_builds_the_unet_and_a_non_spec_is_refused():
+    mod = types.ModuleType("encoder_plugin")
+
+    @hookimpl
+    def register_encoders(register):
+        register("resnet18", EncoderSpec("resnet18", "resnet18", (0.485, 0.456, 0.406), (0.229, 0.224, 0.225),
+                                         (0, 1, 2, 3, 4)))
+        register("bare", lambda: torch.nn.Identity())
+
+    mod.register_encoders = register_encoders  # type: ignore[attr-defined]
+    plugins.register_plugin(mod, name="encoder_plugin")
+    try:
+        net = saliency_unet("resnet18", pretrained=False).eval()
+        assert net.config.mean == (0.485, 0.456, 0.406)
+        assert list(net.encoder.feature_info.channels()) == [64, 64, 128, 256, 512]
+        with torch.no_grad():
+            assert net(torch.rand(1, 3, 64, 64)).shape == (1, 1, 64, 64)
+        with pytest.raises(PluginError, match="encoder 'bare' was registered with a function.*EncoderSpec"):
+            create_encoder("bare")
+    finally:
+        plugins.reset()
+    with pytest.raises(UnknownNameError):
+        create_encoder("resnet18")
 
 
 def test_lite0_rename_covers_every_encoder_key(lite0_ckpt):

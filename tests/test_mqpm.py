@@ -19,7 +19,8 @@ from vsodboost.flow import flow_to_color
 from vsodboost.models import SaliencyUNet, UNetConfig
 from vsodboost.mqpm import MQPM, get_theta, load_mqpm, motion_quality_scores, mqpm_checkpoint, mqs_labels
 from vsodboost.mqpm.data import build_flow_sets, cached_flows
-from vsodboost.mqpm.theta import register_theta
+from vsodboost import plugins
+from vsodboost.mqpm.theta import list_thetas, register_theta, saturation
 
 
 # ---------------------------------------------------------------------------------------------- labels (Eqs. 2–4)
@@ -96,6 +97,52 @@ def test_spatial_theta_runs_the_pretrained_u2netp_on_the_flow_image():
     assert torch.allclose(SpatialTheta("u2netp", batch_size=2)(flow_to_color(flow)), sal, atol=1e-5)
 
 
+def test_get_theta_builds_a_fresh_spatial_theta_whose_network_dies_with_it():
+    """No module-level Θ instance: each get_theta("spatial") is a new SpatialTheta, and its network is freed once
+    the caller drops the Θ (a process-wide cache used to keep a U²-Net alive for the life of the process)."""
+    import gc
+    import weakref
+
+    from vsodboost.mqpm.theta import SpatialTheta
+
+    theta = get_theta("spatial", spatial="u2netp")
+    assert isinstance(theta, SpatialTheta) and get_theta("spatial") is not theta
+    flow, _ = _square_flow(n=2, h=32, w=32)
+    theta(flow_to_color(flow))
+    net = weakref.ref(theta._nets[torch.device("cpu")])
+    del theta
+    gc.collect()
+    assert net() is None
+
+
+def test_register_theta_is_a_run_time_plugin_until_reset():
+    def ones(images):
+        """all ones"""
+        return torch.ones(images.shape[0], *images.shape[-2:])
+
+    try:
+        assert register_theta("ones-test", ones) is ones
+        entry = plugins.thetas().get("ones-test")
+        assert entry.plugin == "vsodboost.register_theta:ones-test" and entry.description == "all ones"
+        assert "ones-test" in list_thetas() and get_theta("ones-test") is ones
+        with pytest.raises(DuplicateNameError, match="pass replace=True"):
+            register_theta("ones-test", ones)
+
+        @register_theta("ones-test", replace=True)  # as a decorator; replaces its own earlier registration
+        def zeros(images):
+            return torch.zeros(images.shape[0], *images.shape[-2:])
+
+        assert get_theta("ones-test") is zeros
+        with pytest.raises(InputError, match="theta name 'Ones' is not valid"):
+            register_theta("Ones", ones)
+        with pytest.raises(InputError, match="factory must be callable"):
+            register_theta("not-callable", "ones")  # type: ignore[arg-type]
+        assert "Ones" not in list_thetas() and "not-callable" not in list_thetas()
+    finally:
+        plugins.reset()
+    assert "ones-test" not in list_thetas()
+
+
 def test_mqs_ranks_clean_flow_above_noisy_flow():
     clean, gt = _square_flow()
     noisy, _ = _square_flow(noise=6.0)
@@ -109,10 +156,13 @@ def test_mqs_ranks_clean_flow_above_noisy_flow():
 
 
 def test_theta_registry_and_bad_input():
-    with pytest.raises(UnknownNameError, match="border-contrast"):
+    with pytest.raises(UnknownNameError, match="unknown theta 'cpd'; available: border-contrast, border-contrast-"):
         get_theta("cpd")
-    with pytest.raises(DuplicateNameError):
+    with pytest.raises(DuplicateNameError, match="'saturation' is already registered by plugin 'vsodboost.mqpm._plu"):
         register_theta("saturation", lambda x: x)
+    with pytest.raises(DuplicateNameError, match="only a Θ registered by register_theta can be replaced"):
+        register_theta("saturation", lambda x: x, replace=True)
+    assert get_theta("saturation") is saturation  # the built-in is kept
     custom = lambda x: torch.ones(x.shape[0], *x.shape[-2:])  # noqa: E731
     assert get_theta(custom) is custom
     with pytest.raises(InputError, match="uint8"):

@@ -96,7 +96,8 @@ def test_builtins_register_through_the_same_hook():
     assert pm.project_name == "vsodboost"
     impl_plugins = {pm.get_name(i.plugin) for i in pm.hook.register_targets.get_hookimpls()}
     assert "vsodboost.adapters._builtin" in impl_plugins
-    for hook in ("register_targets", "register_flows", "register_spatial_models"):
+    for hook in ("register_targets", "register_flows", "register_spatial_models", "register_encoders",
+                 "register_thetas"):
         assert hasattr(pm.hook, hook)
 
 
@@ -104,7 +105,11 @@ def test_registry_kinds_and_unknown_kind():
     assert plugins.registry("target") is plugins.targets()
     assert plugins.registry("flow") is plugins.flows()
     assert plugins.registry("spatial") is plugins.spatial_models()
-    with pytest.raises(PluginError, match="unknown registry kind 'model'.*flow.*spatial.*target"):
+    assert plugins.registry("encoder") is plugins.encoders()
+    assert plugins.registry("theta") is plugins.thetas()
+    assert plugins.encoders().get("vgg16").plugin == "vsodboost.models._plugin"
+    assert plugins.thetas().get("border-contrast-center").plugin == "vsodboost.mqpm._plugin"
+    with pytest.raises(PluginError, match="unknown registry kind 'model'.*encoder.*flow.*spatial.*target.*theta"):
         plugins.registry("model")
 
 
@@ -388,6 +393,17 @@ def test_example_plugin_listed_by_cli(example_on_path, capsys):
     by_name = {e["name"]: e for e in table["target"]}
     assert by_name["tinynet"]["plugin"] == "tinynet"
     assert by_name["precomputed"]["plugin"] == "vsodboost.adapters._builtin"
+
+
+def test_plugins_command_lists_encoders_and_thetas_from_their_registries(capsys):
+    assert cli.main(["plugins", "--json"]) == 0
+    table = json.loads(capsys.readouterr().out)
+    assert [e["name"] for e in table["encoder"]] == plugins.encoders().names() == ["tf_efficientnet_lite0", "vgg16"]
+    assert [e["name"] for e in table["theta"]] == plugins.thetas().names()
+    assert {e["plugin"] for e in table["theta"]} == {"vsodboost.mqpm._plugin"}
+    assert cli.main(["plugins"]) == 0
+    text = capsys.readouterr().out
+    assert "encoders (2):" in text and "Θs of Eq. 1 (5):" in text and "border-contrast-center" in text
 
 
 def test_example_plugin_filtered_out(example_on_path, monkeypatch):

@@ -85,6 +85,21 @@ def test_invalid_names_are_refused(name):
     assert len(reg) == 0
 
 
+@pytest.mark.parametrize("name", ["border-contrast", "border-contrast-center", "a-1_b"])
+def test_a_dashed_registry_takes_inner_dashes_and_a_plain_one_does_not(name):
+    dashed = Registry("theta", dashes=True)
+    dashed.register(name, object)
+    assert dashed.names() == [name]
+    with pytest.raises(InputError, match="letters, digits and '_', starting"):
+        Registry("target").register(name, object)
+
+
+@pytest.mark.parametrize("name", ["-lead", "trail-", "dou--ble", "Caps-x", "dot.ted"])
+def test_a_dashed_registry_still_refuses_malformed_names(name):
+    with pytest.raises(InputError, match="'_' or an inner '-'"):
+        Registry("theta", dashes=True).register(name, object)
+
+
 def test_factory_must_be_callable():
     with pytest.raises(InputError, match="'m': factory must be callable, got str"):
         Registry("target").register("m", "not a factory")

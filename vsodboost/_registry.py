@@ -1,4 +1,4 @@
-"""One registry class for targets, flow backends and spatial models."""
+"""One registry class for targets, flow backends, spatial models, encoders and Θs."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from .video import natural_key
 T = TypeVar("T")
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_DASHED_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*(-[a-z0-9_]+)*$")
 
 
 @dataclass(frozen=True)
@@ -26,10 +27,12 @@ class Entry(Generic[T]):
 
 
 class Registry(Generic[T]):
-    """Name → factory table for one kind of component (``"target"``, ``"flow"``, ``"spatial"``).
+    """Name → factory table for one kind of component (``"target"``, ``"flow"``, ``"spatial"``, ...).
 
-    Names are lower-case identifiers. Registering a name twice raises :class:`DuplicateNameError`; an unknown
-    name raises :class:`UnknownNameError` listing the available names.
+    Names are lower-case identifiers; ``dashes=True`` also allows inner '-' (Θ names such as
+    ``"border-contrast"`` predate the registry and are spelled that way in CLI flags, docs and checkpoints).
+    Registering a name twice raises :class:`DuplicateNameError`; an unknown name raises :class:`UnknownNameError`
+    listing the available names.
 
     Example:
         >>> reg = Registry("flow")
@@ -38,8 +41,9 @@ class Registry(Generic[T]):
         'model'
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, *, dashes: bool = False) -> None:
         self.kind = kind
+        self._name_re = _DASHED_NAME_RE if dashes else _NAME_RE
         self._entries: dict[str, Entry[T]] = {}
 
     def register(
@@ -51,9 +55,10 @@ class Registry(Generic[T]):
         description: str = "",
         **meta: Any,
     ) -> None:
-        if not isinstance(name, str) or not _NAME_RE.match(name):
+        if not isinstance(name, str) or not self._name_re.match(name):
+            seps = "'_' or an inner '-'" if self._name_re is _DASHED_NAME_RE else "'_'"
             raise InputError(
-                f"{self.kind} name {name!r} is not valid: use lower-case letters, digits and '_', "
+                f"{self.kind} name {name!r} is not valid: use lower-case letters, digits and {seps}, "
                 "starting with a letter (e.g. 'my_model')"
             )
         if not callable(factory):

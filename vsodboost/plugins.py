@@ -20,17 +20,22 @@ from . import hookspecs
 from ._registry import Registry
 from .errors import PluginError, VsodboostError
 
-__all__ = ["BUILTIN_PLUGINS", "get_plugin_manager", "registry", "targets", "flows", "spatial_models", "reset"]
+__all__ = ["BUILTIN_PLUGINS", "get_plugin_manager", "registry", "targets", "flows", "spatial_models", "encoders",
+           "thetas", "reset"]
 
 #: Modules that provide the built-in components, loaded like any plugin.
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "vsodboost.adapters._builtin",
     "vsodboost.flow._plugin",
     "vsodboost.spatial._plugin",
+    "vsodboost.models._plugin",
+    "vsodboost.mqpm._plugin",
 )
 
 ENTRY_POINT_GROUP = "vsodboost"
-_HOOKS = {"target": "register_targets", "flow": "register_flows", "spatial": "register_spatial_models"}
+_HOOKS = {"target": "register_targets", "flow": "register_flows", "spatial": "register_spatial_models",
+          "encoder": "register_encoders", "theta": "register_thetas"}
+_DASHED = {"theta"}  # Θ names keep their historical '-' (Registry(dashes=True))
 
 _lock = threading.RLock()
 _pm: pluggy.PluginManager | None = None
@@ -84,7 +89,7 @@ def get_plugin_manager() -> pluggy.PluginManager:
 
 def _collect(kind: str) -> Registry[Any]:
     pm = get_plugin_manager()
-    reg: Registry[Any] = Registry(kind)
+    reg: Registry[Any] = Registry(kind, dashes=kind in _DASHED)
     hook = getattr(pm.hook, _HOOKS[kind])
     # get_hookimpls() is in registration order (pluggy *calls* them in reverse). Built-ins go first so that a
     # third-party plugin reusing a built-in name is the one skipped with a warning, not the built-in.
@@ -115,7 +120,8 @@ def _collect(kind: str) -> Registry[Any]:
 
 
 def registry(kind: str) -> Registry[Any]:
-    """The registry of ``kind`` (``"target"``, ``"flow"`` or ``"spatial"``), built once from all plugins."""
+    """The registry of ``kind`` (``"target"``, ``"flow"``, ``"spatial"``, ``"encoder"`` or ``"theta"``), built once
+    from all plugins."""
     global _registries
     if kind not in _HOOKS:
         raise PluginError(f"unknown registry kind {kind!r}; expected one of {sorted(_HOOKS)}")
@@ -135,6 +141,14 @@ def flows() -> Registry[Any]:
 
 def spatial_models() -> Registry[Any]:
     return registry("spatial")
+
+
+def encoders() -> Registry[Any]:
+    return registry("encoder")
+
+
+def thetas() -> Registry[Any]:
+    return registry("theta")
 
 
 def register_plugin(module: Any, name: str | None = None) -> None:

@@ -7,9 +7,10 @@ fake checkpoints, and the contract every registered component must keep.
 - **targets**: :class:`ArrayTarget` (maps already in memory, by frame name);
 - **checkpoints**: :func:`fake_state` / :func:`save_fake_checkpoint` (tiny files with the official key names and
   shapes), :func:`read_manifest`;
-- **contracts**: :func:`check_flow_backend`, :func:`check_spatial_model`, :func:`check_target` — what
-  ``tests/test_contracts.py`` runs on every registered flow backend, spatial model and target (yours included once
-  your plugin is installed); :func:`build_for_contract` makes a registered component the way those tests do.
+- **contracts**: :func:`check_flow_backend`, :func:`check_spatial_model`, :func:`check_target`,
+  :func:`check_encoder`, :func:`check_theta` — what ``tests/test_contracts.py`` runs on every registered flow
+  backend, spatial model, target, encoder and Θ (yours included once your plugin is installed);
+  :func:`build_for_contract` makes a registered component the way those tests do.
 
 Example (in a plugin's own tests)::
 
@@ -36,7 +37,8 @@ from .video import Video
 
 __all__ = ["ArrayTarget", "synthetic_clip", "moving_square", "texture", "translation", "moving_object", "epe",
            "boundary_band", "read_manifest", "fake_state", "save_fake_checkpoint", "check_flow_backend",
-           "check_spatial_model", "check_target", "build_for_contract", "write_maps"]
+           "check_spatial_model", "check_target", "check_encoder", "check_theta", "synthetic_flow_images",
+           "build_for_contract", "write_maps"]
 
 
 # -- targets and clips -----------------------------------------------------------------------------------------
@@ -285,6 +287,75 @@ def check_target(target: Any, video: Video | None = None) -> None:
         json.dumps(got)
 
 
+def check_encoder(spec: Any, *, size: int = 64) -> None:
+    """The encoder contract of the shared U-Net (Fig. 6, :mod:`vsodboost.models.encoders`): an
+    :class:`~vsodboost.models.EncoderSpec` with an RGB mean/std, which builds an ``nn.Module`` whose
+    ``feature_info`` declares 5 stages at strides 2, 4, 8, 16, 32; in eval, normalised RGB (B,3,H,W) gives 5 finite
+    feature maps with exactly the declared channels at H/stride × W/stride, the same on a second call."""
+    from .models.encoders import EncoderSpec
+
+    assert isinstance(spec, EncoderSpec), f"encoder {spec!r} is a {type(spec).__name__}, not an EncoderSpec"
+    name = spec.name
+    assert len(spec.mean) == len(spec.std) == 3 and all(s > 0 for s in spec.std), \
+        f"encoder {name!r}: mean/std must be 3 values with std > 0; got {spec.mean}, {spec.std}"
+    enc = spec()
+    assert isinstance(enc, torch.nn.Module), f"encoder {name!r} built a {type(enc).__name__}, not an nn.Module"
+    info = getattr(enc, "feature_info", None)
+    assert callable(getattr(info, "channels", None)) and callable(getattr(info, "reduction", None)), \
+        f"encoder {name!r} has no feature_info.channels()/.reduction() declaring its stages"
+    channels, strides = list(info.channels()), list(info.reduction())
+    assert strides == [2, 4, 8, 16, 32], f"encoder {name!r} declares strides {strides}; the U-Net needs " \
+        "[2, 4, 8, 16, 32] (pick out_indices accordingly)"
+    x = (torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(0)) - 0.5) / 0.25
+    enc.eval()
+    with torch.no_grad():
+        feats, again = enc(x), enc(x)
+    got = [tuple(f.shape) for f in feats] if isinstance(feats, (list, tuple)) else type(feats).__name__
+    want = [(2, c, size // s, size // s) for c, s in zip(channels, strides)]
+    assert got == want, f"encoder {name!r} gave features {got} for {size}×{size}; it declares {want}"
+    assert all(bool(torch.isfinite(f).all()) for f in feats), f"encoder {name!r}: non-finite features"
+    assert all(torch.equal(a, b) for a, b in zip(feats, again)), f"encoder {name!r}: not deterministic in eval"
+
+
+def synthetic_flow_images(n: int = 2, h: int = 48, w: int = 64, *,
+                          seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Colour-coded flow images uint8 (n,3,h,w) of a square moving (+4, +1) px over a background panning (-1, 0)
+    px with a little noise, and the square's masks bool (n,h,w): what a Θ sees (Eq. 1)."""
+    from .flow import flow_to_color
+
+    rng = np.random.default_rng(seed)
+    flow = torch.zeros(n, 2, h, w)
+    flow[:, 0] = -1.0
+    masks = torch.zeros(n, h, w, dtype=torch.bool)
+    side = max(4, min(h, w) // 3)
+    for i in range(n):
+        y, x = h // 3, (w // 4 + 2 * i) % max(1, w - side)
+        flow[i, 0, y:y + side, x:x + side], flow[i, 1, y:y + side, x:x + side] = 4.0, 1.0
+        masks[i, y:y + side, x:x + side] = True
+    flow += 0.2 * torch.from_numpy(rng.standard_normal(flow.shape)).float()
+    return flow_to_color(flow), masks
+
+
+def check_theta(theta: Any, *, h: int = 48, w: int = 64) -> None:
+    """The Θ contract of Eq. 1 (:mod:`vsodboost.mqpm.theta`): a callable mapping colour-coded flow images uint8
+    (B,3,H,W) to a finite floating saliency map (B,H,W) in [0, 1], deterministic, per frame (a frame's map does
+    not depend on the rest of the batch), leaving its input unchanged."""
+    assert callable(theta), f"Θ {theta!r} is not callable"
+    name = getattr(theta, "__name__", type(theta).__name__)
+    images, _ = synthetic_flow_images(3, h, w)
+    before = images.clone()
+    out = theta(images)
+    got = f"{out.dtype} {tuple(out.shape)}" if isinstance(out, torch.Tensor) else type(out).__name__
+    assert isinstance(out, torch.Tensor) and tuple(out.shape) == (3, h, w) and out.is_floating_point(), \
+        f"Θ {name} gave {got} for flow images uint8 (3, 3, {h}, {w}); expected float (3, {h}, {w})"
+    assert bool(torch.isfinite(out).all()) and float(out.min()) >= 0 and float(out.max()) <= 1, \
+        f"Θ {name}: values in [{float(out.min())}, {float(out.max())}], expected finite in [0, 1]"
+    assert torch.equal(images, before), f"Θ {name} changed its input in place"
+    assert torch.equal(theta(images), out), f"Θ {name}: a second call on the same images gave other maps"
+    assert torch.allclose(theta(images[1:2]), out[1:2], atol=1e-4), \
+        f"Θ {name}: frame 1's map changes with the rest of the batch"
+
+
 def write_maps(root: str | os.PathLike[str], sequence: str, maps: Mapping[str, np.ndarray]) -> Path:
     """Write float maps as ``<root>/<sequence>/<stem>.png`` (8-bit), the layout maps-mode targets read."""
     folder = Path(root) / sequence
@@ -295,12 +366,17 @@ def write_maps(root: str | os.PathLike[str], sequence: str, maps: Mapping[str, n
 
 
 def build_for_contract(kind: str, name: str, maps_root: str | os.PathLike[str] | None = None) -> Any:
-    """Build registered component ``name`` of ``kind`` (``"flow"``, ``"spatial"``, ``"target"``) for the contract
-    tests: deep flow backends with random weights (``weights="random"``), a target whose factory takes a ``maps``
-    or ``root`` folder on ``maps_root``. Raises :class:`MissingWeightsError` when it needs weights that are not
+    """Build registered component ``name`` of ``kind`` (``"flow"``, ``"spatial"``, ``"target"``, ``"theta"``;
+    ``"encoder"`` gives its :class:`~vsodboost.models.EncoderSpec`) for the contract tests: deep flow backends
+    with random weights (``weights="random"``), a target whose factory takes a ``maps`` or ``root`` folder on
+    ``maps_root``. Raises :class:`MissingWeightsError` when it needs weights that are not
     here (the tests skip it)."""
     from . import plugins
 
+    if kind == "encoder":  # the registered EncoderSpec: check_encoder builds the module and needs mean/std too
+        from .models.encoders import encoder_spec
+
+        return encoder_spec(name)
     reg = plugins.registry(kind)
     entry = reg.get(name)
     kwargs: dict[str, Any] = {}

@@ -7,7 +7,8 @@ import json
 
 from .. import plugins
 
-_KINDS = (("target", "targets"), ("flow", "flow backends"), ("spatial", "spatial models"))
+_KINDS = (("target", "targets"), ("flow", "flow backends"), ("spatial", "spatial models"),
+          ("encoder", "encoders"), ("theta", "Θs of Eq. 1"))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -133,23 +133,20 @@ def published_to_ours(state: Mapping[str, Any], rules: Sequence[RenameRule]) -> 
     return rename_keys(state, fn=fn)
 
 
-_grids: dict[tuple[int, int, torch.device, torch.dtype], torch.Tensor] = {}
-
-
 def backwarp(x: torch.Tensor, flow: torch.Tensor, *, padding_mode: str = "zeros", mask: bool = False) -> torch.Tensor:
     """Sample ``x`` at ``p + flow(p)`` (bilinear, align_corners=True, as the authors' ports).
 
     ``mask=True`` zeroes pixels whose footprint leaves the image (PWC-Net's partial-sample mask, threshold 0.999).
     """
     _, _, h, w = flow.shape
-    key = (h, w, flow.device, flow.dtype)
-    if key not in _grids:
-        gx = torch.linspace(-1.0, 1.0, w, device=flow.device, dtype=flow.dtype).view(1, 1, w).expand(1, h, w)
-        gy = torch.linspace(-1.0, 1.0, h, device=flow.device, dtype=flow.dtype).view(1, h, 1).expand(1, h, w)
-        _grids[key] = torch.stack([gx, gy], dim=-1)  # (1, H, W, 2)
+    # The identity grid is rebuilt per call, not cached: at 480×854 on one CPU thread building it takes 0.2 ms
+    # against ~5 ms for the warp, and a whole SPyNet / PWC-Net / LiteFlowNet estimate shows no difference; an
+    # unbounded module cache keyed by (h, w, device, dtype) kept one tensor per size for the life of the process.
+    gx = torch.linspace(-1.0, 1.0, w, device=flow.device, dtype=flow.dtype).view(1, 1, w).expand(1, h, w)
+    gy = torch.linspace(-1.0, 1.0, h, device=flow.device, dtype=flow.dtype).view(1, h, 1).expand(1, h, w)
     # Pixels → normalised coordinates: align_corners=True maps pixel 0 to -1 and pixel W-1 to +1.
     norm = torch.stack([flow[:, 0] * (2.0 / max(w - 1, 1)), flow[:, 1] * (2.0 / max(h - 1, 1))], dim=-1)
-    grid = _grids[key] + norm
+    grid = torch.stack([gx, gy], dim=-1) + norm  # (1, H, W, 2) + (B, H, W, 2)
     if mask:
         ones = x.new_ones(x.shape[0], 1, x.shape[2], x.shape[3])
         out = F.grid_sample(torch.cat([x, ones], 1), grid, mode="bilinear", padding_mode=padding_mode,

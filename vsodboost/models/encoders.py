@@ -1,8 +1,11 @@
 """Encoders of the shared saliency U-Net: timm ``features_only`` backbones and their ImageNet weights.
 
 Each encoder is described by an :class:`EncoderSpec` (timm name, input normalisation, where its ImageNet weights
-come from and how their keys map onto timm's). Weights are always loaded strictly, by name, through
-:mod:`vsodboost._weights`; a mismatch raises :class:`~vsodboost.errors.WeightsError` with the key diff.
+come from and how their keys map onto timm's). Encoders live in the ``"encoder"`` registry
+(``vsodboost.plugins.encoders()``): the built-ins below register through the ``register_encoders`` hook
+(``models/_plugin.py``) like a third-party plugin's, which registers ``register("name", EncoderSpec(...))``.
+Weights are always loaded strictly, by name, through :mod:`vsodboost._weights`; a mismatch raises
+:class:`~vsodboost.errors.WeightsError` with the key diff.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Callable, Mapping
 
 import timm
@@ -19,7 +23,7 @@ import torch
 from torch import nn
 
 from .._weights import WeightSpec, load_checkpoint, load_state_dict_strict, resolve_weights, unwrap_state_dict
-from ..errors import InputError, MissingWeightsError, UnknownNameError, WeightsError
+from ..errors import InputError, MissingWeightsError, PluginError, WeightsError
 
 __all__ = ["EncoderSpec", "ENCODERS", "encoder_spec", "create_encoder", "load_imagenet_weights",
            "lite0_imagenet_path", "lite0_to_timm"]
@@ -29,7 +33,13 @@ _log = logging.getLogger("vsodboost.models")
 
 @dataclass(frozen=True)
 class EncoderSpec:
-    """What the U-Net needs to know about an encoder."""
+    """What the U-Net needs to know about an encoder; calling it builds the encoder (the registry's factory).
+
+    The built encoder is an ``nn.Module`` mapping normalised RGB (B,3,H,W) to a list of 5 feature maps whose
+    ``feature_info.channels()`` / ``.reduction()`` declare their channels and strides (2, 4, 8, 16, 32), timm's
+    ``features_only`` convention; ``vsodboost.testing.check_encoder`` checks that. A non-timm encoder subclasses
+    this and overrides ``__call__``.
+    """
 
     name: str
     timm_name: str
@@ -39,6 +49,11 @@ class EncoderSpec:
     weights: WeightSpec | None = None
     rename: Callable[[Mapping[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None
     timm_kwargs: Mapping[str, object] = field(default_factory=dict)
+
+    def __call__(self) -> nn.Module:
+        """A timm ``features_only`` encoder with random weights (see :func:`load_imagenet_weights`)."""
+        return timm.create_model(self.timm_name, pretrained=False, features_only=True, out_indices=self.out_indices,
+                                 **dict(self.timm_kwargs))
 
 
 # EfficientNet-Lite0 block layout: repeats per stage (the flat ``_blocks.N`` of the checkpoint → ``blocks.S.I``).
@@ -102,7 +117,9 @@ def _vgg16_to_timm(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]
             if not k.startswith("classifier.")}
 
 
-ENCODERS: dict[str, EncoderSpec] = {
+#: The built-in encoders (read-only), registered by ``models/_plugin.py``. All encoders, plugins' included:
+#: ``vsodboost.plugins.encoders()``; add one through the ``register_encoders`` hook, not by editing this table.
+ENCODERS: Mapping[str, EncoderSpec] = MappingProxyType({
     "tf_efficientnet_lite0": EncoderSpec(
         name="tf_efficientnet_lite0",
         timm_name="tf_efficientnet_lite0",
@@ -135,21 +152,24 @@ ENCODERS: dict[str, EncoderSpec] = {
         ),
         rename=_vgg16_to_timm,
     ),
-}
+})
 
 
 def encoder_spec(name: str) -> EncoderSpec:
-    try:
-        return ENCODERS[name]
-    except KeyError:
-        raise UnknownNameError(f"unknown encoder {name!r}; available: {sorted(ENCODERS)}") from None
+    """The :class:`EncoderSpec` registered as ``name``; an unknown name raises
+    :class:`~vsodboost.errors.UnknownNameError` listing the registered encoders."""
+    from .. import plugins
+
+    spec = plugins.registry("encoder").get(name).factory
+    if not isinstance(spec, EncoderSpec):
+        raise PluginError(f"encoder {name!r} was registered with a {type(spec).__name__}; the U-Net needs its "
+                          "normalisation and weights: register it as register(name, EncoderSpec(...))")
+    return spec
 
 
 def create_encoder(name: str) -> nn.Module:
-    """A timm ``features_only`` encoder with random weights (see :func:`load_imagenet_weights`)."""
-    spec = encoder_spec(name)
-    return timm.create_model(spec.timm_name, pretrained=False, features_only=True, out_indices=spec.out_indices,
-                             **dict(spec.timm_kwargs))
+    """A ``features_only`` encoder with random weights (see :func:`load_imagenet_weights`)."""
+    return encoder_spec(name)()
 
 
 def load_imagenet_weights(encoder: nn.Module, name: str, path: str | os.PathLike[str] | None = None) -> Path:

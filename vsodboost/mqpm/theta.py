@@ -1,55 +1,87 @@
 """Θ of Eq. 1: a saliency model applied to colour-coded flow images.
 
-A Θ is any callable ``uint8 (B,3,H,W) flow images → float (B,H,W) in [0, 1]``. The built-ins need no weights;
-:func:`register_theta` adds others (e.g. the spatial model applied to flow images, the paper's recipe).
-See ``docs/mqpm.md`` for the measurement behind the default.
+A Θ is any callable ``uint8 (B,3,H,W) flow images → float (B,H,W) in [0, 1]``. Θs live in the ``"theta"``
+registry (``vsodboost.plugins.thetas()``): the built-ins below register through the ``register_thetas`` hook
+(``mqpm/_plugin.py``) like a plugin's; :func:`register_theta` is the run-time shorthand for such a plugin. A name
+is resolved to a fresh Θ each time (:func:`get_theta`), so a Θ holding a network (``"spatial"``) lives as long
+as its caller keeps it: resolve once per run. See ``docs/mqpm.md`` for the measurement behind the default.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+import types
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 
-from ..errors import DuplicateNameError, InputError, UnknownNameError
+from .._registry import Registry
+from ..errors import DuplicateNameError, InputError
+from ..hookspecs import hookimpl
 
 __all__ = ["Theta", "register_theta", "get_theta", "list_thetas", "DEFAULT_THETA",
            "border_contrast", "border_contrast_center", "SpatialTheta", "saturation", "center_prior"]
 
 Theta = Callable[[torch.Tensor], torch.Tensor]
-_THETAS: dict[str, Theta] = {}
 
 #: The default Θ (chosen by the measurement in docs/mqpm.md).
 DEFAULT_THETA = "border-contrast-center"
 
+_RUNTIME = "vsodboost.register_theta:"  # plugin-name prefix of the Θs registered by register_theta
 
-def register_theta(name: str, fn: Theta | None = None, *, replace: bool = False):
-    """Register ``fn`` as Θ ``name`` (usable as a decorator)."""
+
+def register_theta(name: str, fn: Theta | None = None, *, replace: bool = False) -> Any:
+    """Register ``fn`` as Θ ``name`` at run time (usable as a decorator).
+
+    A shorthand for a plugin whose ``register_thetas`` hook registers ``fn``
+    (:func:`vsodboost.plugins.register_plugin`); it lasts until ``vsodboost.plugins.reset()``. A package
+    registers its Θs through the hook and its entry point instead.
+
+    Raises:
+        DuplicateNameError: ``name`` is registered already, unless ``replace=True`` and it was registered by an
+            earlier :func:`register_theta` (built-ins and plugins' Θs cannot be replaced).
+        InputError: ``name`` is not a valid Θ name or ``fn`` is not callable.
+    """
 
     def deco(f: Theta) -> Theta:
-        if name in _THETAS and not replace:
-            raise DuplicateNameError(f"Θ {name!r} is already registered; pass replace=True to override it")
-        _THETAS[name] = f
+        from .. import plugins
+
+        Registry("theta", dashes=True).register(name, f)  # the registry's name and callable checks, before any change
+        owner_name = _RUNTIME + name
+        reg = plugins.thetas()
+        if name in reg:
+            owner = reg.get(name).plugin
+            if not (replace and owner == owner_name):
+                how = ("only a Θ registered by register_theta can be replaced" if replace
+                       else "pick another name, or pass replace=True to replace one registered by register_theta")
+                raise DuplicateNameError(f"theta {name!r} is already registered by plugin {owner!r}; {how}")
+            plugins.unregister_plugin(owner_name)
+
+        @hookimpl
+        def register_thetas(register: Callable[..., None]) -> None:
+            register(name, lambda: f, description=(f.__doc__ or "").strip().split("\n")[0])
+
+        plugins.register_plugin(types.SimpleNamespace(register_thetas=register_thetas), name=owner_name)
         return f
 
     return deco(fn) if fn is not None else deco
 
 
 def list_thetas() -> list[str]:
-    return sorted(_THETAS)
+    """Names of all registered Θs, in natural order."""
+    from .. import plugins
+
+    return plugins.thetas().names()
 
 
-def get_theta(theta: str | Theta) -> Theta:
-    """A registered Θ by name (``"default"`` → :data:`DEFAULT_THETA`), or the callable itself."""
+def get_theta(theta: str | Theta, **kwargs: Any) -> Theta:
+    """A registered Θ by name (``"default"`` → :data:`DEFAULT_THETA`), built by its factory with ``kwargs``, or
+    the callable itself. An unknown name raises :class:`~vsodboost.errors.UnknownNameError` listing the Θs."""
     if callable(theta):
         return theta
-    name = DEFAULT_THETA if theta == "default" else theta
-    try:
-        return _THETAS[name]
-    except KeyError:
-        raise UnknownNameError(f"unknown Θ {theta!r}; available: {list_thetas()} or any callable "
-                               "uint8 (B,3,H,W) → float (B,H,W) in [0,1]") from None
+    from .. import plugins
+
+    return plugins.thetas().create(DEFAULT_THETA if theta == "default" else theta, **kwargs)
 
 
 def _check(x: torch.Tensor) -> torch.Tensor:
@@ -65,7 +97,6 @@ def _minmax(s: torch.Tensor) -> torch.Tensor:
     return torch.where(hi > lo, (s - lo) / (hi - lo).clamp_min(1e-12), torch.zeros_like(s))
 
 
-@register_theta("border-contrast")
 def border_contrast(flow_images: torch.Tensor, border: float = 0.05, smooth: int = 5) -> torch.Tensor:
     """Colour distance of each pixel from the median colour of the image border, min-max normalised.
 
@@ -85,7 +116,6 @@ def border_contrast(flow_images: torch.Tensor, border: float = 0.05, smooth: int
     return _minmax(d)
 
 
-@register_theta("border-contrast-center")
 def border_contrast_center(flow_images: torch.Tensor, sigma: float = 0.3) -> torch.Tensor:
     """:func:`border_contrast` weighted by a centred Gaussian (the centre bias of classic image saliency)."""
     return _minmax(border_contrast(flow_images) * _gaussian(flow_images, sigma))
@@ -93,7 +123,11 @@ def border_contrast_center(flow_images: torch.Tensor, sigma: float = 0.3) -> tor
 
 class SpatialTheta:
     """The paper's recipe: an RGB saliency model (a registered spatial model, default: the saliency-pretrained
-    ``"default"``) applied to the flow image. Needs that model's weights; built on first use, kept per device."""
+    ``"default"``) applied to the flow image. Needs that model's weights.
+
+    The network is built on this object's first call and kept per device for this object's life only: the
+    registry builds a new ``SpatialTheta`` for every ``get_theta("spatial")``, so nothing keeps it alive after
+    its caller drops it."""
 
     def __init__(self, spatial: str = "default", batch_size: int = 8, **kwargs: object) -> None:
         self.spatial, self.batch_size, self.kwargs = spatial, batch_size, kwargs
@@ -121,10 +155,6 @@ class SpatialTheta:
         return _minmax(torch.cat(maps))
 
 
-register_theta("spatial", SpatialTheta())
-
-
-@register_theta("saturation")
 def saturation(flow_images: torch.Tensor) -> torch.Tensor:
     """Colour saturation of the flow image, i.e. the flow magnitude over the frame's maximum (Middlebury coding:
     white = no motion). A baseline: it marks whatever moves most, camera motion included."""
@@ -132,7 +162,6 @@ def saturation(flow_images: torch.Tensor) -> torch.Tensor:
     return _minmax(x.amax(dim=1) - x.amin(dim=1))
 
 
-@register_theta("center")
 def center_prior(flow_images: torch.Tensor, sigma: float = 0.25) -> torch.Tensor:
     """A centred Gaussian that ignores the flow: the null Θ, to tell what any flow-based Θ adds."""
     return _minmax(_gaussian(flow_images, sigma))

@@ -33,6 +33,7 @@ from ..models import SaliencyUNet, UNetConfig
 from .data import FlowSet, build_flow_sets, resize_flow
 from .labels import motion_quality_scores, mqs_labels
 from .model import mqpm_checkpoint
+from .theta import DEFAULT_THETA, get_theta
 
 __all__ = ["TrainConfig", "TrainingSet", "prepare_training_set", "train_mqpm", "train_network", "resolve_device"]
 
@@ -126,11 +127,12 @@ def prepare_training_set(sets: Sequence[FlowSet], *, theta: str | Callable = "de
         raise InputError("the training set is empty")
     images, masks, scores, keys = [], [], [], []
     s = (input_size, input_size)
+    theta_fn = get_theta(theta) if mqs is None else None  # once: a named Θ is built per call ("spatial": a network)
     for fs in sets:
         flows = torch.from_numpy(fs.flows).float()
         gt = torch.from_numpy(fs.gt)
         if mqs is None:
-            scores.append(motion_quality_scores(_color(flows), gt, theta))
+            scores.append(motion_quality_scores(_color(flows), gt, theta_fn))
         both = []
         for f in (flows, flip_flow(flows)):
             # colour-code at the cached resolution, then resize the image: what predict() sees at inference
@@ -322,8 +324,6 @@ def train_mqpm(cfg: TrainConfig, *, flow_sets: Sequence[FlowSet] | None = None) 
     (work / "labels.json").write_text(json.dumps(
         {"lambda": ts.lam, "frames": [{"key": "/".join(k), "mqs": float(m), "hq": bool(lab)}
                                       for k, m, lab in zip(ts.keys, ts.mqs.tolist(), ts.labels.tolist())]}))
-    from .theta import DEFAULT_THETA
-
     theta_name = DEFAULT_THETA if cfg.theta == "default" else cfg.theta
     data_meta = {"theta": theta_name, "datasets": sorted({fs.dataset for fs in train_sets}),
                  "sequences": len(train_sets),

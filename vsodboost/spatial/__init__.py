@@ -3,8 +3,8 @@ is fine-tuned on the mined frames with the target's maps as pseudo ground truth 
 
 Registry entries (``vsodboost plugins``): ``default`` (the paper's model: the MQPM localization branch on RGB, Lite0
 encoder, saliency-pretrained weights shipped in the package), ``lite0_imagenet`` (same network, ImageNet encoder
-only), ``vgg16`` (VGG-16 encoder as in the paper, needs its ImageNet weights), ``timm_unet`` (any encoder of
-:data:`vsodboost.models.ENCODERS`, random or ImageNet init). Third-party models register through
+only), ``vgg16`` (VGG-16 encoder as in the paper, needs its ImageNet weights), ``timm_unet`` (any registered encoder,
+``register_encoders``, random or ImageNet init). Third-party models register through
 ``register_spatial_models``; a factory returns an ``nn.Module`` mapping float RGB [0,1] (B,3,H,W) to logits
 (B,1,H,W), with a ``config`` holding ``input_size``.
 """

@@ -57,7 +57,8 @@ def _vgg16(**kw: Any) -> SaliencyUNet:
 
 
 def timm_unet(encoder: str = "tf_efficientnet_lite0", pretrained: bool = False, **kw: Any) -> SaliencyUNet:
-    """The same U-Net on another encoder of ``vsodboost.models.ENCODERS`` (ImageNet init when available)."""
+    """The same U-Net on another registered encoder (``vsodboost.plugins.encoders()``; ImageNet init when
+    available)."""
     m = saliency_unet(encoder, pretrained=pretrained, cls_head=False, **kw)
     m.provenance = {"encoder": encoder, "pretrained": pretrained}  # type: ignore[attr-defined]
     return m
@@ -72,4 +73,4 @@ def register_spatial_models(register: Callable[..., None]) -> None:
              description="Lite0 U-Net + MSDA, saliency-pretrained on ECSSD (shipped); the fast preset")
     register("lite0_imagenet", _lite0_imagenet, description="same network, ImageNet encoder only (bundled weights)")
     register("vgg16", _vgg16, description="VGG-16 encoder as in the paper (needs its ImageNet weights)")
-    register("timm_unet", timm_unet, description="the U-Net on any encoder in vsodboost.models.ENCODERS")
+    register("timm_unet", timm_unet, description="the U-Net on any registered encoder (`vsodboost plugins`)")
