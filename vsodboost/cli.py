@@ -13,7 +13,7 @@ from . import __version__
 from .errors import VsodboostError
 
 #: Sub-commands in the order ``--help`` lists them: name → (one-line help, description). The module
-#: ``vsodboost.commands.<name>`` adds the options (``add_arguments(parser)``) and runs the command (``run(args) -> int``).
+#: ``vsodboost.commands.<name>`` adds the options (``add_arguments(parser)``) and runs it (``run(args) -> int``).
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("boost an imperfect target on a synthetic clip (offline, 1–3 min on CPU with --threads 1)",
              "Boost an imperfect target on a synthetic clip, offline: prints the target's and the boosted maps' "
