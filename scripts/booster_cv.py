@@ -15,20 +15,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import torch
+from folds import fold_of
 
-import torch  # noqa: E402
-from folds import fold_of  # noqa: E402
-
-from vsodboost import adapters  # noqa: E402
-from vsodboost.booster import Booster, BoostConfig, run_to_dir  # noqa: E402
-from vsodboost.datasets import find_shared_data, read_dataset  # noqa: E402
-from vsodboost.metrics.evaluate import evaluate_folders  # noqa: E402
-from vsodboost.spatial import load_unet_checkpoint  # noqa: E402
+from vsodboost import adapters
+from vsodboost.booster import Booster, BoostConfig, run_to_dir
+from vsodboost.datasets import find_shared_data, read_dataset
+from vsodboost.metrics.evaluate import evaluate_folders
+from vsodboost.spatial import load_unet_checkpoint
 
 SETS = {
     "davis": ("DAVIS2016", "davis", "PDB", {"split": "val"}),

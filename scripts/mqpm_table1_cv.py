@@ -13,20 +13,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from folds import N_FOLDS, held_out
 
-from folds import N_FOLDS, held_out  # noqa: E402
-
-from vsodboost.bench import table1  # noqa: E402
-from vsodboost.datasets import find_shared_data, read_dataset  # noqa: E402
-from vsodboost.flow import flow_to_color  # noqa: E402
-from vsodboost.mqpm import load_mqpm  # noqa: E402
-from vsodboost.mqpm.data import build_flow_sets  # noqa: E402
+from vsodboost.bench import table1
+from vsodboost.datasets import find_shared_data, read_dataset
+from vsodboost.flow import flow_to_color
+from vsodboost.mqpm import load_mqpm
+from vsodboost.mqpm.data import build_flow_sets
 
 DATASETS = {"DAVIS2016": ("davis", "PDB"), "ViSal": ("davsod", "MGA")}
 

@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from vsodboost.bench import fig10, hq_of, mined_of, table1, table7  # noqa: E402
-from vsodboost.datasets import find_shared_data, read_dataset  # noqa: E402
+from vsodboost.bench import fig10, hq_of, mined_of, table1, table7
+from vsodboost.datasets import find_shared_data, read_dataset
 
 DATASETS = {"DAVIS2016": ("davis", "PDB"), "ViSal": ("davsod", "MGA")}
 
