@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from _table_lines import table1_lines
 from folds import N_FOLDS, held_out
 
 from vsodboost.bench import table1
@@ -62,10 +63,7 @@ def main() -> None:
             t = table1(data / "results" / target / d, seqs, p[d], args.threshold)
             report["tables"][f"{d}/{target}@{side}"] = t
             print(f"{d} ({target}), flows ≤ {side} px, HQ {t['hq_fraction']:.1%}:")
-            for row in ("hq", "lq"):
-                r = t[row]
-                print(f"  {row.upper()} {r['frames']:4d} frames  maxF {r['maxF']:.3f} meanF {r['meanF']:.3f} "
-                      f"adpF {r['adpF']:.3f} S {r['S']:.3f} MAE {r['MAE']:.4f}")
+            print("\n".join(table1_lines(t)))
     if args.compare_side:
         a, b = (probs[s] for s in sides)
         pairs = [(a[d][s][n] >= args.threshold, b[d][s][n] >= args.threshold)
