@@ -42,8 +42,8 @@ def add_device_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1'…")
 
 
-def add_seed_argument(p: argparse.ArgumentParser, help: str = "same seed → same maps on CPU (0 … 2**63-1)") -> None:
-    p.add_argument("--seed", type=seed_int, default=0, help=help)
+def add_seed_argument(p: argparse.ArgumentParser, text: str = "same seed → same maps on CPU (0 … 2**63-1)") -> None:
+    p.add_argument("--seed", type=seed_int, default=0, help=text)
 
 
 def add_threads_argument(p: argparse.ArgumentParser) -> None:

@@ -20,6 +20,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="vsodboost-demo", help="folder for the side-by-side image/video and maps")
     p.add_argument("--frames", type=positive_int, default=40, help="length of the synthetic clip in frames")
     add_device_argument(p)
-    add_seed_argument(p, help="seed of the synthetic clip and of the fine-tuning")
+    add_seed_argument(p, "seed of the synthetic clip and of the fine-tuning")
     add_threads_argument(p)
     add_quiet_argument(p)
