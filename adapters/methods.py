@@ -50,54 +50,74 @@ class MethodSpec:
 
 _CAFFE_MEAN_BGR = (104.00698793, 116.66876762, 122.67891434)
 _IMAGENET_MEAN, _IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+_ZERO = (0.0, 0.0, 0.0)
+
+#: How each network reads a clip and preprocesses a frame, one row per method (the numbers of REFERENCE.md).
+_PROTOCOL_FIELDS = ("clip_length", "needs_flow", "input_size", "colour_order", "mean", "std", "value_scale")
+_PROTOCOL: dict[str, tuple[Any, ...]] = {
+    "ssav": (3, False, (473, 473), "BGR", _CAFFE_MEAN_BGR, None, 1.0),
+    "mga": (1, True, (512, 512), "RGB", _IMAGENET_MEAN, _IMAGENET_STD, 255.0),
+    "cos": (6, False, (473, 473), "BGR", _CAFFE_MEAN_BGR, None, 1.0),
+    "lsti": (7, True, (0, 0), "BGR", _ZERO, None, 1.0),
+    "pcsa": (5, False, (256, 448), "RGB", _ZERO, (1.0, 1.0, 1.0), 255.0),
+}
+
+# The text fields of MethodSpec, one table per field, one entry per method (live and notes only where they apply).
+_TITLE = {
+    "ssav": "SSAV (Fan et al., CVPR 2019)",
+    "mga": "MGA (Li et al., ICCV 2019)",
+    "cos": "COSNet (Lu et al., CVPR 2019)",
+    "lsti": "LSTI (Chen et al., TIP 2020)",
+    "pcsa": "PCSA (Gu et al., AAAI 2020)",
+}
+_FRAMEWORK = {
+    "ssav": "Caffe (ConvLSTM fork)",
+    "mga": "PyTorch (MIT)",
+    "cos": "PyTorch",
+    "lsti": "MATLAB + Caffe",
+    "pcsa": "PyTorch + custom CUDA op",
+}
+_CLIP_PROTOCOL = {
+    "ssav": "3 consecutive frames, non-overlapping windows",
+    "mga": "1 frame + its colour-coded optical flow image",
+    "cos": "target frame + 5 reference frames; outputs averaged over references (the reference picks them at random; "
+           "vsodboost picks evenly spaced, seeded)",
+    "lsti": "batches of 7 frames with Coarse2Fine flow and superpixels",
+    "pcsa": "clips of T = 5 frames",
+}
+_OUTPUT = {
+    "ssav": "sigmoid of channel 1, min-max, resized back",
+    "mga": "sigmoid, min-max, bilinear back to frame size",
+    "cos": "sigmoid, resized back to the frame size (not the authors' fixed 480×854)",
+    "lsti": "min-max, resized back",
+    "pcsa": "sigmoid per frame, resized back",
+}
+_PUBLISHED_MAPS = {
+    "ssav": "results of SSAV on DAVIS, FBMS, SegTrack-v2, ViSal, VOS, DAVSOD… from the DAVSOD repository "
+            "(github.com/DengPingFan/DAVSOD)",
+    "mga": "results on DAVIS, FBMS and ViSal (annotated frames only) from github.com/lhaof/Motion-Guided-Attention",
+    "cos": "results on DAVIS, FBMS and YouTube-Objects from github.com/carrierlxk/COSNet",
+    "lsti": "results on many VSOD datasets, released by the authors on Baidu Pan",
+    "pcsa": "results on DAVIS, DAVSOD, FBMS, SegTrack-v2, ViSal, VOS from github.com/guyuchao/PyramidCSA",
+}
+_LIVE = {
+    "mga": "vsodboost.nets.mga:MGALive",
+    "cos": "vsodboost.nets.cosnet:COSNetLive",
+    "pcsa": "vsodboost.nets.pcsa:PCSALive",
+}
+_NOTES = {
+    "ssav": "Live inference would need the ConvLSTM Caffe fork ported to PyTorch and its .caffemodel converted by "
+            "layer name; use maps mode.",
+    "mga": "Flow images: FlowNet 2.0 in the paper, Middlebury colour wheel normalised per frame.",
+    "lsti": "A live port would need the MATLAB superpixel/flow pipeline re-implemented; use maps mode.",
+    "pcsa": "The released weights were effectively trained on raw [0, 1] RGB (a normalisation indexing bug).",
+}
 
 METHODS: dict[str, MethodSpec] = {
-    "ssav": MethodSpec(
-        name="ssav", title="SSAV (Fan et al., CVPR 2019)", framework="Caffe (ConvLSTM fork)",
-        clip_length=3, clip_protocol="3 consecutive frames, non-overlapping windows",
-        input_size=(473, 473), colour_order="BGR", mean=_CAFFE_MEAN_BGR, std=None, value_scale=1.0,
-        needs_flow=False, output="sigmoid of channel 1, min-max, resized back",
-        published_maps="results of SSAV on DAVIS, FBMS, SegTrack-v2, ViSal, VOS, DAVSOD… from the DAVSOD "
-                       "repository (github.com/DengPingFan/DAVSOD)",
-        notes="Live inference would need the ConvLSTM Caffe fork ported to PyTorch and its .caffemodel converted by "
-              "layer name; use maps mode.",
-    ),
-    "mga": MethodSpec(
-        name="mga", title="MGA (Li et al., ICCV 2019)", framework="PyTorch (MIT)",
-        clip_length=1, clip_protocol="1 frame + its colour-coded optical flow image",
-        input_size=(512, 512), colour_order="RGB", mean=_IMAGENET_MEAN, std=_IMAGENET_STD, value_scale=255.0,
-        needs_flow=True, output="sigmoid, min-max, bilinear back to frame size",
-        published_maps="results on DAVIS, FBMS and ViSal (annotated frames only) from "
-                       "github.com/lhaof/Motion-Guided-Attention",
-        live="vsodboost.nets.mga:MGALive",
-        notes="Flow images: FlowNet 2.0 in the paper, Middlebury colour wheel normalised per frame.",
-    ),
-    "cos": MethodSpec(
-        name="cos", title="COSNet (Lu et al., CVPR 2019)", framework="PyTorch",
-        clip_length=6, clip_protocol="target frame + 5 reference frames; outputs averaged over references "
-                                     "(the reference picks them at random; vsodboost picks evenly spaced, seeded)",
-        input_size=(473, 473), colour_order="BGR", mean=_CAFFE_MEAN_BGR, std=None, value_scale=1.0,
-        needs_flow=False, output="sigmoid, resized back to the frame size (not the authors' fixed 480×854)",
-        published_maps="results on DAVIS, FBMS and YouTube-Objects from github.com/carrierlxk/COSNet",
-        live="vsodboost.nets.cosnet:COSNetLive",
-    ),
-    "lsti": MethodSpec(
-        name="lsti", title="LSTI (Chen et al., TIP 2020)", framework="MATLAB + Caffe",
-        clip_length=7, clip_protocol="batches of 7 frames with Coarse2Fine flow and superpixels",
-        input_size=(0, 0), colour_order="BGR", mean=(0.0, 0.0, 0.0), std=None, value_scale=1.0,
-        needs_flow=True, output="min-max, resized back",
-        published_maps="results on many VSOD datasets, released by the authors on Baidu Pan",
-        notes="A live port would need the MATLAB superpixel/flow pipeline re-implemented; use maps mode.",
-    ),
-    "pcsa": MethodSpec(
-        name="pcsa", title="PCSA (Gu et al., AAAI 2020)", framework="PyTorch + custom CUDA op",
-        clip_length=5, clip_protocol="clips of T = 5 frames",
-        input_size=(256, 448), colour_order="RGB", mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), value_scale=255.0,
-        needs_flow=False, output="sigmoid per frame, resized back",
-        published_maps="results on DAVIS, DAVSOD, FBMS, SegTrack-v2, ViSal, VOS from github.com/guyuchao/PyramidCSA",
-        live="vsodboost.nets.pcsa:PCSALive",
-        notes="The released weights were effectively trained on raw [0, 1] RGB (a normalisation indexing bug).",
-    ),
+    name: MethodSpec(name=name, title=_TITLE[name], framework=_FRAMEWORK[name], clip_protocol=_CLIP_PROTOCOL[name],
+                     output=_OUTPUT[name], published_maps=_PUBLISHED_MAPS[name], live=_LIVE.get(name),
+                     notes=_NOTES.get(name, ""), **dict(zip(_PROTOCOL_FIELDS, protocol)))
+    for name, protocol in _PROTOCOL.items()
 }
 
 

@@ -6,15 +6,13 @@ frames' mean F-curve, as pysodmetrics computes it for a whole dataset.
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from vsodboost.datasets import find_shared_data  # noqa: E402
-from vsodboost.mqpm.data import build_flow_sets  # noqa: E402
+from vsodboost.datasets import find_shared_data
+from vsodboost.mqpm.data import build_flow_sets
 
 CACHE = Path("/tmp/vsodboost-cache")
 TARGET = {"DAVIS2016": ("PDB", "DAVIS2016"), "ViSal": ("MGA", "ViSal")}

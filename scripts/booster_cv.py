@@ -9,32 +9,41 @@ model ever saw its ground truth. Targets: PDB's published maps on DAVIS, MGA's o
 
 ``--spatial NAME`` boosts with a registry spatial model instead of ``spatial_fold{k}.pt``: right for a model that
 never saw ../shared/data (the DUTS-trained ``u2netp``); the MQPM stays per fold.
+
+Table V is scored as ``vsodboost bench`` scores it (its ``block_of`` and ``gain_of``). ``OUT/report.json``::
+
+    config                      the BoostConfig used
+    sets.<folder>.method        the target (PDB, MGA)
+    sets.<folder>.timing        per sequence: seconds, frames, mined
+    sets.<folder>.target        the target's maps: a bench report block — frames, maxF, meanF, adpF, S, MAE, meanE,
+                                wF (frame-averaged), average, video_average, per_sequence, missing
+    sets.<folder>.boosted       the written maps (the configured fusion): a block, plus gain (boosted − target:
+                                overall, video_average, per_sequence)
+    sets.<folder>.boosted_mean, .boosted_geometric
+                                those maps fused with the target's by mean / geometric fusion: a block plus gain
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import torch
+from folds import fold_of
 
-import torch  # noqa: E402
-from folds import fold_of  # noqa: E402
-
-from vsodboost import adapters  # noqa: E402
-from vsodboost.booster import Booster, BoostConfig, run_to_dir  # noqa: E402
-from vsodboost.datasets import find_shared_data, read_dataset  # noqa: E402
-from vsodboost.metrics.evaluate import evaluate_folders  # noqa: E402
-from vsodboost.spatial import load_unet_checkpoint  # noqa: E402
+from vsodboost import adapters
+from vsodboost.booster import Booster, BoostConfig, run_to_dir
+from vsodboost.bench import block_of, gain_of
+from vsodboost.datasets import find_shared_data, read_dataset
+from vsodboost.metrics.evaluate import evaluate_folders
+from vsodboost.spatial import load_unet_checkpoint
 
 SETS = {
     "davis": ("DAVIS2016", "davis", "PDB", {"split": "val"}),
     "visal": ("ViSal", "davsod", "MGA", {}),
 }
-KEYS = ("frames", "maxF", "meanF", "adpF", "S", "MAE", "meanE", "wF")
 
 
 def _fuse_folders(boosted_root: Path, target_root: Path, names: list[str]) -> dict[str, Path]:
@@ -107,29 +116,25 @@ def main() -> None:
             print(f"{folder}/{seq.name}: fold {k}, {timing[seq.name]}", flush=True)
         names = [s.name for s in seqs]
         fused = _fuse_folders(args.out / folder, data / "results" / method / folder, names)
-        res = {
-            "target": evaluate_folders(data / "results" / method / folder, data / folder, layout=layout,
-                                       sequences=names, progress=False),
-            "boosted": evaluate_folders(args.out / folder, data / folder, layout=layout, sequences=names,
-                                        progress=False),
-            **{f"boosted_{how}": evaluate_folders(root, data / folder, layout=layout, sequences=names,
-                                                  progress=False) for how, root in fused.items()},
-        }
-        report["sets"][folder] = {
-            "method": method, "timing": timing,
-            **{w: {k_: r[k_] for k_ in KEYS} | {"per_sequence": {s["sequence"]: {k_: s[k_] for k_ in KEYS}
-                                                                for s in r["sequences"]}}
-               for w, r in res.items()},
-        }
-        t, b = res["target"], res["boosted"]
+        roots = {"target": data / "results" / method / folder, "boosted": args.out / folder,
+                 **{f"boosted_{how}": root for how, root in fused.items()}}
+        blocks = {w: block_of(evaluate_folders(root, data / folder, layout=layout, sequences=names, progress=False))
+                  for w, root in roots.items()}
+        t = blocks.pop("target")
+        report["sets"][folder] = {"method": method, "timing": timing, "target": t,
+                                  **{w: {**b, "gain": gain_of(t, b)} for w, b in blocks.items()}}
+        b = blocks["boosted"]
         for how in fused:
-            f_ = res[f"boosted_{how}"]
+            f_ = blocks[f"boosted_{how}"]
             print(f"  fusion {how}: " + "  ".join(f"{m} {f_[m]:.4f} ({f_[m] - t[m]:+.4f})"
                                                  for m in ("maxF", "S", "MAE", "meanE", "wF")))
         print(f"\n{folder} ({method}, {t['frames']} frames): " + "  ".join(
             f"{m} {t[m]:.4f}→{b[m]:.4f} ({b[m] - t[m]:+.4f})" for m in ("maxF", "S", "MAE", "meanE", "wF")))
-        for s_t, s_b in zip(t["sequences"], b["sequences"]):
-            print(f"  {s_t['sequence']:<20} maxF {s_t['maxF']:.3f}→{s_b['maxF']:.3f}  S {s_t['S']:.3f}→{s_b['S']:.3f}"
+        for seq, s_t in t["per_sequence"].items():
+            s_b = b["per_sequence"].get(seq)
+            if s_b is None:
+                continue
+            print(f"  {seq:<20} maxF {s_t['maxF']:.3f}→{s_b['maxF']:.3f}  S {s_t['S']:.3f}→{s_b['S']:.3f}"
                   f"  MAE {s_t['MAE']:.4f}→{s_b['MAE']:.4f}")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.json").write_text(json.dumps(report, indent=2))

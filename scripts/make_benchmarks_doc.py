@@ -26,13 +26,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from folds import N_FOLDS, held_out
 
-from folds import N_FOLDS, held_out  # noqa: E402
-
-from vsodboost.bench._report import render_markdown  # noqa: E402
-from vsodboost.datasets import find_shared_data  # noqa: E402
-from vsodboost.presets import PRESETS  # noqa: E402
+from vsodboost.bench._report import render_markdown
+from vsodboost.datasets import find_shared_data
+from vsodboost.presets import PRESETS
 
 SETS = {
     "davis": {"folder": "DAVIS2016", "layout": "davis", "split": "val", "method": "PDB"},

@@ -13,20 +13,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _table_lines import table1_lines
+from folds import N_FOLDS, held_out
 
-from folds import N_FOLDS, held_out  # noqa: E402
-
-from vsodboost.bench import table1  # noqa: E402
-from vsodboost.datasets import find_shared_data, read_dataset  # noqa: E402
-from vsodboost.flow import flow_to_color  # noqa: E402
-from vsodboost.mqpm import load_mqpm  # noqa: E402
-from vsodboost.mqpm.data import build_flow_sets  # noqa: E402
+from vsodboost.bench import table1
+from vsodboost.datasets import find_shared_data, read_dataset
+from vsodboost.flow import flow_to_color
+from vsodboost.mqpm import load_mqpm
+from vsodboost.mqpm.data import build_flow_sets
 
 DATASETS = {"DAVIS2016": ("davis", "PDB"), "ViSal": ("davsod", "MGA")}
 
@@ -65,10 +63,7 @@ def main() -> None:
             t = table1(data / "results" / target / d, seqs, p[d], args.threshold)
             report["tables"][f"{d}/{target}@{side}"] = t
             print(f"{d} ({target}), flows ≤ {side} px, HQ {t['hq_fraction']:.1%}:")
-            for row in ("hq", "lq"):
-                r = t[row]
-                print(f"  {row.upper()} {r['frames']:4d} frames  maxF {r['maxF']:.3f} meanF {r['meanF']:.3f} "
-                      f"adpF {r['adpF']:.3f} S {r['S']:.3f} MAE {r['MAE']:.4f}")
+            print("\n".join(table1_lines(t)))
     if args.compare_side:
         a, b = (probs[s] for s in sides)
         pairs = [(a[d][s][n] >= args.threshold, b[d][s][n] >= args.threshold)

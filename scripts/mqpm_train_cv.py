@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from folds import held_out
 
-from folds import held_out  # noqa: E402
-
-from vsodboost.datasets import find_shared_data  # noqa: E402
-from vsodboost.mqpm.data import build_flow_sets  # noqa: E402
-from vsodboost.mqpm.train import TrainConfig, train_mqpm  # noqa: E402
+from vsodboost.datasets import find_shared_data
+from vsodboost.mqpm.data import build_flow_sets
+from vsodboost.mqpm.train import TrainConfig, train_mqpm
 
 
 def main() -> None:

@@ -12,21 +12,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from folds import fold_of
 
-from folds import fold_of  # noqa: E402
+import cv2
+import numpy as np
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-
-from vsodboost.adapters import read_map  # noqa: E402
-from vsodboost.booster import fuse_maps, write_map_atomic  # noqa: E402
-from vsodboost.datasets import find_shared_data, read_dataset  # noqa: E402
-from vsodboost.metrics.evaluate import evaluate_folders  # noqa: E402
-from vsodboost.spatial import load_unet_checkpoint, predict_maps  # noqa: E402
+from vsodboost.adapters import read_map
+from vsodboost.booster import fuse_maps, write_map_atomic
+from vsodboost.datasets import find_shared_data, read_dataset
+from vsodboost.metrics.evaluate import evaluate_folders
+from vsodboost.spatial import load_unet_checkpoint, predict_maps
 
 
 TARGETS = {"DAVIS2016": "PDB", "ViSal": "MGA"}

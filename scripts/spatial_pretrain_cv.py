@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from folds import held_out
 
-from folds import held_out  # noqa: E402
-
-from vsodboost.datasets import find_shared_data  # noqa: E402
-from vsodboost.spatial.pretrain import pretrain_spatial  # noqa: E402
+from vsodboost.datasets import find_shared_data
+from vsodboost.spatial.pretrain import pretrain_spatial
 
 
 def main() -> None:

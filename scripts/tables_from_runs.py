@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _table_lines import table1_lines
 
-from vsodboost.bench import fig10, hq_of, mined_of, table1, table7  # noqa: E402
-from vsodboost.datasets import find_shared_data, read_dataset  # noqa: E402
+from vsodboost.bench import fig10, hq_of, mined_of, table1, table7
+from vsodboost.datasets import find_shared_data, read_dataset
 
 DATASETS = {"DAVIS2016": ("davis", "PDB"), "ViSal": ("davsod", "MGA")}
 
@@ -56,10 +55,7 @@ def main() -> None:
         for d, t in per.items():
             t1, t7, f10 = t["table1"], t["table7"]["rows"], t["fig10"]
             print(f"{r} {d} ({t['target']}): HQ {t1['hq_fraction']:.1%}")
-            for row in ("hq", "lq"):
-                x = t1[row]
-                print(f"  Table I {row.upper()} {x['frames']:4d}  maxF {x['maxF']:.3f} meanF {x['meanF']:.3f} "
-                      f"adpF {x['adpF']:.3f} S {x['S']:.3f} MAE {x['MAE']:.4f}")
+            print("\n".join(table1_lines(t1, label="Table I ", frames="")))
             for row, x in t7.items():
                 print(f"  Table VII {row:16s} {x['frames']:4d}  maxF {x['maxF']:.3f} S {x['S']:.3f} MAE {x['MAE']:.4f}")
             print(f"  Fig. 10 (normalised): {' '.join(f'{v:.2f}' for v in f10['normalized'])}; mined in better/worse "

@@ -230,21 +230,10 @@ def read_map(path: str | os.PathLike[str]) -> tuple[np.ndarray, str | None]:
     docstring: 16-bit keeps its high byte). A missing, undecodable or truncated file (a JPEG without FF D9, a PNG
     without IEND, which OpenCV would decode partly grey) raises :class:`InputError` naming it.
     """
-    from .video import _truncated
+    from .video import decode_file
 
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read saliency map {p}: {exc.strerror or exc}") from exc
-    why = _truncated(data)
-    if why:
-        raise InputError(f"cannot read saliency map {p}: {why}; re-download or re-export this map")
-    buf = np.frombuffer(data, np.uint8)
-    img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise InputError(f"cannot read saliency map {p}: not an image OpenCV can decode (corrupt, empty or wrong "
-                         "extension)")
+    buf, img = decode_file(p, "saliency map", "re-download or re-export this map")
     if img.ndim == 2 and img.dtype == np.uint8:
         return img, None
     what = f"{img.shape[2]}-channel" if img.ndim == 3 else f"{img.dtype}"

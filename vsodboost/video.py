@@ -87,6 +87,27 @@ def _truncated(data: bytes) -> str:
     return ""
 
 
+def decode_file(path: Path, what: str, fix: str) -> tuple[np.ndarray, np.ndarray]:
+    """The image file ``path`` decoded as it is stored (``cv2.IMREAD_UNCHANGED``: any depth, any channels), with its
+    bytes as a uint8 buffer (to decode them again another way). The one reader of frames (:func:`read_image`) and
+    saliency maps (:func:`vsodboost.io.read_map`): an unreadable, truncated (JPEG without FF D9, PNG without IEND,
+    which OpenCV would decode partly grey) or undecodable file raises :class:`InputError` ``cannot read <what>
+    <path>: <why>; <fix>``."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+    why = _truncated(data)
+    if why:
+        raise InputError(f"cannot read {what} {path}: {why}; {fix}")
+    buf = np.frombuffer(data, np.uint8)
+    img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise InputError(f"cannot read {what} {path}: not an image OpenCV can decode (corrupt, empty, unsupported "
+                         f"format or wrong extension); {fix}")
+    return buf, img
+
+
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an image file as uint8 RGB H×W×3 (conversions as in the module docstring).
 
@@ -95,16 +116,7 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     p = Path(path)
     if not p.is_file():
         raise InputError(f"frame file {p} does not exist")
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read frame file {p}: {exc.strerror or exc}") from exc
-    why = _truncated(data)
-    if why:
-        raise InputError(f"cannot read {p}: {why} (corrupt frame); re-extract or re-download this frame")
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise InputError(f"cannot read {p}: not an image OpenCV can decode (corrupt or unsupported format)")
+    _, img = decode_file(p, "frame", "re-extract or re-download this frame")
     if img.ndim == 3 and img.shape[2] == 4:
         img = img[:, :, :3]
     return _to_rgb_uint8(img, str(p), bgr=img.ndim == 3 and img.shape[2] == 3)

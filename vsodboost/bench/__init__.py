@@ -54,8 +54,8 @@ from ..io import index_maps, no_nan
 from ..metrics.evaluate import evaluate_folders, read_map, resize_to
 from ._runs import RandomFramesBooster, RecordingBooster
 
-__all__ = ["run_bench", "table1", "table7", "fig10", "mined_of", "hq_of", "PROTOCOLS", "REPORT_KEYS", "TABLE3_ROWS",
-           "DEFAULT_PERIODS", "DEFAULT_FLOWS"]
+__all__ = ["run_bench", "table1", "table7", "fig10", "block_of", "gain_of", "mined_of", "hq_of", "PROTOCOLS",
+           "REPORT_KEYS", "TABLE3_ROWS", "DEFAULT_PERIODS", "DEFAULT_FLOWS"]
 
 _log = logging.getLogger("vsodboost.bench")
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from ..presets import PRESETS
-from .boost import add_engine_arguments
+from ._common import add_device_argument, add_engine_arguments, add_quiet_argument
 
 
 def _csv(s: str) -> list[str]:
@@ -46,13 +46,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "bench", help="boost every sequence of a dataset and report target vs boosted (the paper's tables)",
-        description="Boost every sequence of a dataset, evaluate the target's and the boosted maps against the GT "
-                    "with the same code as `vsodboost eval` (pysodmetrics conventions) and write DIR/report.json, "
-                    "DIR/report.md, plots and side-by-side frames. Resumable.",
-    )
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="dataset root (DAVIS root or DAVSOD-layout root)")
     p.add_argument("--layout", required=True, choices=("davis", "davsod"),
                    help="dataset layout: davis (JPEGImages/480p, Annotations/480p) or davsod (<seq>/Imgs + a GT "
@@ -84,7 +78,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--periods", default="1,2,3,4,5,10", help="Table II: values of 1/T (default 1,2,3,4,5,10)")
     p.add_argument("--flows", default="dis,farneback", help="Table VI: flow backends (default dis,farneback)")
     p.add_argument("--vis-frames", type=int, default=2, help="side-by-side images per sequence (0: none)")
-    p.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1'…")
+    add_device_argument(p)
     p.add_argument("--seed", type=int, default=0, help="same seed → same maps on CPU")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: fastest on busy machines; 0 keeps torch's default)")
@@ -92,5 +86,4 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace results made with other settings")
     p.add_argument("--no-record-command", dest="record_command", action="store_false",
                    help="do not write the command line into the report")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
+    add_quiet_argument(p)

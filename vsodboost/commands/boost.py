@@ -15,6 +15,8 @@ from tqdm import tqdm
 from ..errors import InputError, MissingMapsError, NoMatchingMapsError, UsageError, VsodboostError
 from ..presets import PRESETS
 from ..video import FRAME_DIRS, IMAGE_EXTS
+from ._common import (add_device_argument, add_engine_arguments, add_quiet_argument, add_seed_argument,
+                      add_threads_argument, apply_threads, positive_int)
 
 METHOD_TARGETS = ("ssav", "mga", "cos", "lsti", "pcsa")
 
@@ -122,28 +124,6 @@ def sequences_of(frames: Path) -> list[tuple[str, Path]]:
     return out
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer ≥ 1 (``--buffer-size 0`` is refused, not ignored)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer ≥ 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer ≥ 1, got {value}")
-    return value
-
-
-def seed_int(text: str) -> int:
-    """argparse type: a seed in [0, 2**63-1]."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**63-1], got {text!r}") from None
-    if not 0 <= value <= 2**63 - 1:
-        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**63-1], got {value}")
-    return value
-
-
 def load_config(path: str | None, buffer_size: int | None) -> dict[str, Any]:
     """``--config`` JSON (+ ``--buffer-size``) → the BoostConfig fields given, checked now; every problem is a
     :class:`UsageError` (exit 2). Returns the dict, so the Booster can lay it over its defaults."""
@@ -173,46 +153,6 @@ def load_config(path: str | None, buffer_size: int | None) -> dict[str, Any]:
     except InputError as exc:
         raise UsageError(f"--config {path}: {exc}" if path else str(exc)) from exc
     return fields
-
-
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer ≥ 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer ≥ 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer ≥ 0, got {value}")
-    return value
-
-
-def add_threads_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--threads", type=non_negative_int, default=1,
-                   help="torch CPU threads (default 1: fine-tuning 4-10x faster than torch's default when other jobs "
-                        "share the CPU, docs/threads.md; 0 keeps torch's default); set process-wide with "
-                        "torch.set_num_threads")
-
-
-def add_engine_arguments(p: argparse.ArgumentParser, what: str = "the sequences") -> None:
-    """``--engine local|ray``, ``--address``, ``--workers`` (docs/engines.md)."""
-    p.add_argument("--engine", default="local", choices=("local", "ray"),
-                   help=f"where {what} run: local (default), one sequence after another in this process; ray, each "
-                        "sequence a Ray task (pip install \"vsodboost[ray]\"), same maps, resumable under either — "
-                        "docs/engines.md")
-    p.add_argument("--address", default=None,
-                   help="with --engine ray: join this Ray cluster ('auto', 'ray://HOST:10001'); default: start a "
-                        "local Ray with --workers CPUs")
-    p.add_argument("--workers", type=positive_int, default=None,
-                   help="with --engine ray: worker processes (at most this many sequences at once; default: the "
-                        "CPU count); each uses --threads torch threads")
-
-
-def apply_threads(n: int) -> None:
-    """``--threads``: ``torch.set_num_threads(n)`` (process-wide); 0 keeps torch's default."""
-    if n:
-        import torch
-
-        torch.set_num_threads(n)
 
 
 def pick_sequences(seqs: list[tuple[str, Path]], wanted: str | None) -> list[tuple[str, Path]]:
@@ -316,14 +256,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "boost", help="boost a target's maps on a video (or every sequence of a folder)",
-        description="Boost a target VSOD model's maps on a video, or on every sequence of a folder: mine the frames "
-                    "with good motion, fine-tune the spatial model on the target's maps there, predict every frame. "
-                    "Over a folder of sequences, a sequence the target has no maps for is skipped with a warning.",
-        epilog=f"exit status: 0 all done; {EXIT_SKIPPED} some sequences skipped (no target maps for them, listed at "
-               "the end); 2 invalid option or --config; 1 any other error. Reruns resume finished buffers.")
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.epilog = (f"exit status: 0 all done; {EXIT_SKIPPED} some sequences skipped (no target maps for them, listed "
+                "at the end); 2 invalid option or --config; 1 any other error. Reruns resume finished buffers.")
     p.add_argument("frames", help="folder of frames, video file, or folder of sequence folders")
     p.add_argument("--target", required=True,
                    help="registered target name, `precomputed:ROOT`, or `<method>:ROOT` for published maps")
@@ -342,10 +277,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                     "(e.g. {\"period\": 5, \"finetune\": {...}})")
     p.add_argument("--buffer-size", type=positive_int, help="frames per buffer (default 100)")
     p.add_argument("--name", help="sequence name used to look up maps (default: the folder name)")
-    p.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1'…")
-    p.add_argument("--seed", type=seed_int, default=0, help="same seed → same maps on CPU (0 … 2**63-1)")
+    add_device_argument(p)
+    add_seed_argument(p)
     add_threads_argument(p)
     add_engine_arguments(p)
     p.add_argument("--overwrite", action="store_true", help="replace results made with other settings")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
+    add_quiet_argument(p)

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import InputError, UsageError
 from ..io import atomic_write_bytes, check_output_dir, no_nan
+from ._common import add_quiet_argument
 
 _COLS = ("frames", "maxF", "meanF", "adpF", "S", "MAE", "maxE", "meanE", "adpE", "wF")
 
@@ -95,14 +96,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "eval",
-        help="score saliency maps against ground truth (MAE, S, F, E, wF)",
-        description="Score PRED_ROOT/<seq>/<stem>.png maps against the GT of a dataset, matched by sequence and "
-                    "frame stem. Numbers follow pysodmetrics 1.6.2 (uint8 maps, gt > 128, per-image min-max, "
-                    "beta^2 = 0.3, S alpha = 0.5).",
-    )
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pred", required=True, nargs="+", metavar="PRED_ROOT",
                    help="folder(s) of maps, one sub-folder per sequence; several (or NAME=PATH) compare methods")
     p.add_argument("--gt", required=True, metavar="GT_ROOT", help="dataset root (DAVIS root or DAVSOD-layout root)")
@@ -117,5 +111,4 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--summary", action="store_true", help="print only the overall row")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: fastest on busy machines; 0 keeps torch's default)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
+    add_quiet_argument(p)

@@ -42,11 +42,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="fine-tune on one buffer of a video and export that model (ONNX, TorchScript)",
-                       description="Fine-tune the spatial model on one buffer of a video, as `boost` does, and export "
-                                   "the adapted model as ONNX and/or TorchScript with its preprocessing.json, to "
-                                   "run fast on the rest of the video outside PyTorch (docs/streams_export.md).")
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("frames", help="folder of frames or video file")
     p.add_argument("--out", required=True, help="folder for spatial.onnx, spatial.pt and preprocessing.json")
     p.add_argument("--buffer", type=int, default=0, help="which buffer to adapt on (default 0, the first)")
@@ -54,4 +50,3 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="formats to write: spatial.onnx, spatial.pt (TorchScript)")
     p.add_argument("--maps", action="store_true", help="also write the buffer's boosted maps to <out>/maps")
     add_booster_args(p)
-    p.set_defaults(func=run)

@@ -26,11 +26,5 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "plugins", help="list registered targets, flow backends and spatial models",
-        description="List every registered target, flow backend and spatial model with the plugin that provides "
-                    "it. Third-party plugins register through the `vsodboost` entry-point group "
-                    "(docs/plugins.md); their targets are then usable as --target NAME and adapters.NAME(...).")
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(func=run)

@@ -11,8 +11,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..presets import PRESETS
-from .boost import (add_threads_argument, apply_threads, load_config, parse_target, parse_target_args, positive_int,
-                    seed_int)
+from ._common import add_device_argument, add_seed_argument, add_threads_argument, apply_threads, positive_int
+from .boost import load_config, parse_target, parse_target_args
 
 
 def add_booster_args(p: argparse.ArgumentParser) -> None:
@@ -29,8 +29,8 @@ def add_booster_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="JSON file with BoostConfig fields laid over the preset's")
     p.add_argument("--buffer-size", type=positive_int, help="frames per buffer (default: the config's, 100)")
     p.add_argument("--name", help="sequence name a maps-mode target looks up (default: from the source)")
-    p.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1'…")
-    p.add_argument("--seed", type=seed_int, default=0, help="same seed → same maps on CPU (0 … 2**63-1)")
+    add_device_argument(p)
+    add_seed_argument(p)
     add_threads_argument(p)
 
 
@@ -100,11 +100,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("stream", help="boost a camera, video file/URL or folder buffer by buffer while reading it",
-                       description="Boost a camera, a video file or URL, or a folder of frames buffer by buffer while "
-                                   "reading it: each buffer's maps are written as soon as it is done, with its "
-                                   "latency in stream.json (docs/streams_export.md).")
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", help="camera index (0, 1…), video file, URL OpenCV opens, or folder of frames")
     p.add_argument("--out", required=True, help="output folder: <frame>.png per frame and stream.json")
     add_booster_args(p)
@@ -114,4 +110,3 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=float, default=25.0, help="frame rate of side_by_side.mp4")
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty --out")
     p.add_argument("--quiet", action="store_true", help="no line per buffer")
-    p.set_defaults(func=run)

@@ -1,5 +1,6 @@
 """``vsodboost train``: train the networks of the method. ``train mqpm`` trains the motion quality prediction
-module; each network is a sub-sub-command registered in :data:`TRAINERS` (``name → add_parser(subparsers)``).
+module; each network is a sub-sub-command registered in :data:`TRAINERS` (``name → (help, description,
+add_arguments, run)``). The options' defaults are the library's (``TrainConfig``, ``pretrain_spatial``), read here.
 
 Example::
 
@@ -11,13 +12,14 @@ Interrupted runs resume when the same command is run again (``--restart`` starts
 from __future__ import annotations
 
 import argparse
+import inspect
 import logging
 import shutil
-from typing import Callable
+from typing import Any, Callable
 
 from ..errors import InputError
 
-__all__ = ["add_parser", "TRAINERS"]
+__all__ = ["add_arguments", "run", "TRAINERS", "spatial_defaults"]
 
 
 def _run_mqpm(args: argparse.Namespace) -> int:
@@ -40,19 +42,18 @@ def _run_mqpm(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_mqpm(sub: argparse._SubParsersAction) -> None:
+def _add_mqpm(p: argparse.ArgumentParser) -> None:
+    from ..mqpm.theta import DEFAULT_THETA
     from ..mqpm.train import TrainConfig
 
     d = TrainConfig()
-    p = sub.add_parser("mqpm", help="train the motion quality prediction module (MQPM) on flow images",
-                       description="Flows of every annotated frame are computed once and cached; MQS (Eq. 1) and "
-                                   "labels (Eqs. 2-4) are computed over the training set; the network is trained "
-                                   "with Adam on Eq. 5 with random horizontal flips.")
     p.add_argument("--data", action="append", required=True, metavar="ROOT",
                    help="dataset root in DAVIS or DAVSOD layout (repeatable)")
     p.add_argument("--flow", default=d.flow, help=f"flow backend (see `vsodboost plugins`; default {d.flow})")
     p.add_argument("--out", required=True, help="the exported inference checkpoint (fp16)")
-    p.add_argument("--theta", default=d.theta, help="Θ of Eq. 1 (default: border-contrast)")
+    p.add_argument("--theta", default=d.theta,
+                   help=f"Θ of Eq. 1: a name from vsodboost.mqpm.list_thetas() (default: {d.theta!r}, which is "
+                        f"{DEFAULT_THETA})")
     p.add_argument("--encoder", default=d.encoder, help=f"encoder (default {d.encoder}; or vgg16)")
     p.add_argument("--input-size", type=int, default=d.input_size, help="square training resolution, multiple of 32")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="flow images per step")
@@ -77,7 +78,6 @@ def _add_mqpm(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cache-max-side", type=int, default=d.cache_max_side, help="cached flow resolution")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--restart", action="store_true", help="discard last.pt/best.pt and start over")
-    p.set_defaults(func=_run_mqpm)
 
 
 def _run_spatial(args: argparse.Namespace) -> int:
@@ -95,39 +95,54 @@ def _run_spatial(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_spatial(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("spatial", help="saliency-pretrain the spatial model (Sec. V-C) on RGB frames + GT",
-                       description="Trains the Lite0 U-Net + MSDA (ImageNet encoder) on every annotated frame of "
-                                   "the given datasets (video sets and image saliency sets such as ECSSD or DUTS) "
-                                   "with BCE + IoU loss, flips and crops; writes an fp16 checkpoint loadable as "
-                                   "spatial=<path> or shipped as the `lite0` spatial model.")
+def spatial_defaults() -> dict[str, Any]:
+    """The keyword defaults of :func:`~vsodboost.spatial.pretrain.pretrain_spatial` (those that reproduce the
+    shipped ``spatial_lite0.pt``): the one source of ``vsodboost train spatial``'s defaults."""
+    from ..spatial.pretrain import pretrain_spatial
+
+    return {k: v.default for k, v in inspect.signature(pretrain_spatial).parameters.items()
+            if v.default is not inspect.Parameter.empty}
+
+
+def _add_spatial(p: argparse.ArgumentParser) -> None:
+    d = spatial_defaults()
     p.add_argument("--data", action="append", required=True, metavar="ROOT",
                    help="dataset root in DAVIS, DAVSOD or image (ECSSD: images/ + ground_truth_mask/) layout "
                         "(repeatable)")
     p.add_argument("--out", required=True, help="checkpoint to write (atomically)")
-    p.add_argument("--iterations", type=int, default=200, help="optimiser steps")
-    p.add_argument("--batch-size", type=int, default=6, help="frames per step")
-    p.add_argument("--lr", type=float, default=3e-4, help="Adam learning rate")
-    p.add_argument("--input-size", type=int, default=224, help="square training resolution, multiple of 32")
+    p.add_argument("--iterations", type=int, default=d["iterations"], help="optimiser steps")
+    p.add_argument("--batch-size", type=int, default=d["batch_size"], help="frames per step")
+    p.add_argument("--lr", type=float, default=d["lr"], help="Adam learning rate")
+    p.add_argument("--input-size", type=int, default=d["input_size"],
+                   help="square training resolution, multiple of 32")
     p.add_argument("--exclude", action="append", metavar="SEQ", help="leave this sequence out (repeatable)")
-    p.add_argument("--seed", type=int, default=0, help="seed of sampling and initialisation")
+    p.add_argument("--seed", type=int, default=d["seed"], help="seed of sampling and initialisation")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    p.set_defaults(func=_run_spatial)
 
 
-#: Networks trainable with ``vsodboost train <name>``: name → function adding its parser to the sub-parsers.
-TRAINERS: dict[str, Callable[[argparse._SubParsersAction], None]] = {"mqpm": _add_mqpm, "spatial": _add_spatial}
+#: Networks trainable with ``vsodboost train <name>``: name → (one-line help, description, add_arguments, run).
+TRAINERS: dict[str, tuple[str, str, Callable[[argparse.ArgumentParser], None],
+                          Callable[[argparse.Namespace], int]]] = {
+    "mqpm": ("train the motion quality prediction module (MQPM) on flow images",
+             "Flows of every annotated frame are computed once and cached; MQS (Eq. 1) and labels (Eqs. 2-4) are "
+             "computed over the training set; the network is trained with Adam on Eq. 5 with random horizontal "
+             "flips.", _add_mqpm, _run_mqpm),
+    "spatial": ("saliency-pretrain the spatial model (Sec. V-C) on RGB frames + GT",
+                "Trains the Lite0 U-Net + MSDA (ImageNet encoder) on every annotated frame of the given datasets "
+                "(video sets and image saliency sets such as ECSSD or DUTS) with BCE + IoU loss, flips and crops; "
+                "writes an fp16 checkpoint loadable as spatial=<path> or shipped as the `lite0` spatial model.",
+                _add_spatial, _run_spatial),
+}
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a network of the method (mqpm, spatial)",
-                       description="Train a network of the method: the MQPM on flow images, or saliency-pretrain "
-                                   "the spatial model. `vsodboost train NETWORK --help` lists its options.")
+def run(args: argparse.Namespace) -> int:
+    """``vsodboost train`` without a network."""
+    raise InputError(f"`vsodboost train` needs a network: one of {sorted(TRAINERS)}")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     inner = p.add_subparsers(dest="network", metavar="NETWORK", help="the network to train")
-    for add in TRAINERS.values():
-        add(inner)
-
-    def _no_network(args: argparse.Namespace) -> int:
-        raise InputError(f"`vsodboost train` needs a network: one of {sorted(TRAINERS)}")
-
-    p.set_defaults(func=_no_network)
+    for name, (help_line, description, add, run_network) in TRAINERS.items():
+        q = inner.add_parser(name, help=help_line, description=description)
+        add(q)
+        q.set_defaults(func=run_network)

@@ -29,29 +29,29 @@ def plot_curves(results: Mapping[str, Mapping[str, Any]], out_dir: str | os.Path
         raise InputError("--plot needs matplotlib: pip install 'vsodboost[plot]' (or pip install matplotlib)") from exc
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    fig, ax = plt.subplots(figsize=(5, 5))
-    for name, res in results.items():
-        c = res["curves"]
-        ax.plot(c["recall"], c["precision"], label=f"{name} (maxF {res['maxF']:.3f})")
-    ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.01), title=title or "precision-recall")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower left")
-    fig.tight_layout()
-    written.append(out / "pr_curve.png")
-    fig.savefig(written[-1], dpi=120)
-    plt.close(fig)
+    pr = [(res["curves"]["recall"], res["curves"]["precision"], f"{name} (maxF {res['maxF']:.3f})")
+          for name, res in results.items()]
+    fm = [(range(len(res["curves"]["F"])), res["curves"]["F"],
+           f"{name} (maxF {res['maxF']:.3f}, meanF {res['meanF']:.3f})") for name, res in results.items()]
+    return [
+        _draw(plt, out / "pr_curve.png", pr, (5, 5), "lower left", xlabel="recall", ylabel="precision",
+              xlim=(0, 1), ylim=(0, 1.01), title=title or "precision-recall"),
+        _draw(plt, out / "fmeasure_curve.png", fm, (6, 4), "lower center", xlabel="threshold (0-255)",
+              ylabel="F-measure (beta^2 = 0.3)", xlim=(0, 255), ylim=(0, 1.01),
+              title=title or "F-measure vs threshold"),
+    ]
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name, res in results.items():
-        f = res["curves"]["F"]
-        ax.plot(range(len(f)), f, label=f"{name} (maxF {res['maxF']:.3f}, meanF {res['meanF']:.3f})")
-    ax.set(xlabel="threshold (0-255)", ylabel="F-measure (beta^2 = 0.3)", xlim=(0, 255), ylim=(0, 1.01),
-           title=title or "F-measure vs threshold")
+
+def _draw(plt: Any, path: Path, lines: list[tuple[Any, Any, str]], figsize: tuple[float, float], legend: str,
+          **axes: Any) -> Path:
+    """One figure: a line per ``(x, y, label)``, axes set from ``axes``, a grid and a legend at ``legend``."""
+    fig, ax = plt.subplots(figsize=figsize)
+    for x, y, label in lines:
+        ax.plot(x, y, label=label)
+    ax.set(**axes)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower center")
+    ax.legend(loc=legend)
     fig.tight_layout()
-    written.append(out / "fmeasure_curve.png")
-    fig.savefig(written[-1], dpi=120)
+    fig.savefig(path, dpi=120)
     plt.close(fig)
-    return written
+    return path

@@ -53,7 +53,7 @@ def pretrain_spatial(
     iterations: int = 400,
     batch_size: int = 8,
     lr: float = 3e-4,
-    input_size: int = 256,
+    input_size: int = 224,
     exclude: Iterable[str] = (),
     seed: int = 0,
     log_every: int = 10,
