@@ -169,10 +169,9 @@ def _bench_run(dataset, out, **kw):
     from vsodboost.adapters import PrecomputedTarget
     from vsodboost.bench import run_bench
 
-    kw = {"mqpm": "default", "spatial": "lite0", **kw}
+    kw = {"mqpm": "default", "spatial": "lite0", "log": lambda s: None, **kw}
     return run_bench(dataset / "data", layout="davsod", target=PrecomputedTarget(dataset / "maps", name="synth"),
-                     out=out, config=BENCH_CONFIG, device="cpu", vis_frames=0, baselines=False, log=lambda s: None,
-                     **kw)
+                     out=out, config=BENCH_CONFIG, device="cpu", vis_frames=0, baselines=False, **kw)
 
 
 def test_bench_main_run_on_ray_gives_the_local_report_and_recordings(ray_session, dataset, tmp_path):
@@ -186,6 +185,19 @@ def test_bench_main_run_on_ray_gives_the_local_report_and_recordings(ray_session
     for key in ("target", "boosted"):
         assert {k: v for k, v in remote[key].items() if k != "maps"} == \
             {k: v for k, v in local[key].items() if k != "maps"}
+
+
+def test_bench_runs_every_protocol_on_ray_with_the_local_numbers(ray_session, dataset, tmp_path):
+    # Table III's three extra runs (MS pseudo-GT with random / MQPM frames, the control) go through the engine too
+    local = _bench_run(dataset, tmp_path / "local", protocols=("table3",))
+    lines: list[str] = []
+    remote = _bench_run(dataset, tmp_path / "ray", engine="ray", workers=2, protocols=("table3",), log=lines.append)
+    for run in ("main", "MS-MQPM", "MS+MQPM", "control"):  # each run went through the Ray engine
+        assert any(line.startswith(f"[{run} on ray] ") for line in lines), (run, lines)
+    runs = _maps(tmp_path / "local" / "runs")
+    assert {k.split("/")[0] for k in runs} == {"table3_ms_random", "table3_ms_mqpm", "table3_control"}
+    assert _maps(tmp_path / "ray" / "runs") == runs
+    assert remote["table3"]["rows"] == local["table3"]["rows"]
 
 
 def test_bench_on_ray_refuses_loaded_models(ray_session, dataset, tmp_path):

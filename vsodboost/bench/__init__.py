@@ -46,7 +46,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from ..booster import Booster, BoostConfig, run_to_dir, write_json_atomic
+from ..booster import Booster, BoostConfig, write_json_atomic
 from ..datasets import SequenceData, read_dataset
 from ..errors import InputError
 from ..metrics.accumulator import SODMetrics
@@ -140,14 +140,18 @@ def evaluate_subset(pred_root: Path, seqs: Iterable[SequenceData], keep: Callabl
     return metric.results(average="frame")
 
 
-def _worker_booster(target: Any, *, record: Path, theta: Any, mqpm: str, spatial: str, device: str,
-                    **kw: Any) -> Booster:
-    """The main run's Booster built in a worker process from names and paths (as :class:`_Models` loads them)."""
+def _run_booster(target: Any, *, kind: str, models: "_Models | None" = None, record: Path | None = None,
+                 theta: Any = "default", mqpm: Any, spatial: Any, device: str, **kw: Any) -> Booster:
+    """The Booster of one bench run: ``kind`` ``"main"`` (records target, motion, Θ and spatial maps under
+    ``record``), ``"random"`` (random frames, Table III's control rows) or ``"mqpm"`` (the Booster as it is).
+    ``models`` caches loaded weights in this process; without it (a Ray worker) they load from names or paths."""
     from ..booster import resolve_device
 
-    models = _Models(resolve_device(device))
-    return RecordingBooster(target, record=record, theta=theta, mqpm=models.mqpm(mqpm),
-                            spatial=models.spatial(spatial), device=device, **kw)
+    models = models or _Models(resolve_device(device))
+    kw.update(mqpm=models.mqpm(mqpm), spatial=models.spatial(spatial), device=device)
+    if kind == "main":
+        return RecordingBooster(target, record=record, theta=theta, **kw)
+    return RandomFramesBooster(target, **kw) if kind == "random" else Booster(target, **kw)
 
 
 def _weights_for(spec: Any, seq: str) -> Any:
@@ -293,10 +297,10 @@ def run_bench(
         baselines: also score the zero-shot spatial model and its fusion with the target (Table V rows).
         theta: the Θ of Eq. 1 whose maps of the flow are recorded as MS (``theta/``): Table III's baseline and the
             pseudo-GT of its MS rows; a registered name (:func:`vsodboost.mqpm.list_thetas`) or a callable.
-        engine, address, workers, threads: where the main run (Table V and what it records) runs —
-            :func:`vsodboost.engines.get_engine`; with ``"ray"`` each sequence is a Ray task that rebuilds the
-            Booster from ``mqpm``/``spatial`` names or paths (loaded models are refused) and ``threads`` torch
-            threads per worker. The other protocols' runs stay local (docs/engines.md).
+        engine, address, workers, threads: where the boosting runs of every protocol run —
+            :func:`vsodboost.engines.get_engine`; with ``"ray"`` the buffers of each run are Ray tasks that rebuild
+            the Booster from ``mqpm``/``spatial`` names or paths (loaded models are refused) with ``threads`` torch
+            threads per worker (docs/engines.md). Scoring and the zero-shot baselines run in this process.
     Returns:
         The report (also written to ``out/report.json``).
     """
@@ -319,57 +323,41 @@ def run_bench(
     models = _Models(dev)
     out.mkdir(parents=True, exist_ok=True)
 
-    def boost_main_on(eng: Any) -> dict[str, dict[str, Any]]:
-        """The main run on a distributed engine: one job per sequence, each with a picklable builder."""
+    def boost(kind: str, root: Path, *, flow_name: str = flow, config_: BoostConfig = cfg,
+              target_: Any = target, random_frames: bool = False) -> dict[str, dict[str, Any]]:
+        """One run of every sequence into ``root/<seq>``, on the engine: one job per sequence, whose Booster is
+        built where the job runs (Ray: from names and paths, so loaded models are refused)."""
         from ..engines import Job
 
+        how = "main" if kind == "main" else "random" if random_frames else "mqpm"
         jobs = []
         for seq in seqs:
             weights = {"mqpm": _weights_for(mqpm, seq.name), "spatial": _weights_for(spatial, seq.name)}
             loaded = [k for k, w in weights.items() if not isinstance(w, str)]
-            if loaded:
-                raise InputError(f"--engine {eng.name} rebuilds the models in each worker: give {' and '.join(loaded)} "
-                                 "as a name or a weights path, not a loaded model")
-            builder = functools.partial(_worker_booster, target, record=out, theta=theta, flow=flow,
-                                        config=cfg, preset=preset, device=str(dev), seed=seed, **weights)
-            jobs.append(Job(seq.name, seq.video(), str(out / "boosted" / seq.name), seq.name, spec=builder))
+            if loaded and runner.name != "local":
+                raise InputError(f"--engine {runner.name} rebuilds the models in each worker: give "
+                                 f"{' and '.join(loaded)} as a name or a weights path, not a loaded model")
+            builder = functools.partial(_run_booster, target_, kind=how, record=out, theta=theta, flow=flow_name,
+                                        config=config_, preset=preset, device=str(dev), seed=seed, **weights,
+                                        models=models if runner.name == "local" else None)
+            jobs.append(Job(seq.name, seq.video(), str(root / seq.name), seq.name, spec=builder))
         summaries: dict[str, dict[str, Any]] = {}
         t0 = time.perf_counter()
-        for job, outcome in eng.run(None, jobs, overwrite=overwrite):
+        for job, outcome in runner.run(None, jobs, overwrite=overwrite):
             if isinstance(outcome, Exception):
                 raise outcome
             summaries[job.sequence] = outcome
             n_buf, n_run = len(outcome["buffers_done"]), outcome["buffers_run"]
             state = "done earlier, skipped" if n_run == 0 else f"{n_run}/{n_buf} buffer(s) run"
-            log(f"[main on {eng.name}] {job.sequence}: {len(outcome['settings']['frames'])} frames, {state} "
-                f"({time.perf_counter() - t0:.1f} s since start)")
-        return summaries
-
-    def boost(kind: str, root: Path, *, flow_name: str = flow, config_: BoostConfig = cfg,
-              target_: Any = target, random_frames: bool = False) -> dict[str, dict[str, Any]]:
-        summaries: dict[str, dict[str, Any]] = {}
-        for seq in seqs:
-            kw = dict(flow=flow_name, mqpm=models.mqpm(_weights_for(mqpm, seq.name)),
-                      spatial=models.spatial(_weights_for(spatial, seq.name)), config=config_, preset=preset,
-                      device=dev, seed=seed)
-            if kind == "main":
-                b: Booster = RecordingBooster(target_, record=out, theta=theta, **kw)
-            elif random_frames:
-                b = RandomFramesBooster(target_, **kw)
-            else:
-                b = Booster(target_, **kw)
-            t0 = time.perf_counter()
-            summaries[seq.name] = run_to_dir(b, seq.video(), root / seq.name, name=seq.name, overwrite=overwrite)
-            n_buf, n_run = len(summaries[seq.name]["buffers_done"]), summaries[seq.name]["buffers_run"]
-            state = "done earlier, skipped" if n_run == 0 else f"{n_run}/{n_buf} buffer(s) run"
-            log(f"[{kind}] {seq.name}: {len(seq.frames)} frames, {state} ({time.perf_counter() - t0:.1f} s)")
+            log(f"[{kind}{'' if runner.name == 'local' else ' on ' + runner.name}] {job.sequence}: "
+                f"{len(outcome['settings']['frames'])} frames, {state} ({time.perf_counter() - t0:.1f} s since start)")
         return summaries
 
     def evaluate(root: Path) -> dict[str, Any]:
         return evaluate_folders(root, data, layout=layout, sequences=names, progress=False)
 
     # Table V: the main run (also records target, motion, Θ and the spatial model's own maps)
-    main = boost("main", out / "boosted") if runner.name == "local" else boost_main_on(runner)
+    main = boost("main", out / "boosted")
     _check_recorded(out, seqs, main)
     t0 = time.perf_counter()
     res_t, res_b = evaluate(out / "target"), evaluate(out / "boosted")

@@ -61,13 +61,13 @@ def add_engine_arguments(p: argparse.ArgumentParser, what: str = "the sequences"
     """``--engine local|ray``, ``--address``, ``--workers`` (docs/engines.md)."""
     p.add_argument("--engine", default="local", choices=("local", "ray"),
                    help=f"where {what} run: local (default), one sequence after another in this process; ray, each "
-                        "sequence a Ray task (pip install \"vsodboost[ray]\"), same maps, resumable under either — "
+                        "buffer a Ray task (pip install \"vsodboost[ray]\"), same maps, resumable under either — "
                         "docs/engines.md")
     p.add_argument("--address", default=None,
                    help="with --engine ray: join this Ray cluster ('auto', 'ray://HOST:10001'); default: start a "
                         "local Ray with --workers CPUs")
     p.add_argument("--workers", type=positive_int, default=None,
-                   help="with --engine ray: worker processes (at most this many sequences at once; default: the "
+                   help="with --engine ray: worker processes (at most this many buffers at once; default: the "
                         "CPU count); each uses --threads torch threads")
 
 

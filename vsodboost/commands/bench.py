@@ -82,7 +82,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="same seed → same maps on CPU")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: fastest on busy machines; 0 keeps torch's default)")
-    add_engine_arguments(p, what="the main run (Table V and the maps it records; the other protocols run locally)")
+    add_engine_arguments(p, what="the boosting runs of every protocol (scoring and the zero-shot baselines run here)")
     p.add_argument("--overwrite", action="store_true", help="replace results made with other settings")
     p.add_argument("--no-record-command", dest="record_command", action="store_false",
                    help="do not write the command line into the report")
