@@ -424,6 +424,30 @@ def test_folder_from_before_work_max_side_resumes_only_where_nothing_would_be_re
     assert _key_diff(big, new) == ["config.work_max_side: (absent) → 1280"]
 
 
+def test_a_folder_mined_by_another_frame_selector_is_refused_and_an_old_folder_resumes_with_the_default(clip,
+                                                                                                       tmp_path):
+    """The frame selector changes which frames teach, so the maps: it is part of the resume key. A folder written
+    before it was recorded resumes with the default (the only selector `vsodboost boost` had) and no other."""
+    from vsodboost.bench._runs import random_frames
+
+    frames, target = clip
+    first = run_to_dir(_booster(ArrayTarget(target)), frames, tmp_path, name="demo")
+    assert first["settings"]["selector"] == "vsodboost.mining.mqpm_selector"
+    random = _booster(ArrayTarget(target))
+    random.selector = random_frames
+    with pytest.raises(ResumeError, match=r"frame selector: vsodboost.mining.mqpm_selector → "
+                                          r"vsodboost.bench._runs.random_frames"):
+        run_to_dir(random, frames, tmp_path, name="demo")
+    state = json.loads((tmp_path / "vsodboost.json").read_text())
+    del state["settings"]["selector"]  # as written before the selector was recorded
+    (tmp_path / "vsodboost.json").write_text(json.dumps(state))
+    again = run_to_dir(_booster(ArrayTarget(target)), frames, tmp_path, name="demo")
+    assert again["buffers_run"] == 0 and again["buffers_done"] == first["buffers_done"]
+    (tmp_path / "vsodboost.json").write_text(json.dumps(state))
+    with pytest.raises(ResumeError, match=r"frame selector: \(absent\) → vsodboost.bench._runs.random_frames"):
+        run_to_dir(random, frames, tmp_path, name="demo")
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # the command line: options refused up front, one clean line, exit status
 def _cli(argv, capsys):

@@ -1,14 +1,15 @@
 """Boost a video into a folder, buffer by buffer, resumably (docs/reliability.md, "Resume").
 
 :func:`run_to_dir` drives :meth:`Booster.run_buffer` and writes each buffer's maps as it completes; a rerun with the
-same settings — the *resume key*: sequence, frames, config, target identity, flow, weights, seed — skips the buffers
-already written. The key's parts (:func:`target_identity`, :func:`weights_identity`) are public so a target can be
-checked against them.
+same settings — the *resume key*: sequence, frames, config, target identity, flow, weights, seed, frame selector —
+skips the buffers already written. The key's parts (:func:`target_identity`, :func:`weights_identity`,
+:func:`selector_identity`) are public so a target can be checked against them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ import torch
 from ._steps import IterationProgress
 from .errors import InputError, NoMatchingMapsError, ResumeError, TargetError
 from .io import check_output_dir, clean_partials, fsync_dir, map_is_complete, write_json_atomic, write_map_atomic
+from .mining import mqpm_selector
 from .target import explain_no_match
 from .video import Video, VideoLike
 
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
     from .booster import Booster
 
 __all__ = ["run_to_dir", "open_run", "run_buffer_to_dir", "SequenceRun", "target_identity", "weights_identity",
-           "KEY_FORMAT", "STATE_FILE"]
+           "selector_identity", "KEY_FORMAT", "STATE_FILE"]
 
 #: The state file of an output folder: the resume key and the buffers done.
 STATE_FILE = "vsodboost.json"
@@ -106,7 +108,7 @@ KEY_FORMAT = 2
 
 _LABELS = {"format": "resume-key format", "sequence": "sequence name", "frames": "frames", "config": "config",
            "target": "target", "target.root": "target maps root", "flow": "flow backend", "seed": "seed",
-           "mqpm": "MQPM weights", "spatial": "spatial model weights"}
+           "mqpm": "MQPM weights", "spatial": "spatial model weights", "selector": "frame selector"}
 
 
 def _short(v: Any) -> str:
@@ -142,14 +144,28 @@ _ADDED_FIELDS: dict[str, Callable[[Any, Video], bool]] = {
 
 def _upgraded(old: Any, new: Mapping[str, Any], video: Video) -> Any:
     """``old`` with every config field of :data:`_ADDED_FIELDS` it lacks filled in from ``new`` when that value
-    reproduces the old behaviour on ``video``; otherwise ``old`` unchanged (and the difference is reported)."""
+    reproduces the old behaviour on ``video``, and without a ``selector`` (keys written before it was recorded)
+    the default selector's when ``new`` uses the default; otherwise ``old`` unchanged (the difference is reported)."""
     if not isinstance(old, dict) or not isinstance(old.get("config"), dict):
         return old
     cfg = dict(old["config"])
     for name, same in _ADDED_FIELDS.items():
         if name not in cfg and name in new["config"] and same(new["config"][name], video):
             cfg[name] = new["config"][name]
-    return {**old, "config": cfg}
+    old = {**old, "config": cfg}
+    if "selector" not in old and new.get("selector") == _DEFAULT_SELECTOR:
+        old["selector"] = _DEFAULT_SELECTOR
+    return old
+
+
+def selector_identity(selector: Any) -> str:
+    """What identifies a frame selector in the resume key: a function's module and name, else its repr."""
+    if inspect.isfunction(selector) or inspect.isbuiltin(selector):
+        return f"{selector.__module__}.{selector.__qualname__}"
+    return _stable_repr(selector)
+
+
+_DEFAULT_SELECTOR = selector_identity(mqpm_selector)
 
 
 def _flow_identity(flow: Any) -> Any:
@@ -164,6 +180,7 @@ def _settings_key(booster: "Booster", video: Video) -> dict[str, Any]:
         "config": booster.config.to_dict(), "target": target_identity(booster.target),
         "flow": _flow_identity(booster.flow), "seed": booster.seed,
         "mqpm": weights_identity(booster.mqpm), "spatial": weights_identity(booster.spatial),
+        "selector": selector_identity(booster.selector),  # which frames are mined changes the maps
     })
 
 
