@@ -448,6 +448,30 @@ def test_a_folder_mined_by_another_frame_selector_is_refused_and_an_old_folder_r
         run_to_dir(random, frames, tmp_path, name="demo")
 
 
+def test_the_runners_steps_in_any_buffer_order_give_run_to_dirs_bytes_and_state(clip, tmp_path):
+    """The Ray engine runs a sequence's buffers in whatever order its workers free up: open_run, then
+    run_buffer_to_dir + record per buffer, then finish. Last buffer first must give run_to_dir's maps and records,
+    and a run stopped after that buffer resumes with the others only."""
+    from vsodboost.runner import open_run, run_buffer_to_dir
+
+    frames, target = clip
+    ref = run_to_dir(_booster(ArrayTarget(target)), frames, tmp_path / "ref", name="demo")
+    booster = _booster(ArrayTarget(target))
+    video = booster.load(frames, name="demo")
+    run = open_run(booster, video, tmp_path / "out")
+    assert run.todo == [0, 1] and json.loads((tmp_path / "out" / "vsodboost.json").read_text())["buffers_done"] == {}
+    run.record(1, run_buffer_to_dir(booster, video, run, 1))  # the last buffer first; then "killed"
+    again = open_run(_booster(ArrayTarget(target)), video, tmp_path / "out")
+    assert again.todo == [0] and list(again.summary["buffers_done"]) == ["6:12"]
+    again.record(0, run_buffer_to_dir(booster, video, again, 0))
+    done = again.finish(booster, video)
+    maps = lambda d: {p.name: p.read_bytes() for p in sorted(d.glob("*.png"))}  # noqa: E731
+    assert maps(tmp_path / "out") == maps(tmp_path / "ref") and len(maps(tmp_path / "ref")) == len(frames)
+    strip = lambda s: {t: {k: v for k, v in b.items() if k != "timings"} for t, b in s["buffers_done"].items()}  # noqa
+    assert strip(done) == strip(ref) and done["complete"] and done["warnings"] == ref["warnings"]
+    assert done["settings"] == ref["settings"]
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # the command line: options refused up front, one clean line, exit status
 def _cli(argv, capsys):
