@@ -305,3 +305,25 @@ def test_ray_schedule_reports_a_failed_step_and_runs_no_more_of_that_job():
     assert out["b"] == {"sequence": "b", "recorded": [0]}
     assert ("finish", "a", -1) not in ray.submitted
     assert [s for s in ray.submitted if s[:2] == ("buffer", "a")] == [("buffer", "a", 0)]  # one worker: no others
+
+
+def test_a_ray_worker_sets_its_torch_and_opencv_threads_once_and_reuses_its_booster(monkeypatch):
+    # OpenCV's own pool (DIS flow, resizing) woke ~200 times a second per worker and pre-empted the other worker's
+    # fine-tuning: a worker keeps to `threads` threads of both libraries (docs/engines.md)
+    import cv2
+    import torch
+
+    from vsodboost import engines
+
+    before = torch.get_num_threads(), cv2.getNumThreads()
+    built = []
+    monkeypatch.setattr(engines, "_WORKER_BOOSTERS", {})
+    try:
+        cv2.setNumThreads(4)
+        spec = lambda: built.append(object()) or built[-1]  # noqa: E731 - a builder
+        first = engines._worker_booster(spec, 1)
+        assert torch.get_num_threads() == 1 and cv2.getNumThreads() == 1
+        assert engines._worker_booster(spec, 1) is first and len(built) == 1  # built once per worker and spec
+    finally:
+        torch.set_num_threads(before[0])
+        cv2.setNumThreads(before[1])

@@ -129,6 +129,9 @@ def _worker_booster(spec: Any, threads: int) -> "Booster":
 
     if threads:
         torch.set_num_threads(threads)  # this worker process only: workers do not oversubscribe the cores
+        import cv2
+
+        cv2.setNumThreads(threads)  # OpenCV's own pool (DIS flow, resizing) too
     key = repr(spec)
     booster = _WORKER_BOOSTERS.get(key)
     if booster is None:
