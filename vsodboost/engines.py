@@ -178,9 +178,9 @@ class RayEngine:
     Without ``address`` a local Ray starts with ``num_cpus=workers`` (default: this machine's CPU count) and is shut
     down afterwards; with ``address`` (``"auto"``, ``"ray://host:10001"``, ``"host:6379"``) the run joins that
     cluster, whose nodes must have vsodboost and the data and output paths (shared storage). When Ray is already
-    initialised in this process, that session is used and left running. ``threads`` torch threads per worker
-    (default 1; 0 leaves Ray's setting, which is ``OMP_NUM_THREADS=1`` for a one-CPU task); each task asks for one
-    CPU, and at most ``workers`` tasks are in flight.
+    initialised in this process, that session is used and left running. ``threads``: torch and OpenCV threads per
+    worker (default 1; 0 leaves the libraries' settings); each task asks for one CPU, and at most ``workers`` tasks
+    are in flight.
     """
 
     name = "ray"
