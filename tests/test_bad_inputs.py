@@ -448,6 +448,21 @@ def test_a_folder_mined_by_another_frame_selector_is_refused_and_an_old_folder_r
         run_to_dir(random, frames, tmp_path, name="demo")
 
 
+def test_a_folder_from_before_finetune_autocast_resumes_in_float32_only(clip, tmp_path):
+    """finetune.autocast came later: a key without it is the float32 ("off") run; a bf16 run is refused."""
+    frames, target = clip
+    first = run_to_dir(_booster(ArrayTarget(target)), frames, tmp_path, name="demo")
+    state = json.loads((tmp_path / "vsodboost.json").read_text())
+    del state["settings"]["config"]["finetune"]["autocast"]  # as written before the field existed
+    (tmp_path / "vsodboost.json").write_text(json.dumps(state))
+    again = run_to_dir(_booster(ArrayTarget(target)), frames, tmp_path, name="demo")
+    assert again["buffers_run"] == 0 and again["buffers_done"] == first["buffers_done"]
+    (tmp_path / "vsodboost.json").write_text(json.dumps(state))
+    bf16 = _booster(ArrayTarget(target), config=_config(buffer_size=6, finetune={"autocast": "bf16"}))
+    with pytest.raises(ResumeError, match=r"config.finetune.autocast: \(absent\) → bf16"):
+        run_to_dir(bf16, frames, tmp_path, name="demo")
+
+
 def test_the_runners_steps_in_any_buffer_order_give_run_to_dirs_bytes_and_state(clip, tmp_path):
     """The Ray engine runs a sequence's buffers in whatever order its workers free up: open_run, then
     run_buffer_to_dir + record per buffer, then finish. Last buffer first must give run_to_dir's maps and records,

@@ -74,6 +74,23 @@ def test_finetune_trains_a_copy_and_lowers_the_loss(net):
     assert inside > outside  # it learned where the object is
 
 
+def test_bf16_autocast_trains_and_predicts_close_to_float32_and_off_is_float32(net):
+    # FinetuneConfig.autocast (for CUDA; CPU autocast exercises the same code path here)
+    frames, targets = _data()
+    kw = dict(iterations=3, batch_size=2, input_size=64)
+    tuned32, losses32 = finetune(net, frames, targets, FinetuneConfig(**kw), seed=0)
+    tuned16, losses16 = finetune(net, frames, targets, FinetuneConfig(**kw, autocast="bf16"), seed=0)
+    assert all(np.isfinite(losses16)) and losses16 != losses32  # bf16 really ran
+    assert np.allclose(losses16, losses32, rtol=0.05, atol=0.02)
+    p32 = predict_maps(tuned32, frames, input_size=64)
+    p16 = predict_maps(tuned32, frames, input_size=64, autocast_mode="bf16")
+    assert p16.dtype == torch.float32 and p16.shape == p32.shape
+    assert 0 < float((p16 - p32).abs().max()) < 0.05  # bf16 rounding, nothing more
+    assert torch.equal(predict_maps(tuned32, frames, input_size=64, autocast_mode="off"), p32)
+    with pytest.raises(InputError, match="finetune.autocast"):
+        FinetuneConfig(autocast="fp8")
+
+
 def test_decoder_only_finetuning_keeps_the_encoder(net):
     frames, targets = _data()
     cfg = FinetuneConfig(iterations=2, batch_size=2, input_size=64, train_layers="decoder")

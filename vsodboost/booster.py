@@ -145,7 +145,7 @@ class Booster:
                                              callback=on_iteration)
                     tuned = model
             with clock("predict"):  # timed apart: Table VIII's FPS is inference only
-                maps = predict_maps(model, frames, input_size=cfg.input_size, batch=cfg.predict_batch)
+                maps = predict_maps(model, frames, **cfg.predict_args())
                 if self.device.type == "cuda":
                     torch.cuda.synchronize()
         return maps, losses, tuned
@@ -183,8 +183,7 @@ class Booster:
             keep = sel.keep_target or bool(why)
             cfg = self.config.finetune
             boosted = fuse_buffer(maps, target_maps, self.config.fusion, keep_target=keep, pretrained=lambda idx:
-                                  predict_maps(self.spatial, frames[idx], input_size=cfg.input_size,
-                                               batch=cfg.predict_batch))
+                                  predict_maps(self.spatial, frames[idx], **cfg.predict_args()))
             own = boosted if keep or self.config.fusion == "replace" else [m.numpy() for m in maps]  # "replace"
         report = BufferReport(start, stop, [start + i for i in sel.indices], len(sel.candidates), sel.fallback or keep,
                               warnings, dict(clock), [round(x, 5) for x in losses])

@@ -40,6 +40,9 @@ class FinetuneConfig:
     deep_supervision: bool = True  # models returning (fused, side maps) in training (U²-Net) learn on every side map
     grad_clip: float = 0.5  # as the authors' code (clip by value)
     predict_batch: int = 8
+    # "bf16": the forward passes of fine-tuning and prediction under torch.autocast(bfloat16) — for CUDA (less memory,
+    # tensor cores); "off": float32, the measured default (docs/booster.md, "Speed")
+    autocast: Literal["off", "bf16"] = "off"
 
     def __post_init__(self) -> None:
         w = "finetune."
@@ -58,6 +61,11 @@ class FinetuneConfig:
         check_bool(w + "deep_supervision", self.deep_supervision)
         _set(self, "grad_clip", check_float(w + "grad_clip", self.grad_clip, lo=0.0, hint=" (0 disables clipping)"))
         _set(self, "predict_batch", check_int(w + "predict_batch", self.predict_batch, lo=1))
+        check_choice(w + "autocast", self.autocast, ("off", "bf16"))
+
+    def predict_args(self) -> dict[str, Any]:
+        """How :func:`~vsodboost.spatial.finetune.predict_maps` runs under this config (size, batch, autocast)."""
+        return {"input_size": self.input_size, "batch": self.predict_batch, "autocast_mode": self.autocast}
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,8 @@ def _key_diff(old: Any, new: Any, path: str = "") -> list[str]:
 _ADDED_FIELDS: dict[str, Callable[[Any, Video], bool]] = {
     # working resolution (vsodboost/workres.py): no frame is resized when it fits, so the maps are byte-identical
     "work_max_side": lambda v, video: v == 0 or max(video.height, video.width) <= v,
+    # bfloat16 autocast of the spatial model: "off" is the float32 every earlier run used
+    "finetune.autocast": lambda v, video: v == "off",
 }
 
 
@@ -148,10 +150,17 @@ def _upgraded(old: Any, new: Mapping[str, Any], video: Video) -> Any:
     the default selector's when ``new`` uses the default; otherwise ``old`` unchanged (the difference is reported)."""
     if not isinstance(old, dict) or not isinstance(old.get("config"), dict):
         return old
-    cfg = dict(old["config"])
+    cfg = json.loads(json.dumps(old["config"]))  # a deep copy: nested sections are filled in too
     for name, same in _ADDED_FIELDS.items():
-        if name not in cfg and name in new["config"] and same(new["config"][name], video):
-            cfg[name] = new["config"][name]
+        *path, leaf = name.split(".")
+        have, want = cfg, new["config"]
+        for part in path:
+            have, want = have.get(part), want.get(part) if isinstance(want, dict) else None
+            if not isinstance(have, dict):
+                break
+        else:
+            if isinstance(want, dict) and leaf not in have and leaf in want and same(want[leaf], video):
+                have[leaf] = want[leaf]
     old = {**old, "config": cfg}
     if "selector" not in old and new.get("selector") == _DEFAULT_SELECTOR:
         old["selector"] = _DEFAULT_SELECTOR

@@ -495,7 +495,8 @@ def _zero_shot_baselines(out: Path, seqs: Sequence[SequenceData], spatial_of: Ca
         for s in range(0, len(todo), cfg.finetune.predict_batch):
             idx = todo[s: s + cfg.finetune.predict_batch]
             frames = torch.stack([video.tensor(i, i + 1)[0] for i in idx])
-            maps = predict_maps(model, frames, input_size=cfg.finetune.input_size)
+            maps = predict_maps(model, frames, input_size=cfg.finetune.input_size,
+                                autocast_mode=cfg.finetune.autocast)
             for i, m in zip(idx, maps.numpy()):
                 n = video.names[i]
                 write_map_atomic(zs / seq.name / f"{n}.png", m)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 from dataclasses import asdict
@@ -14,7 +15,7 @@ from torch import nn
 from ..config import FinetuneConfig  # re-exported: its home is vsodboost.config
 from ..errors import InputError
 
-__all__ = ["FinetuneConfig", "finetune", "predict_maps", "otsu_threshold"]
+__all__ = ["FinetuneConfig", "finetune", "predict_maps", "otsu_threshold", "autocast"]
 
 
 def otsu_threshold(m: torch.Tensor, bins: int = 256) -> torch.Tensor:
@@ -116,12 +117,13 @@ def finetune(model: nn.Module, frames: torch.Tensor, targets: torch.Tensor, cfg:
     for _ in range(cfg.iterations):
         idx = torch.randint(0, k, (min(cfg.batch_size, max(k, 2)),), generator=gen)
         x, y = _batch(frames, targets, idx.to(frames.device), cfg, gen)
-        out = tuned(x)
-        logits = out[0] if isinstance(out, tuple) else out
-        loss = _loss(logits, y, cfg.loss)
-        if cfg.deep_supervision and isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], (list, tuple)):
-            # U²-Net's deep supervision (Qin et al. 2020, Eq. 1): the fused map and every side map, equal weights
-            loss = loss + sum(_loss(side, y, cfg.loss) for side in out[1])
+        with autocast(device, cfg.autocast):
+            out = tuned(x)
+            logits = out[0] if isinstance(out, tuple) else out
+            loss = _loss(logits.float(), y, cfg.loss)
+            if cfg.deep_supervision and isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], (list, tuple)):
+                # U²-Net's deep supervision (Qin et al. 2020, Eq. 1): the fused map and every side map, equal weights
+                loss = loss + sum(_loss(side.float(), y, cfg.loss) for side in out[1])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
@@ -136,17 +138,27 @@ def finetune(model: nn.Module, frames: torch.Tensor, targets: torch.Tensor, cfg:
     return tuned, losses
 
 
+def autocast(device: torch.device, mode: str) -> Any:
+    """``FinetuneConfig.autocast``: ``"bf16"`` → ``torch.autocast`` to bfloat16 on ``device``; ``"off"`` → float32."""
+    if mode == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 @torch.no_grad()
-def predict_maps(model: nn.Module, frames: torch.Tensor, *, input_size: int, batch: int = 8) -> torch.Tensor:
-    """Saliency maps of uint8 frames (N,3,H,W) → float (N,H,W) in [0,1] at frame size (sigmoid, bilinear back)."""
+def predict_maps(model: nn.Module, frames: torch.Tensor, *, input_size: int, batch: int = 8,
+                 autocast_mode: str = "off") -> torch.Tensor:
+    """Saliency maps of uint8 frames (N,3,H,W) → float (N,H,W) in [0,1] at frame size (sigmoid, bilinear back), in
+    batches of ``batch``; ``autocast_mode="bf16"`` runs the model under bfloat16 autocast (maps stay float32)."""
     model.eval()
     device = next(model.parameters()).device
     h, w = frames.shape[-2:]
     out = []
     for s in range(0, frames.shape[0], batch):
         x = _resize(frames[s: s + batch].to(device).float() / 255.0, input_size)
-        y = model(x)
-        logits = y[0] if isinstance(y, tuple) else y
+        with autocast(device, autocast_mode):
+            y = model(x)
+        logits = (y[0] if isinstance(y, tuple) else y).float()
         out.append(F.interpolate(torch.sigmoid(logits), size=(h, w), mode="bilinear", align_corners=False)[:, 0])
     return torch.cat(out).float().cpu()
 
