@@ -1,9 +1,10 @@
 """The spatial saliency model of Sec. V-C: pretrained once on saliency data, then, for every buffer, a *fresh copy*
 is fine-tuned on the mined frames with the target's maps as pseudo ground truth and run on every frame.
 
-Registry entries (``vsodboost plugins``): ``default`` (the paper's model: the MQPM localization branch on RGB, Lite0
-encoder, saliency-pretrained weights shipped in the package), ``lite0_imagenet`` (same network, ImageNet encoder
-only), ``vgg16`` (VGG-16 encoder as in the paper, needs its ImageNet weights), ``timm_unet`` (any registered encoder,
+Registry entries (``vsodboost plugins``): ``default`` (= ``u2netp``, the strongest shipped model), ``u2netp``
+(U²-Net-p, DUTS-trained by its authors, shipped), ``lite0`` (the paper's model: the MQPM localization branch on RGB,
+Lite0 encoder, saliency-pretrained on ECSSD, shipped; the ``fast`` preset), ``lite0_imagenet`` (same network, ImageNet
+encoder only), ``vgg16`` (VGG-16 encoder as in the paper, needs its ImageNet weights), ``timm_unet`` (any registered encoder,
 ``register_encoders``, random or ImageNet init). Third-party models register through
 ``register_spatial_models``; a factory returns an ``nn.Module`` mapping float RGB [0,1] (B,3,H,W) to logits
 (B,1,H,W), with a ``config`` holding ``input_size``.
