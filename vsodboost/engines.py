@@ -150,7 +150,8 @@ def _ray_step(step: str, spec: Any, job: Job, threads: int, run: Any = None, b: 
 
     try:
         booster = _worker_booster(spec, threads)
-        video = booster.load(job.frames, name=job.name or job.sequence)
+        # the target's coverage is checked once, when the sequence is opened, not again for each buffer
+        video = booster.load(job.frames, name=job.name or job.sequence, check_coverage=step == "open")
         if step == "open":
             return True, open_run(booster, video, job.out, overwrite=overwrite)
         if step == "buffer":

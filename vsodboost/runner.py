@@ -215,8 +215,6 @@ class SequenceRun:
     """
 
     out: Path
-    name: str
-    size: tuple[int, int]
     spans: list[tuple[int, int]]
     todo: list[int]
     summary: dict[str, Any]
@@ -285,12 +283,14 @@ def open_run(booster: "Booster", video: Video, out_dir: str | os.PathLike[str], 
         _log.info("removed %d temporary file(s) a killed run left in %s", len(removed), out)
     size = (video.height, video.width)
     spans = list(video.buffers(booster.config.buffer_size))
-    kept = {f"{start}:{stop}" for start, stop in spans if f"{start}:{stop}" in done
-            and all(map_is_complete(out / f"{n}.png", size) for n in video.names[start:stop])}
-    todo = [b for b, (start, stop) in enumerate(spans) if f"{start}:{stop}" not in kept]
-    run = SequenceRun(out, video.name, size, spans, todo, {
-        "settings": key, "buffers_done": {t: r for t, r in done.items() if t in kept},
-        "provenance": booster.provenance(), "warnings": [], "complete": False, "buffers_run": 0})
+    run = SequenceRun(out, spans, [], {"settings": key, "buffers_done": {}, "provenance": booster.provenance(),
+                                       "warnings": [], "complete": False, "buffers_run": 0})
+    for b, (start, stop) in enumerate(spans):
+        tag = run.tag(b)
+        if tag in done and all(map_is_complete(out / f"{n}.png", size) for n in video.names[start:stop]):
+            run.summary["buffers_done"][tag] = done[tag]
+        else:
+            run.todo.append(b)
     run.summary["warnings"] = run._warnings()
     write_json_atomic(state_file, run.summary)  # before the first map: a run killed mid-buffer is resumable
     return run
