@@ -41,7 +41,7 @@ class FinetuneConfig:
     grad_clip: float = 0.5  # as the authors' code (clip by value)
     predict_batch: int = 8
     # "bf16": the forward passes of fine-tuning and prediction under torch.autocast(bfloat16) — for CUDA (less memory,
-    # tensor cores); "off": float32, the measured default (docs/booster.md, "Speed")
+    # tensor cores); "off": float32, the measured default (docs/booster.md, "Time and memory")
     autocast: Literal["off", "bf16"] = "off"
 
     def __post_init__(self) -> None:
