@@ -80,12 +80,13 @@ def test_bf16_autocast_trains_and_predicts_close_to_float32_and_off_is_float32(n
     kw = dict(iterations=3, batch_size=2, input_size=64)
     tuned32, losses32 = finetune(net, frames, targets, FinetuneConfig(**kw), seed=0)
     tuned16, losses16 = finetune(net, frames, targets, FinetuneConfig(**kw, autocast="bf16"), seed=0)
-    assert all(np.isfinite(losses16)) and losses16 != losses32  # bf16 really ran
-    assert np.allclose(losses16, losses32, rtol=0.05, atol=0.02)
+    assert all(np.isfinite(losses16)) and losses16 != losses32, (losses16, losses32)  # bf16 really ran
+    assert np.allclose(losses16, losses32, rtol=0.05, atol=0.02), (losses16, losses32)
     p32 = predict_maps(tuned32, frames, input_size=64)
     p16 = predict_maps(tuned32, frames, input_size=64, autocast_mode="bf16")
     assert p16.dtype == torch.float32 and p16.shape == p32.shape
-    assert 0 < float((p16 - p32).abs().max()) < 0.05  # bf16 rounding, nothing more
+    gap = float((p16 - p32).abs().max())
+    assert 0 < gap < 0.05, gap  # bf16 rounding, nothing more
     assert torch.equal(predict_maps(tuned32, frames, input_size=64, autocast_mode="off"), p32)
     with pytest.raises(InputError, match="finetune.autocast"):
         FinetuneConfig(autocast="fp8")
