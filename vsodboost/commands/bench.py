@@ -5,13 +5,12 @@ frames. Resumable: a rerun skips what is done. See :mod:`vsodboost.bench`."""
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
-from pathlib import Path
 
 from ..presets import PRESETS
-from ._common import add_device_argument, add_engine_arguments, add_quiet_argument
+from ._common import (add_device_argument, add_engine_arguments, add_quiet_argument, add_seed_argument,
+                      add_threads_argument, apply_threads, non_negative_int)
 
 
 def _csv(s: str) -> list[str]:
@@ -19,18 +18,14 @@ def _csv(s: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
     from ..bench import run_bench
     from ..booster import BoostConfig
-    from .boost import parse_target
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
     from ..presets import get_preset, merge_config
+    from .boost import load_config, parse_target
 
+    apply_threads(args.threads)
     preset = get_preset(args.preset)
-    user = json.loads(Path(args.config).read_text()) if args.config else {}
+    user = load_config(args.config, None)  # a missing or bad --config is a usage error (exit 2), as in `boost`
     config = BoostConfig.from_dict(merge_config(preset.config, user))
     protocols = [p for group in args.protocol for p in _csv(group)] if args.protocol else ["table5"]
     run_bench(
@@ -77,11 +72,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "on the flow image, the paper's recipe)")
     p.add_argument("--periods", default="1,2,3,4,5,10", help="Table II: values of 1/T (default 1,2,3,4,5,10)")
     p.add_argument("--flows", default="dis,farneback", help="Table VI: flow backends (default dis,farneback)")
-    p.add_argument("--vis-frames", type=int, default=2, help="side-by-side images per sequence (0: none)")
+    p.add_argument("--vis-frames", type=non_negative_int, default=2, help="side-by-side images per sequence (0: none)")
     add_device_argument(p)
-    p.add_argument("--seed", type=int, default=0, help="same seed → same maps on CPU")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch CPU threads (default 1: fastest on busy machines; 0 keeps torch's default)")
+    add_seed_argument(p)
+    add_threads_argument(p)
     add_engine_arguments(p, what="the boosting runs of every protocol (scoring and the zero-shot baselines run here)")
     p.add_argument("--overwrite", action="store_true", help="replace results made with other settings")
     p.add_argument("--no-record-command", dest="record_command", action="store_false",

@@ -256,17 +256,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.epilog = (f"exit status: 0 all done; {EXIT_SKIPPED} some sequences skipped (no target maps for them, listed "
-                "at the end); 2 invalid option or --config; 1 any other error. Reruns resume finished buffers.")
-    p.add_argument("frames", help="folder of frames, video file, or folder of sequence folders")
+def add_booster_arguments(p: argparse.ArgumentParser) -> None:
+    """The Booster's options, shared by ``boost``, ``stream`` and ``export``: target, flow, MQPM, preset, spatial model,
+    config, buffer size, name, device, seed, threads."""
     p.add_argument("--target", required=True,
                    help="registered target name, `precomputed:ROOT`, or `<method>:ROOT` for published maps")
     p.add_argument("--target-arg", action="append", metavar="KEY=VALUE", default=None,
                    help="option passed to the target (repeatable; VALUE parsed as JSON when it can be, else a "
                         "string), e.g. --target-arg match=order --target-arg prefix=bird_")
-    p.add_argument("--sequences", metavar="A,B", help="only these sequences of a folder of sequences (comma-separated)")
-    p.add_argument("--out", required=True, help="output folder (per-sequence subfolders for several sequences)")
     p.add_argument("--flow", default="dis", help="flow backend (see `vsodboost plugins`; default: dis)")
     p.add_argument("--mqpm", default="default", help="MQPM weights: 'default' (shipped) or a checkpoint path")
     p.add_argument("--preset", default="quality", choices=sorted(PRESETS),
@@ -275,11 +272,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--spatial", default=None, help="spatial model name (see `vsodboost plugins`; default: the preset's)")
     p.add_argument("--config", help="JSON file with BoostConfig fields laid over the preset's "
                                     "(e.g. {\"period\": 5, \"finetune\": {...}})")
-    p.add_argument("--buffer-size", type=positive_int, help="frames per buffer (default 100)")
-    p.add_argument("--name", help="sequence name used to look up maps (default: the folder name)")
+    p.add_argument("--buffer-size", type=positive_int, help="frames per buffer (default: the config's, 100)")
+    p.add_argument("--name", help="sequence name a maps-mode target looks up (default: from the source, e.g. its folder or file name)")
     add_device_argument(p)
     add_seed_argument(p)
     add_threads_argument(p)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.epilog = (f"exit status: 0 all done; {EXIT_SKIPPED} some sequences skipped (no target maps for them, listed "
+                "at the end); 2 invalid option or --config; 1 any other error. Reruns resume finished buffers.")
+    p.add_argument("frames", help="folder of frames, video file, or folder of sequence folders")
+    p.add_argument("--sequences", metavar="A,B", help="only these sequences of a folder of sequences (comma-separated)")
+    p.add_argument("--out", required=True, help="output folder (per-sequence subfolders for several sequences)")
+    add_booster_arguments(p)
     add_engine_arguments(p)
     p.add_argument("--overwrite", action="store_true", help="replace results made with other settings")
     add_quiet_argument(p)

@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 from ..errors import InputError
-from .stream import add_booster_args, make_booster
+from .boost import add_booster_arguments
+from .stream import make_booster
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,4 +50,4 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--formats", nargs="+", default=["onnx", "torchscript"], choices=["onnx", "torchscript"],
                    help="formats to write: spatial.onnx, spatial.pt (TorchScript)")
     p.add_argument("--maps", action="store_true", help="also write the buffer's boosted maps to <out>/maps")
-    add_booster_args(p)
+    add_booster_arguments(p)

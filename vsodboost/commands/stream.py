@@ -10,28 +10,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..presets import PRESETS
-from ._common import add_device_argument, add_seed_argument, add_threads_argument, apply_threads, positive_int
-from .boost import load_config, parse_target, parse_target_args
-
-
-def add_booster_args(p: argparse.ArgumentParser) -> None:
-    """The Booster options ``stream`` and ``export`` share with ``boost``."""
-    p.add_argument("--target", required=True,
-                   help="registered target name, `precomputed:ROOT`, or `<method>:ROOT` for published maps")
-    p.add_argument("--target-arg", action="append", metavar="KEY=VALUE", default=None,
-                   help="option passed to the target (repeatable; VALUE parsed as JSON when it can be, else a string)")
-    p.add_argument("--flow", default="dis", help="flow backend (see `vsodboost plugins`; default: dis)")
-    p.add_argument("--mqpm", default="default", help="MQPM weights: 'default' (shipped) or a checkpoint path")
-    p.add_argument("--preset", default="quality", choices=sorted(PRESETS),
-                   help="spatial model + fine-tuning recipe (quality: U²-Net-p; fast: Lite0 U-Net; paper)")
-    p.add_argument("--spatial", default=None, help="spatial model name (default: the preset's)")
-    p.add_argument("--config", help="JSON file with BoostConfig fields laid over the preset's")
-    p.add_argument("--buffer-size", type=positive_int, help="frames per buffer (default: the config's, 100)")
-    p.add_argument("--name", help="sequence name a maps-mode target looks up (default: from the source)")
-    add_device_argument(p)
-    add_seed_argument(p)
-    add_threads_argument(p)
+from ._common import apply_threads
+from .boost import add_booster_arguments, load_config, parse_target, parse_target_args
 
 
 def make_booster(args: argparse.Namespace) -> Any:
@@ -103,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", help="camera index (0, 1…), video file, URL OpenCV opens, or folder of frames")
     p.add_argument("--out", required=True, help="output folder: <frame>.png per frame and stream.json")
-    add_booster_args(p)
+    add_booster_arguments(p)
     p.add_argument("--warm-start", action="store_true",
                    help="fine-tune each buffer from the previous buffer's model (departs from the paper)")
     p.add_argument("--mp4", action="store_true", help="also write side_by_side.mp4 (frame | boosted map)")
