@@ -10,7 +10,8 @@ background panning right with an ellipse moving across it, and the ellipse's blu
 per frame (``precomputed`` maps mode). Each measurement is a fresh process that builds ``Booster(precomputed maps,
 preset="fast", threads=1)`` (Lite0 U-Net, 30 fine-tuning iterations at 224², DIS flow at 480 px, the shipped MQPM)
 and boosts the first ``frames`` frames as **one buffer** (``buffer_size = frames``) with ``run_to_dir`` (what
-``vsodboost boost`` does: 4K PNG maps written) or ``run`` followed by ``BoostResult.save`` (``--api run``). It
+``vsodboost boost`` does: 4K PNG maps written), ``run`` followed by ``BoostResult.save`` (``--api run``) or
+``Booster.stream`` over the folder with each buffer's maps written as it comes (``--api stream``). It
 reports the process's peak resident set size (``ru_maxrss``), the RSS once the models are loaded, the seconds, torch's
 thread count and the load average.
 
@@ -57,6 +58,12 @@ t = time.perf_counter()
 if api == "run":
     res = b.run(sub, name="clip")
     res.save(os.path.join(out, "maps"))
+elif api == "stream":  # what `vsodboost stream` does: frames read one by one, maps written per buffer
+    from vsodboost.io import write_map_atomic
+    os.makedirs(os.path.join(out, "maps"))
+    for buf in b.stream(sub, name="clip"):
+        for n, m in zip(buf.names, buf.boosted):
+            write_map_atomic(os.path.join(out, "maps", n + ".png"), m)
 else:
     run_to_dir(b, sub, os.path.join(out, "maps"), name="clip")
 secs = time.perf_counter() - t
@@ -119,7 +126,8 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=100, help="frames in the buffer (default 100)")
     ap.add_argument("--full-frames", default="4,8", help="short buffers measured without the working resolution")
     ap.add_argument("--work-max-side", type=int, default=1280, help="the working resolution measured (default 1280)")
-    ap.add_argument("--api", choices=["run_to_dir", "run", "both"], default="both")
+    ap.add_argument("--api", choices=["run_to_dir", "run", "stream", "both"], default="both",
+                    help="run_to_dir, run + save, Booster.stream + a PNG per map, or both (the first two)")
     ap.add_argument("--data", type=Path, help="folder for the synthetic clip (kept; default: a temporary one)")
     ap.add_argument("--baseline-src", help="a checkout whose vsodboost (without work_max_side) is the baseline")
     ap.add_argument("--only-full", action="store_true", help="measure the full-size (baseline) runs only")

@@ -216,3 +216,26 @@ def test_cli_stream_refuses_a_non_empty_out_and_an_out_that_is_a_file(tmp_path, 
     assert (tmp_path / "used" / "notes.txt").read_text() == "mine"
     assert main(["stream", str(tmp_path / "nope.mp4"), "--out", str(tmp_path / "afile"), *args]) != 0
     assert "is a file" in capsys.readouterr().err
+
+
+def test_stream_holds_frames_longer_than_work_max_side_at_the_working_size_and_equals_run():
+    # 128×96 frames with work_max_side=64: each frame is downscaled as it arrives (a 4K camera no longer fills a
+    # buffer with full-size frames); the maps are run()'s, returned at the frames' own size
+    frames, _, target = synthetic_clip(9, h=96, w=128, seed=3)
+    b = _booster(ArrayTarget(target), config=_config(buffer_size=4, fusion="replace", work_max_side=64))
+    ref = b.run(np.stack(frames), name="clip")
+    seen = []
+
+    class Spy(ArrayTarget):
+        def predict(self, video):
+            seen.append((video.size, video.full_size))
+            return super().predict(video)
+
+    b.target = Spy(target)
+    got = list(b.stream(iter(frames), name="clip"))
+    _same(got, ref)
+    assert {m.shape for x in got for m in x.boosted} == {(96, 128)}
+    assert {f.shape for x in got for f in x.frames} == {(48, 64, 3)}
+    assert seen == [((48, 64), (96, 128))] * 3  # the target sees what run() gives it
+    small = cv2.resize(frames[5], (64, 48), interpolation=cv2.INTER_AREA)
+    np.testing.assert_array_equal(got[1].frames[1], small)

@@ -270,3 +270,11 @@ def test_unsupported_source_type():
 def test_errors_are_value_errors():
     with pytest.raises(ValueError):
         load_video([])
+
+
+def test_a_video_of_working_size_copies_keeps_the_frames_own_size_through_slices():
+    frames = [np.full((48, 64, 3), i, np.uint8) for i in range(4)]
+    assert Video(arrays=frames).full_size == (48, 64)  # by default, the frames' size
+    v = Video(arrays=frames, name="v", full_size=(96, 128))
+    assert v.size == (48, 64) and v.full_size == (96, 128)
+    assert v[1:3].full_size == (96, 128) and v[1:3].size == (48, 64)

@@ -235,4 +235,5 @@ def test_stream_gives_maps_at_frame_size(clip):
     frames, target = clip
     out = list(_booster(ArrayTarget(target)).stream(list(frames), name="demo", buffer_size=4))
     assert [b.boosted[0].shape for b in out] == [(H, W), (H, W)]
-    assert out[0].frames[0].shape == (H, W, 3)  # overlays still get the frames as they came
+    # the frames are held at the working size as they arrive (a 4K stream no longer holds a buffer of full-size frames)
+    assert out[0].frames[0].shape == (*working_size(H, W, SIDE), 3) == (48, 64, 3)

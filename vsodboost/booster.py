@@ -163,7 +163,7 @@ class Booster:
                 clip = working_clip(video, start, stop, self.config.work_max_side)
                 frames = clip.tensor()
             with clock("target"):
-                target_maps = predict_buffer(self.target, clip, start, full_size=video.size)
+                target_maps = predict_buffer(self.target, clip, start, full_size=video.full_size)
             teach, warnings = teachable(target_maps, clip.names, where)  # flat maps are never mined
             n, sel = stop - start, without_motion(target_maps, teach, where)
             hq, cons = np.zeros(n), np.full(n, np.nan)
@@ -187,8 +187,9 @@ class Booster:
             own = boosted if keep or self.config.fusion == "replace" else [m.numpy() for m in maps]  # "replace"
         report = BufferReport(start, stop, [start + i for i in sel.indices], len(sel.candidates), sel.fallback or keep,
                               warnings, dict(clock), [round(x, 5) for x in losses])
-        out = BufferOutput(full_size_maps(boosted, video.size), full_size_maps(target_maps, video.size), hq, cons,
-                           report, None if keep else tuned, full_size_maps(own, video.size))  # at working size
+        size = video.full_size
+        out = BufferOutput(full_size_maps(boosted, size), full_size_maps(target_maps, size), hq, cons,
+                           report, None if keep else tuned, full_size_maps(own, size))  # held at working size
         notify(self.observers, "on_buffer", video, start, stop, out)
         return out
 
@@ -200,8 +201,8 @@ class Booster:
             video = copy.copy(video)
             video.name = name
         if len(video) >= 2:
-            check_flow_size(self.flow, *working_size(video.height, video.width, self.config.work_max_side),
-                            self.config.flow_max_side, video=video.name, frame_size=(video.height, video.width))
+            check_flow_size(self.flow, *working_size(*video.full_size, self.config.work_max_side),
+                            self.config.flow_max_side, video=video.name, frame_size=video.full_size)
         if check_coverage:
             check_target_coverage(self.target, video)
         return video

@@ -188,7 +188,8 @@ class StreamBuffer:
     consistency: np.ndarray
     report: BufferReport
     model: Any = None
-    frames: list[np.ndarray] = field(default_factory=list)  # the buffer's uint8 RGB frames (for overlays)
+    # the buffer's uint8 RGB frames (for overlays), at the working size (≤ work_max_side; as they came when they fit)
+    frames: list[np.ndarray] = field(default_factory=list)
 
     @property
     def stop(self) -> int:

@@ -21,6 +21,7 @@ import numpy as np
 
 from .errors import InputError, NoMatchingMapsError
 from .video import _REENCODE, IMAGE_EXTS, Video, _file_truncation, _to_rgb_uint8, load_video
+from .workres import working_size
 
 if TYPE_CHECKING:
     import torch
@@ -168,6 +169,9 @@ def stream_buffers(booster: "Booster", frames: Iterator[Frame], seq: str, size: 
     """:meth:`Booster.stream` behind its checks: gather ``size`` frames (smaller: less latency, fewer frames to mine
     from), boost them as buffer ``index`` with :meth:`Booster.run_buffer` with the seed ``run`` gives it
     (``booster.seed + index``), so on the same frames ``stream`` and ``run`` give the same maps, and yield.
+    Frames longer than ``work_max_side`` are downscaled as they arrive, as ``run`` reads them
+    (:func:`~vsodboost.workres.working_clip`): a buffer holds working-size frames, never a buffer of full-size ones,
+    and its maps are returned at the frames' own size.
 
     ``warm_start=True`` fine-tunes each buffer from the previous buffer's tuned model instead of the pretrained one:
     a departure from the paper (and our default), where every buffer starts afresh; the pretrained model is never
@@ -177,11 +181,17 @@ def stream_buffers(booster: "Booster", frames: Iterator[Frame], seq: str, size: 
     init: "torch.nn.Module | None" = None
     start, index, any_target = 0, 0, False
     chunk: list[Frame] = []
-    for item in frames:
-        chunk.append(item)
+    full: tuple[int, int] | None = None
+    for name, frame, ts in frames:
+        if full is None:
+            full = frame.shape[0], frame.shape[1]
+            work = working_size(*full, booster.config.work_max_side)
+        if work != full:  # as run() reads a buffer (workres.working_clip): downscaled at once, one frame at a time
+            frame = cv2.resize(frame, (work[1], work[0]), interpolation=cv2.INTER_AREA)
+        chunk.append((name, frame, ts))
         if len(chunk) < size:
             continue
-        out = _stream_buffer(booster, seq, chunk, index, start, init)
+        out = _stream_buffer(booster, seq, chunk, index, start, init, full)
         any_target = any_target or any(m is not None for m in out.target)
         if warm_start and out.model is not None:
             init = out.model
@@ -190,7 +200,7 @@ def stream_buffers(booster: "Booster", frames: Iterator[Frame], seq: str, size: 
         yield out
         start, index, chunk = start + len(chunk), index + 1, []
     if chunk:
-        out = _stream_buffer(booster, seq, chunk, index, start, init)
+        out = _stream_buffer(booster, seq, chunk, index, start, init, full)
         any_target = any_target or any(m is not None for m in out.target)
         if not keep_models:
             out.model = None
@@ -203,12 +213,12 @@ def stream_buffers(booster: "Booster", frames: Iterator[Frame], seq: str, size: 
 
 
 def _stream_buffer(booster: "Booster", seq: str, chunk: list[Frame], index: int, start: int,
-                   init: "torch.nn.Module | None") -> "StreamBuffer":
+                   init: "torch.nn.Module | None", full_size: tuple[int, int] | None) -> "StreamBuffer":
     from .results import StreamBuffer
 
     n = len(chunk)
-    video = booster.load(Video(arrays=[f for _, f, _ in chunk], names=[nm for nm, _, _ in chunk], name=seq),
-                         check_coverage=False)
+    video = booster.load(Video(arrays=[f for _, f, _ in chunk], names=[nm for nm, _, _ in chunk], name=seq,
+                               full_size=full_size), check_coverage=False)
     out = booster.run_buffer(video, 0, n, seed=booster.seed + index, init=init)
     rep = out.report
     if start:  # the buffer ran as frames 0:n of its own video: report it in stream positions, as run() does

@@ -228,7 +228,9 @@ class Video(Sequence[np.ndarray]):
     """Frames of one clip (uint8 RGB H×W×3, all the same size) with their names (stems).
 
     ``video[i]`` returns frame ``i``; ``video.tensor(start, stop)`` returns uint8 (T,3,H,W). Every frame must share
-    the first frame's size: a mismatch raises :class:`InputError` naming the frame.
+    the first frame's size: a mismatch raises :class:`InputError` naming the frame. ``full_size`` (H, W): the frames'
+    own size when these are downscaled copies at the working resolution (:mod:`vsodboost.workres`); by default
+    :attr:`size`. Results are returned at the full size.
     """
 
     def __init__(
@@ -239,6 +241,7 @@ class Video(Sequence[np.ndarray]):
         file: _FileSource | None = None,
         names: Sequence[str] | None = None,
         name: str = "video",
+        full_size: tuple[int, int] | None = None,
     ) -> None:
         if sum(x is not None for x in (arrays, paths, file)) != 1:
             raise InputError("Video needs exactly one of arrays, paths or file")
@@ -260,6 +263,7 @@ class Video(Sequence[np.ndarray]):
         self.name = name
         first = self._load(0)
         self.height, self.width = int(first.shape[0]), int(first.shape[1])
+        self._full_size = None if full_size is None else (int(full_size[0]), int(full_size[1]))
         if self._arrays is not None:  # in memory: check every size now (files are checked as they are read)
             for i in range(1, n):
                 self[i]
@@ -277,6 +281,11 @@ class Video(Sequence[np.ndarray]):
     def size(self) -> tuple[int, int]:
         """(H, W)."""
         return self.height, self.width
+
+    @property
+    def full_size(self) -> tuple[int, int]:
+        """(H, W) of the frames as they came: :attr:`size`, unless these frames are working-size copies."""
+        return self._full_size or self.size
 
     def _load(self, i: int) -> np.ndarray:
         if self._arrays is not None:
@@ -296,7 +305,8 @@ class Video(Sequence[np.ndarray]):
     def __getitem__(self, i: int | slice) -> Any:
         if isinstance(i, slice):
             idx = range(len(self))[i]
-            clip = Video(arrays=[self[j] for j in idx], names=[self.names[j] for j in idx], name=self.name)
+            clip = Video(arrays=[self[j] for j in idx], names=[self.names[j] for j in idx], name=self.name,
+                         full_size=self._full_size)
             clip.sequence_names = getattr(self, "sequence_names", self.names)  # a buffer knows its sequence's frames
             return clip
         n = len(self)

@@ -50,16 +50,15 @@ def working_clip(video: Video, start: int, stop: int, max_side: int) -> Video:
     Each frame is decoded and downscaled (area interpolation: an average over the source pixels, antialiased) before
     the next is read, so only one full-size frame is in memory at a time. When no frame needs it, this is
     ``video[start:stop]`` itself (same arrays, same bytes). The clip keeps the names; ``clip.full_size`` is the
-    frames' own (H, W).
+    frames' own (H, W) (``video.full_size``: a video already held at the working size keeps its original size).
     """
     h, w = working_size(video.height, video.width, max_side)
     if (h, w) == (video.height, video.width):
         clip = video[start:stop]
     else:
         frames = [cv2.resize(video[i], (w, h), interpolation=cv2.INTER_AREA) for i in range(start, stop)]
-        clip = Video(arrays=frames, names=video.names[start:stop], name=video.name)
+        clip = Video(arrays=frames, names=video.names[start:stop], name=video.name, full_size=video.full_size)
         clip.sequence_names = getattr(video, "sequence_names", video.names)  # as video[start:stop] does
-    clip.full_size = (video.height, video.width)
     return clip
 
 

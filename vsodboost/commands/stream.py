@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from ..booster import write_json_atomic, write_map_atomic
 
     from ..io import check_output_dir
+    from ..workres import working_maps
 
     out = Path(args.out)
     if out.is_dir() and any(out.iterdir()) and not args.overwrite:
@@ -56,12 +57,13 @@ def run(args: argparse.Namespace) -> int:
             wall = time.perf_counter() - t  # reading this buffer's frames + boosting them
             for n, m in zip(b.names, b.boosted):
                 write_map_atomic(out / f"{n}.png", m)
-            if args.mp4:
+            if args.mp4:  # at the working size, as b.frames are held (the frames' own size up to work_max_side)
+                maps = working_maps(b.boosted)
                 if writer is None:
-                    h, w = b.boosted[0].shape
+                    h, w = maps[0].shape
                     writer = cv2.VideoWriter(str(out / "side_by_side.mp4"), cv2.VideoWriter_fourcc(*"mp4v"),
                                              args.fps, (2 * w, h))
-                for f, m in zip(b.frames, b.boosted):
+                for f, m in zip(b.frames, maps):
                     writer.write(_side_by_side(f, m))
             proc = sum(b.report.timings.values())
             log.append({"buffer": b.index, "start": b.start, "frames": len(b.names), "names": b.names,
@@ -86,7 +88,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_booster_arguments(p)
     p.add_argument("--warm-start", action="store_true",
                    help="fine-tune each buffer from the previous buffer's model (departs from the paper)")
-    p.add_argument("--mp4", action="store_true", help="also write side_by_side.mp4 (frame | boosted map)")
+    p.add_argument("--mp4", action="store_true", help="also write side_by_side.mp4 (frame | boosted map, at the working size: ≤ work_max_side)")
     p.add_argument("--fps", type=float, default=25.0, help="frame rate of side_by_side.mp4")
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty --out")
     p.add_argument("--quiet", action="store_true", help="no line per buffer")
