@@ -30,7 +30,7 @@ from .._weights import load_checkpoint, load_state_dict_strict
 from ..errors import InputError
 from ..io import atomic_write
 from ..models import SaliencyUNet, UNetConfig
-from .data import FlowSet, build_flow_sets, resize_flow
+from .data import FlowSet, build_flow_sets
 from .labels import motion_quality_scores, mqs_labels
 from .model import mqpm_checkpoint
 from .theta import DEFAULT_THETA, get_theta
@@ -224,7 +224,7 @@ def _train_network(cfg: TrainConfig, train_set: TrainingSet, val_set: TrainingSe
     work.mkdir(parents=True, exist_ok=True)
     net = SaliencyUNet(UNetConfig(encoder=cfg.encoder, cls_head=True, input_size=(cfg.input_size,) * 2),
                        pretrained=True)
-    frozen = _freeze(net, cfg.freeze_stages)
+    _freeze(net, cfg.freeze_stages)
     net.to(device)
     enc = [p for n, p in net.encoder.named_parameters() if p.requires_grad]
     rest = [p for n, p in net.named_parameters() if not n.startswith("encoder.")]
