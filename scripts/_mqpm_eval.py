@@ -1,7 +1,8 @@
 """Shared helpers of the MQPM evidence scripts (Θ choice, Table I): per-frame target metrics on ../shared/data.
 
-Frame-level metrics follow pysodmetrics 1.6.2 (the field's conventions); a subset's maxF is the maximum of its
-frames' mean F-curve, as pysodmetrics computes it for a whole dataset.
+Frame-level metrics are vsodboost.metrics' (pysodmetrics 1.6.2's conventions, equal to it: tests/test_metrics.py),
+on maps read with vsodboost.io.read_map as every other evaluation here; a subset's maxF is the maximum of its
+frames' mean F-curve, as :class:`vsodboost.metrics.SODMetrics` computes a frame average.
 """
 from __future__ import annotations
 
@@ -23,15 +24,12 @@ def flow_sets():
     return build_flow_sets([root / "DAVIS2016", root / "ViSal"], "dis", cache_dir=CACHE)
 
 
-def _read_gray(p: Path) -> np.ndarray:
-    import cv2
-    return cv2.imread(str(p), cv2.IMREAD_GRAYSCALE)
-
-
 def target_metrics(sets) -> dict[tuple[str, str, str], dict]:
     """(dataset, seq, stem) → {"fcurve": (256,), "S": float, "MAE": float} for frames with a published map."""
-    import py_sod_metrics as M
-    cache = CACHE / "mqpm_target_metrics.npz"
+    from vsodboost.io import read_map
+    from vsodboost.metrics import frame_metrics
+
+    cache = CACHE / "mqpm_target_metrics_v2.npz"  # v2: our metrics and read_map (v1: pysodmetrics, cv2.imread)
     if cache.is_file():
         z = np.load(cache, allow_pickle=False)
         keys = [tuple(k.split("|")) for k in z["keys"]]
@@ -47,12 +45,9 @@ def target_metrics(sets) -> dict[tuple[str, str, str], dict]:
                 continue
             gt_p = (root / "DAVIS2016/Annotations/480p" / fs.sequence / f"{stem}.png" if fs.dataset == "DAVIS2016"
                     else root / "ViSal" / fs.sequence / "ground-truth" / f"{stem}.png")
-            pred, gt = _read_gray(mp), _read_gray(gt_p)
-            f, s, m = M.Fmeasure(), M.Smeasure(), M.MAE()
-            f.step(pred, gt), s.step(pred, gt), m.step(pred, gt)
-            out[(fs.dataset, fs.sequence, stem)] = {"fcurve": f.get_results()["fm"]["curve"],
-                                                    "S": float(s.get_results()["sm"]),
-                                                    "MAE": float(m.get_results()["mae"])}
+            m = frame_metrics(read_map(mp)[0], read_map(gt_p)[0])
+            out[(fs.dataset, fs.sequence, stem)] = {"fcurve": m["F_curve"][0].numpy().astype(np.float64),
+                                                    "S": float(m["S"][0]), "MAE": float(m["MAE"][0])}
     keys = list(out)
     np.savez(cache, keys=np.array(["|".join(k) for k in keys]),
              fcurve=np.stack([out[k]["fcurve"] for k in keys]), S=np.array([out[k]["S"] for k in keys]),
@@ -66,14 +61,6 @@ def subset_metrics(tm: dict, keys) -> dict:
         return {"n": 0, "maxF": float("nan"), "S": float("nan"), "MAE": float("nan")}
     return {"n": len(keys), "maxF": float(np.mean([tm[k]["fcurve"] for k in keys], axis=0).max()),
             "S": float(np.mean([tm[k]["S"] for k in keys])), "MAE": float(np.mean([tm[k]["MAE"] for k in keys]))}
-
-
-def s_measure_np(pred: np.ndarray, gt: np.ndarray) -> float:
-    """pysodmetrics S-measure of a [0,1] map against a {0,255} mask (same size)."""
-    import py_sod_metrics as M
-    s = M.Smeasure()
-    s.step((np.clip(pred, 0, 1) * 255).astype(np.uint8), gt)
-    return float(s.get_results()["sm"])
 
 
 def spearman(a, b) -> float:
