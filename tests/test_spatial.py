@@ -103,6 +103,12 @@ def test_bf16_fine_tuning_on_the_cpu_refuses_inputs_whose_gradients_read_garbage
     with pytest.raises(InputError, match=r"input_size >= 96, got 64.*autocast='off'"):
         finetune(net, frames, targets, FinetuneConfig(iterations=1, input_size=64, autocast="bf16"))
     finetune(net, frames, targets, FinetuneConfig(iterations=1, input_size=64))  # float32 at 64 is fine
+    # a Booster says so when it is built, before any flow or mining is computed
+    from vsodboost.booster import Booster
+    from vsodboost.testing import ArrayTarget
+
+    with pytest.raises(InputError, match=r"input_size >= 96, got 64"):
+        Booster(ArrayTarget({}), config={"finetune": {"autocast": "bf16", "input_size": 64}}, device="cpu")
     # the bound's evidence, rerun: at CPU_BF16_MIN_INPUT the bf16 gradients do not depend on what the allocator held
     spec = importlib.util.spec_from_file_location("check_bf16_grads", BENCH / "check_bf16_grads.py")
     check = importlib.util.module_from_spec(spec)

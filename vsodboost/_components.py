@@ -58,17 +58,20 @@ def build_spatial(spatial: Any, device: torch.device, *, flow: Any, mqpm: Any) -
     return spatial.to(device).eval()
 
 
-def build_config(preset: str | None, config: BoostConfig | Mapping[str, Any] | None) -> tuple[Any, BoostConfig]:
+def build_config(preset: str | None, config: BoostConfig | Mapping[str, Any] | None,
+                 device: torch.device) -> tuple[Any, BoostConfig]:
     """The preset (default ``quality``) and the config: a :class:`BoostConfig` as given, or a mapping of its fields
-    laid over the preset's."""
+    laid over the preset's; checked against ``device`` (bf16 on the CPU: :func:`~vsodboost.spatial.finetune.check_autocast`)."""
     from .presets import DEFAULT_PRESET, get_preset, merge_config  # presets name spatial models: import late
+    from .spatial.finetune import check_autocast
 
     chosen = get_preset(preset or DEFAULT_PRESET)
-    if isinstance(config, BoostConfig):
-        return chosen, config
-    if config is not None and not isinstance(config, Mapping):
+    if config is not None and not isinstance(config, (BoostConfig, Mapping)):
         raise InputError(f"config must be a BoostConfig or a mapping of its fields, got {type(config).__name__}")
-    return chosen, BoostConfig.from_dict(merge_config(chosen.config, config or {}))
+    if not isinstance(config, BoostConfig):
+        config = BoostConfig.from_dict(merge_config(chosen.config, config or {}))
+    check_autocast(config.finetune, device)
+    return chosen, config
 
 
 def notify(observers: Any, event: str, *args: Any) -> None:

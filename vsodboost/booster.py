@@ -77,7 +77,7 @@ class Booster:
             "threads", threads, lo=1, hint=" (torch CPU threads; None leaves torch's setting; 1 on a busy machine)")
         self.device = resolve_device(device)
         self.seed = check_int("seed", seed, lo=0, hi=2**63 - 1, hint=" (any integer in [0, 2**63-1]; 0 is the default)")
-        self.preset, self.config = build_config(preset, config)
+        self.preset, self.config = build_config(preset, config, self.device)
         self.target = build_target(target)
         self.flow = build_flow(flow, self.device)
         self.mqpm = build_mqpm(mqpm, self.device)

@@ -15,7 +15,8 @@ from torch import nn
 from ..config import FinetuneConfig  # re-exported: its home is vsodboost.config
 from ..errors import InputError
 
-__all__ = ["FinetuneConfig", "finetune", "predict_maps", "otsu_threshold", "autocast", "CPU_BF16_MIN_INPUT"]
+__all__ = ["FinetuneConfig", "finetune", "predict_maps", "otsu_threshold", "autocast", "check_autocast",
+           "CPU_BF16_MIN_INPUT"]
 
 # The smallest ``input_size`` that bfloat16 fine-tuning accepts on the CPU. At 64 the Lite0 U-Net's deepest map is 2x2,
 # and oneDNN's bf16 weight gradient of the 7x7 spatial-attention conv (128 -> 1 channels) on it reads uninitialised
@@ -96,13 +97,7 @@ def finetune(model: nn.Module, frames: torch.Tensor, targets: torch.Tensor, cfg:
         raise InputError("finetune: no training frames")
     tuned = copy.deepcopy(model) if copy_model else model
     device = next(tuned.parameters()).device
-    if cfg.autocast == "bf16" and device.type == "cpu" and cfg.input_size < CPU_BF16_MIN_INPUT:
-        raise InputError(
-            f"finetune.autocast='bf16' on the CPU needs finetune.input_size >= {CPU_BF16_MIN_INPUT}, got "
-            f"{cfg.input_size}: at 64 the CPU's bfloat16 weight gradient of the Lite0 U-Net's 7x7 attention conv on its "
-            "2x2 deepest map reads uninitialised memory (wrong or NaN gradients, measured with torch 2.14.1); raise "
-            "input_size or use autocast='off'"
-        )
+    check_autocast(cfg, device)
     frames, targets = frames.to(device), targets.to(device=device, dtype=torch.float32)
     if cfg.pseudo_gt == "otsu":
         thr = otsu_threshold(targets).view(-1, 1, 1)
@@ -151,6 +146,18 @@ def finetune(model: nn.Module, frames: torch.Tensor, targets: torch.Tensor, cfg:
             raise InputError(f"fine-tuning diverged (non-finite loss); lower finetune.lr{hint}")
     tuned.eval()
     return tuned, losses
+
+
+def check_autocast(cfg: FinetuneConfig, device: torch.device) -> None:
+    """Refuse bf16 fine-tuning on the CPU below :data:`CPU_BF16_MIN_INPUT` (:class:`InputError`); the Booster calls
+    this when it is built, :func:`finetune` before training."""
+    if cfg.autocast == "bf16" and torch.device(device).type == "cpu" and cfg.input_size < CPU_BF16_MIN_INPUT:
+        raise InputError(
+            f"finetune.autocast='bf16' on the CPU needs finetune.input_size >= {CPU_BF16_MIN_INPUT}, got "
+            f"{cfg.input_size}: at 64 the CPU's bfloat16 weight gradient of the Lite0 U-Net's 7x7 attention conv on its "
+            "2x2 deepest map reads uninitialised memory (wrong or NaN gradients, measured with torch 2.14.1); raise "
+            "input_size or use autocast='off'"
+        )
 
 
 def autocast(device: torch.device, mode: str) -> Any:
