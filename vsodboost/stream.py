@@ -21,7 +21,7 @@ import numpy as np
 
 from .errors import InputError, NoMatchingMapsError
 from .video import _REENCODE, IMAGE_EXTS, Video, _file_truncation, _to_rgb_uint8, load_video
-from .workres import working_size
+from .workres import downscale_frame, working_size
 
 if TYPE_CHECKING:
     import torch
@@ -187,7 +187,7 @@ def stream_buffers(booster: "Booster", frames: Iterator[Frame], seq: str, size: 
             full = frame.shape[0], frame.shape[1]
             work = working_size(*full, booster.config.work_max_side)
         if work != full:  # as run() reads a buffer (workres.working_clip): downscaled at once, one frame at a time
-            frame = cv2.resize(frame, (work[1], work[0]), interpolation=cv2.INTER_AREA)
+            frame = downscale_frame(frame, work)
         chunk.append((name, frame, ts))
         if len(chunk) < size:
             continue

@@ -31,8 +31,8 @@ import torch.nn.functional as F
 
 from .video import Video
 
-__all__ = ["working_size", "working_clip", "downscale_map", "upscale_map", "FullSizeMaps", "full_size_maps",
-           "working_maps", "area_resize_frames"]
+__all__ = ["working_size", "downscale_frame", "working_clip", "downscale_map", "upscale_map", "FullSizeMaps",
+           "full_size_maps", "working_maps", "area_resize_frames"]
 
 
 def working_size(h: int, w: int, max_side: int) -> tuple[int, int]:
@@ -42,6 +42,13 @@ def working_size(h: int, w: int, max_side: int) -> tuple[int, int]:
         return h, w
     s = max_side / max(h, w)
     return max(1, int(round(h * s))), max(1, int(round(w * s)))
+
+
+def downscale_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A uint8 frame H×W×3 brought to the working ``size`` = (h, w) by area interpolation (an average over the source
+    pixels, antialiased): how :func:`working_clip` and :meth:`Booster.stream` read a frame larger than the working
+    size."""
+    return cv2.resize(frame, (size[1], size[0]), interpolation=cv2.INTER_AREA)
 
 
 def working_clip(video: Video, start: int, stop: int, max_side: int) -> Video:
@@ -56,7 +63,7 @@ def working_clip(video: Video, start: int, stop: int, max_side: int) -> Video:
     if (h, w) == (video.height, video.width):
         clip = video[start:stop]
     else:
-        frames = [cv2.resize(video[i], (w, h), interpolation=cv2.INTER_AREA) for i in range(start, stop)]
+        frames = [downscale_frame(video[i], (h, w)) for i in range(start, stop)]
         clip = Video(arrays=frames, names=video.names[start:stop], name=video.name, full_size=video.full_size)
         clip.sequence_names = getattr(video, "sequence_names", video.names)  # as video[start:stop] does
     return clip
