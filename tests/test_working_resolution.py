@@ -237,3 +237,20 @@ def test_stream_gives_maps_at_frame_size(clip):
     assert [b.boosted[0].shape for b in out] == [(H, W), (H, W)]
     # the frames are held at the working size as they arrive (a 4K stream no longer holds a buffer of full-size frames)
     assert out[0].frames[0].shape == (*working_size(H, W, SIDE), 3) == (48, 64, 3)
+
+
+def test_a_video_held_at_the_working_size_gives_full_size_maps_and_resumes(clip, tmp_path):
+    # what Booster.stream builds: working-size frames that know their own size (Video.full_size)
+    frames, target = clip
+    small = Video(arrays=[working_clip(load_video(frames), 0, N, SIDE)[i] for i in range(N)], name="demo",
+                  full_size=(H, W))
+    b = _booster(ArrayTarget(target))
+    ref = b.run(frames, name="demo")
+    res = b.run(small)
+    assert {m.shape for m in res.boosted} == {(H, W)}
+    for x, y in zip(res.boosted, ref.boosted):
+        np.testing.assert_array_equal(x, y)
+    first = run_to_dir(b, small, tmp_path / "dir")
+    assert all(map_is_complete(tmp_path / "dir" / f"{n}.png", (H, W)) for n in small.names)
+    again = run_to_dir(b, small, tmp_path / "dir")  # the maps at (H, W) count as complete: nothing is redone
+    assert first["buffers_run"] == 2 and again["buffers_run"] == 0

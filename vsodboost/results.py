@@ -72,7 +72,7 @@ class BoostResult:
             raise NoMatchingMapsError(f"target {target!r} gave no map for any of the {len(video)} frames of "
                                       f"{video.name!r}: nothing to boost. " + explain())
         reports = [o.report for o in outputs]
-        size = (video.height, video.width)  # buffers' maps gathered at working size, not upsampled here
+        size = video.full_size  # buffers' maps gathered at working size, not upsampled here
         result = cls(names=list(video.names), sequence=video.name,
                      boosted=full_size_maps([m for o in outputs for m in working_maps(o.boosted)], size),
                      target=full_size_maps([m for o in outputs for m in working_maps(o.target)], size),

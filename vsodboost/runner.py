@@ -138,7 +138,7 @@ def _key_diff(old: Any, new: Any, path: str = "") -> list[str]:
 #: key without it gave: a folder written before the field existed then resumes instead of being refused.
 _ADDED_FIELDS: dict[str, Callable[[Any, Video], bool]] = {
     # working resolution (vsodboost/workres.py): no frame is resized when it fits, so the maps are byte-identical
-    "work_max_side": lambda v, video: v == 0 or max(video.height, video.width) <= v,
+    "work_max_side": lambda v, video: v == 0 or max(video.full_size) <= v,
     # bfloat16 autocast of the spatial model: "off" is the float32 every earlier run used
     "finetune.autocast": lambda v, video: v == "off",
 }
@@ -281,7 +281,7 @@ def open_run(booster: "Booster", video: Video, out_dir: str | os.PathLike[str], 
     removed = clean_partials(out, video.names)
     if removed:
         _log.info("removed %d temporary file(s) a killed run left in %s", len(removed), out)
-    size = (video.height, video.width)
+    size = video.full_size  # the maps are written at the frames' own size
     spans = list(video.buffers(booster.config.buffer_size))
     run = SequenceRun(out, spans, [], {"settings": key, "buffers_done": {}, "provenance": booster.provenance(),
                                        "warnings": [], "complete": False, "buffers_run": 0})
