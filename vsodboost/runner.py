@@ -138,7 +138,7 @@ def _key_diff(old: Any, new: Any, path: str = "") -> list[str]:
 #: key without it gave: a folder written before the field existed then resumes instead of being refused.
 _ADDED_FIELDS: dict[str, Callable[[Any, Video], bool]] = {
     # working resolution (vsodboost/workres.py): no frame is resized when it fits, so the maps are byte-identical
-    "work_max_side": lambda v, video: v == 0 or max(video.full_size) <= v,
+    "work_max_side": lambda v, video: v == 0 or max(video.height, video.width) <= v,
     # bfloat16 autocast of the spatial model: "off" is the float32 every earlier run used
     "finetune.autocast": lambda v, video: v == "off",
 }
