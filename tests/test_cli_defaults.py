@@ -86,3 +86,12 @@ def test_bench_checks_its_numbers_and_config_as_boost_does(argv, message, capsys
         code = exc.code
     assert code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("argv", [["eval", "--pred", "p", "--gt", "g", "--threads", "-1"],
+                                  ["train", "spatial", "--data", "d", "--out", "o.pt", "--threads", "-1"],
+                                  ["train", "mqpm", "--data", "d", "--out", "o.pt", "--threads", "x"]])
+def test_every_threads_option_is_a_checked_count(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(argv)
+    assert exc.value.code == 2 and "argument --threads: expected an integer ≥ 0" in capsys.readouterr().err

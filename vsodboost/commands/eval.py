@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import InputError, UsageError
 from ..io import atomic_write_bytes, check_output_dir, no_nan
-from ._common import add_quiet_argument
+from ._common import add_quiet_argument, apply_threads, non_negative_int
 
 _COLS = ("frames", "maxF", "meanF", "adpF", "S", "MAE", "maxE", "meanE", "adpE", "wF")
 
@@ -56,8 +56,6 @@ def _method_name(spec: str, gt_root: str) -> tuple[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
     from ..metrics.evaluate import evaluate_folders
 
     if args.json:  # before scoring: a bad --json path must not cost the whole evaluation
@@ -65,8 +63,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--json {args.json} is a folder; give a file path, e.g. "
                              f"{Path(args.json) / 'scores.json'}")
         check_output_dir(Path(args.json).parent)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_threads(args.threads)
     results: dict[str, dict[str, Any]] = {}
     for spec in args.pred:
         name, path = _method_name(spec, args.gt)
@@ -109,6 +106,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plot", metavar="DIR", help="draw PR and F-measure-vs-threshold curves (needs matplotlib)")
     p.add_argument("--no-wf", action="store_true", help="skip the weighted F-measure (the slowest metric)")
     p.add_argument("--summary", action="store_true", help="print only the overall row")
-    p.add_argument("--threads", type=int, default=1,
+    p.add_argument("--threads", type=non_negative_int, default=1,
                    help="torch CPU threads (default 1: fastest on busy machines; 0 keeps torch's default)")
     add_quiet_argument(p)

@@ -18,6 +18,7 @@ import shutil
 from typing import Any, Callable
 
 from ..errors import InputError
+from ._common import apply_threads, non_negative_int
 
 __all__ = ["add_arguments", "run", "TRAINERS", "spatial_defaults"]
 
@@ -76,18 +77,15 @@ def _add_mqpm(p: argparse.ArgumentParser) -> None:
     p.add_argument("--work-dir", default=None, help="checkpoints and logs (default: OUT.train/)")
     p.add_argument("--cache-dir", default=None, help="flow cache (default $VSODBOOST_CACHE or /tmp/vsodboost-cache)")
     p.add_argument("--cache-max-side", type=int, default=d.cache_max_side, help="cached flow resolution")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--threads", type=non_negative_int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--restart", action="store_true", help="discard last.pt/best.pt and start over")
 
 
 def _run_spatial(args: argparse.Namespace) -> int:
-    import torch
-
     from ..datasets import detect_layout
     from ..spatial.pretrain import pretrain_spatial
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_threads(args.threads)
     data = [(str(d), detect_layout(d)) for d in args.data]
     pretrain_spatial(data, args.out, iterations=args.iterations, batch_size=args.batch_size, lr=args.lr,
                      input_size=args.input_size, exclude=args.exclude or [], seed=args.seed)
@@ -117,7 +115,7 @@ def _add_spatial(p: argparse.ArgumentParser) -> None:
                    help="square training resolution, multiple of 32")
     p.add_argument("--exclude", action="append", metavar="SEQ", help="leave this sequence out (repeatable)")
     p.add_argument("--seed", type=int, default=d["seed"], help="seed of sampling and initialisation")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--threads", type=non_negative_int, default=0, help="torch CPU threads (0: torch's default)")
 
 
 #: Networks trainable with ``vsodboost train <name>``: name → (one-line help, description, add_arguments, run).
