@@ -271,3 +271,73 @@ def test_cli_rejects_unknown_protocol(dataset, tmp_path, capsys):
                    f"precomputed:{dataset / 'maps'}", "--out", str(tmp_path / "o"), "--protocol", "table4",
                    "--device", "cpu"])
     assert rc == 1 and "table4" in capsys.readouterr().err
+
+
+class TrainedOnMQPM(StubMQPM):
+    """The stub MQPM with a checkpoint record saying it was trained on ``alpha`` (by GT fingerprint)."""
+
+    def __init__(self, entries):
+        self.provenance = {"file": "/x/mqpm_alpha.pt", "sha256": "0" * 64, "meta": {"data": {"trained_on": entries}}}
+
+
+@pytest.fixture
+def distinct_gt(dataset, tmp_path):
+    """The bench dataset with beta's masks mirrored: the synthetic clips share their masks, real sequences do not."""
+    import shutil
+
+    shutil.copytree(dataset, tmp_path / "d")
+    for p in (tmp_path / "d" / "data" / "beta" / "ground-truth").iterdir():
+        cv2.imwrite(str(p), cv2.imread(str(p), cv2.IMREAD_GRAYSCALE)[:, ::-1])
+    return tmp_path / "d"
+
+
+def test_bench_warns_and_marks_rows_of_sequences_a_model_was_trained_on(distinct_gt, spatial, tmp_path):
+    from vsodboost.datasets import read_dataset, trained_on_entry
+
+    dataset = distinct_gt
+    alpha = next(s for s in read_dataset(dataset / "data", "davsod") if s.name == "alpha")
+    mq = TrainedOnMQPM([trained_on_entry("synthetic", alpha)])
+    logs: list[str] = []
+    report = run_bench(dataset / "data", layout="davsod", target=PrecomputedTarget(dataset / "maps", name="synth"),
+                       out=tmp_path / "o", mqpm=mq, spatial=spatial, config=CONFIG, protocols=("table5",),
+                       baselines=False, vis_frames=0, device="cpu", log=logs.append)
+    warned = [line for line in logs if line.startswith("WARNING")]
+    assert len(warned) == 1 and "alpha is in-sample" in warned[0] and "mqpm mqpm_alpha.pt" in warned[0]
+    assert report["in_sample"]["sequences"] == {"alpha": ["mqpm mqpm_alpha.pt"]}
+    md = (tmp_path / "o" / "report.md").read_text()
+    assert "alpha (in-sample)" in md and "beta (in-sample)" not in md and "**In-sample:** alpha" in md
+    # the spatial model records nothing: named as unknown, never silently taken as out-of-sample
+    assert any("does not record its training sequences" in line and "spatial" in line for line in logs)
+
+
+def test_bench_prints_no_in_sample_warning_for_a_namesake_with_other_gt(dataset, spatial, tmp_path):
+    """DAVIS-TR's ``boat`` is not ViSal's ``boat``: the same name with another GT is not in-sample."""
+    mq = TrainedOnMQPM([{"dataset": "other", "sequence": "alpha", "frames": 5, "gt_fingerprint": "f" * 64}])
+    spatial.provenance = {"trained_on": "DUTS-TR images"}
+    try:
+        logs: list[str] = []
+        report = run_bench(dataset / "data", layout="davsod",
+                           target=PrecomputedTarget(dataset / "maps", name="synth"), out=tmp_path / "o", mqpm=mq,
+                           spatial=spatial, config=CONFIG, protocols=("table5",), baselines=False, vis_frames=0,
+                           device="cpu", log=logs.append)
+    finally:
+        del spatial.provenance
+    assert not [line for line in logs if "WARNING" in line or "does not record" in line]
+    assert report["in_sample"]["sequences"] == {} and report["in_sample"]["unknown"] == []
+
+
+def test_control_protocol_compares_mqpm_frames_with_several_random_draws(dataset, spatial, tmp_path):
+    report, logs = _bench(dataset, tmp_path / "c", spatial, protocols=("control",), draws=3, baselines=False,
+                          vis_frames=0)
+    c = report["control"]
+    assert [d["seed"] for d in c["draws"]] == [0, 1, 2]
+    assert len({d["run"] for d in c["draws"]}) == 3
+    maxf = [d["maxF"] for d in c["draws"]]
+    assert c["random_mean"]["maxF"] == pytest.approx(np.mean(maxf))
+    assert c["random_sd"]["maxF"] == pytest.approx(np.std(maxf, ddof=1))
+    assert c["mining_gain"]["maxF"] == pytest.approx(report["boosted"]["maxF"] - np.mean(maxf))
+    assert ("more than twice" in c["verdict"]) and any(line.startswith("[control]") for line in logs)
+    # the draws differ in their frames: the first draw's mined frames are not all the second's
+    states = [json.loads((Path(d["run"]) / "alpha" / "vsodboost.json").read_text()) for d in c["draws"][:2]]
+    mined = [[tuple(b["mined"]) for b in st["buffers_done"].values()] for st in states]
+    assert mined[0] != mined[1]

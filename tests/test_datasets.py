@@ -228,3 +228,28 @@ def test_image_saliency_layout_ecssd_and_duts(tmp_path):
     cv2.imwrite(str(tmp_path / "ECSSD" / "images" / "0099.jpg"), np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(InputError, match="0099.jpg"):
         read_dataset(tmp_path / "ECSSD", "images")
+
+
+def test_in_sample_matches_by_gt_fingerprint_not_by_name_alone(tmp_path):
+    import cv2
+    import numpy as np
+
+    from vsodboost.datasets import SequenceData, in_sample, trained_on_entry, trained_on_of
+
+    def seq(name, value):
+        d = tmp_path / f"{name}-{value}"
+        d.mkdir()
+        m = np.zeros((8, 8), np.uint8)
+        m[2:5, 2:5] = value
+        cv2.imwrite(str(d / "0.png"), m)
+        return SequenceData(name, [d / "0.jpg"], {"0": d / "0.png"})
+
+    boat_tr, boat_visal, renamed = seq("boat", 255), seq("boat", 128), seq("ship", 255)
+    rec = [trained_on_entry("DAVIS2016-train", boat_tr)]
+    assert in_sample(rec, boat_tr)
+    assert not in_sample(rec, boat_visal)          # a namesake with other GT
+    assert in_sample(rec, renamed)                 # a renamed copy of a training sequence
+    assert in_sample([{"sequence": "boat"}], boat_visal)  # an old record by name only: the name decides
+    assert trained_on_of({"meta": {"data": {"trained_on": rec}}})[0] == rec
+    assert trained_on_of({"trained_on": "DUTS-TR"}) == ([], "DUTS-TR")
+    assert trained_on_of({"file": "x.pt"})[0] is None

@@ -15,16 +15,17 @@ annotated). A mask whose stem has no frame is reported as an error, since it mea
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Any, Iterable, Literal, Mapping
 
 from .errors import InputError
 from .video import FRAME_DIRS, IMAGE_EXTS, Video, natural_key
 
 __all__ = ["SequenceData", "read_dataset", "read_davis", "read_davsod", "read_images", "detect_layout",
-           "find_shared_data"]
+           "find_shared_data", "trained_on_entry", "in_sample", "trained_on_of"]
 
 Layout = Literal["davis", "davsod", "images", "auto"]
 _IMAGESET_IMG = ("images", "Images", "imgs", "Imgs", "image", "DUTS-TR-Image", "DUTS-TE-Image")
@@ -52,6 +53,21 @@ class SequenceData:
 
     def video(self) -> Video:
         return Video(paths=self.frames, name=self.name)
+
+    def fingerprint(self) -> str:
+        """sha256 of the decoded pixels of the first, middle and last annotated masks ("" without GT): tells two
+        sequences of one name apart (DAVIS-TR's ``boat`` is not ViSal's) and finds a renamed copy of a training
+        sequence, whatever the file format or path of the masks."""
+        stems = self.annotated or sorted(self.gt, key=natural_key)
+        if not stems:
+            return ""
+        from .io import read_map
+
+        h = hashlib.sha256()
+        for stem in dict.fromkeys((stems[0], stems[len(stems) // 2], stems[-1])):
+            mask, _ = read_map(self.gt[stem])
+            h.update(repr(mask.shape).encode() + mask.tobytes())
+        return h.hexdigest()
 
     def __repr__(self) -> str:
         return f"SequenceData({self.name!r}, frames={len(self.frames)}, gt={len(self.gt)})"
@@ -209,3 +225,58 @@ def find_shared_data() -> Path | None:
             return p
     return None
 
+
+
+def trained_on_entry(dataset: str, seq: SequenceData, frames: int | None = None) -> dict[str, Any]:
+    """What a checkpoint records of one training sequence (``meta["trained_on"]``): the dataset's folder name, the
+    sequence name, how many annotated frames were used and the GT :meth:`~SequenceData.fingerprint`."""
+    return {"dataset": dataset, "sequence": seq.name, "frames": len(seq.annotated) if frames is None else frames,
+            "gt_fingerprint": seq.fingerprint()}
+
+
+def in_sample(trained_on: Iterable[Mapping[str, Any]], seq: SequenceData, fingerprint: str | None = None) -> bool:
+    """Whether ``seq`` was among a model's training sequences (``meta["trained_on"]`` entries).
+
+    A match is the same GT fingerprint (a renamed copy is caught), or the same name where either side has no
+    fingerprint (older records; sequences without GT). Two sequences that only share a name (DAVIS-TR ``boat``,
+    ViSal ``boat``) are different sequences. ``fingerprint`` may pass ``seq.fingerprint()`` computed once.
+    """
+    fp = seq.fingerprint() if fingerprint is None else fingerprint
+    for e in trained_on:
+        efp = str(e.get("gt_fingerprint") or "")
+        if fp and efp:
+            if efp == fp:
+                return True
+        elif e.get("sequence") == seq.name:
+            return True
+    return False
+
+
+def trained_on_of(provenance: Any) -> tuple[list[dict[str, Any]] | None, str]:
+    """The training sequences a loaded model's ``provenance`` records, and a one-line description of its data.
+
+    Returns ``(entries, description)``; ``entries`` is None when the checkpoint does not say which sequences it
+    saw (then nothing can be checked), ``[]`` when it saw no video sequence (e.g. U²-Net-p: DUTS-TR images).
+    Understood: ``meta["data"]["trained_on"]`` (MQPM checkpoints), ``trained_on`` (U-Net checkpoints from
+    ``pretrain_spatial``: entries; converted weights: a description of image data), ``sequences`` (older U-Net
+    checkpoints: names only).
+    """
+    if not isinstance(provenance, Mapping):
+        return None, "no provenance"
+    meta = provenance.get("meta") if isinstance(provenance.get("meta"), Mapping) else {}
+    data = meta.get("data") if isinstance(meta.get("data"), Mapping) else {}
+    for source in (data, meta, provenance):
+        rec = source.get("trained_on")
+        if isinstance(rec, list):
+            entries = [dict(e) for e in rec if isinstance(e, Mapping)]
+            sets = sorted({str(e.get("dataset", "?")) for e in entries})
+            return entries, f"{len(entries)} sequence(s) of {', '.join(sets) or 'no dataset'}"
+        if isinstance(rec, str):
+            return [], rec
+    for source in (meta, provenance):
+        names = source.get("sequences")
+        if isinstance(names, list) and all(isinstance(n, str) for n in names):
+            return [{"sequence": n} for n in names], f"{len(names)} sequence(s), by name only"
+    if "note" in provenance:  # an ImageNet encoder with a fresh decoder: no saliency data at all
+        return [], str(provenance["note"])
+    return None, "does not record its training sequences"

@@ -59,7 +59,8 @@ __all__ = ["run_bench", "table1", "table7", "fig10", "block_of", "gain_of", "min
 
 _log = logging.getLogger("vsodboost.bench")
 
-PROTOCOLS: tuple[str, ...] = ("table1", "table2", "table3", "table5", "table6", "table7", "table8", "fig10")
+PROTOCOLS: tuple[str, ...] = ("table1", "table2", "table3", "control", "table5", "table6", "table7", "table8",
+                               "fig10")
 #: Metric keys of every block of report.json, in table order.
 REPORT_KEYS: tuple[str, ...] = ("frames", "maxF", "meanF", "adpF", "S", "MAE", "meanE", "wF")
 DEFAULT_PERIODS: tuple[int, ...] = (1, 2, 3, 4, 5, 10)
@@ -284,6 +285,7 @@ def run_bench(
     address: str | None = None,
     workers: int | None = None,
     threads: int = 1,
+    draws: int = 5,
 ) -> dict[str, Any]:
     """Boost every sequence of ``data``, score the maps against its GT and write ``out/report.{json,md}``.
 
@@ -292,7 +294,9 @@ def run_bench(
         mqpm, spatial: weights file or name, or a JSON file mapping sequence → weights (``"*"`` default): the way
             to bench with cross-validated weights in one report; or a loaded MQPM / spatial ``nn.Module``.
         preset: recorded in the provenance (the spatial model and ``config`` are used as given).
-        protocols: any of :data:`PROTOCOLS`; ``table5`` (target vs boosted) is always computed.
+        protocols: any of :data:`PROTOCOLS`; ``table5`` (target vs boosted) is always computed. ``control`` is
+            Table III's control alone, over ``draws`` random draws (seeds ``seed`` … ``seed + draws − 1``): what
+            mining adds over random frames with the same pseudo-GT and fusion, with the draws' spread.
         vis_frames: side-by-side images per sequence (the frames of largest S gain and largest S loss first).
         baselines: also score the zero-shot spatial model and its fusion with the target (Table V rows).
         theta: the Θ of Eq. 1 whose maps of the flow are recorded as MS (``theta/``): Table III's baseline and the
@@ -324,7 +328,8 @@ def run_bench(
     out.mkdir(parents=True, exist_ok=True)
 
     def boost(kind: str, root: Path, *, flow_name: str = flow, config_: BoostConfig = cfg,
-              target_: Any = target, random_frames: bool = False) -> dict[str, dict[str, Any]]:
+              target_: Any = target, random_frames: bool = False, seed_: int | None = None
+              ) -> dict[str, dict[str, Any]]:
         """One run of every sequence into ``root/<seq>``, on the engine: one job per sequence, whose Booster is
         built where the job runs (Ray: from names and paths, so loaded models are refused)."""
         from ..engines import Job
@@ -338,7 +343,8 @@ def run_bench(
                 raise InputError(f"--engine {runner.name} rebuilds the models in each worker: give "
                                  f"{' and '.join(loaded)} as a name or a weights path, not a loaded model")
             builder = functools.partial(_run_booster, target_, kind=how, record=out, theta=theta, flow=flow_name,
-                                        config=config_, preset=preset, device=str(dev), seed=seed, **weights,
+                                        config=config_, preset=preset, device=str(dev),
+                                        seed=seed if seed_ is None else seed_, **weights,
                                         models=models if runner.name == "local" else None)
             jobs.append(Job(seq.name, seq.video(), str(root / seq.name), seq.name, spec=builder))
         summaries: dict[str, dict[str, Any]] = {}
@@ -356,6 +362,14 @@ def run_bench(
     def evaluate(root: Path) -> dict[str, Any]:
         return evaluate_folders(root, data, layout=layout, sequences=names, progress=False)
 
+    in_sample = in_sample_check(seqs, {"mqpm": mqpm, "spatial": spatial}, models)
+    for name, who in in_sample["sequences"].items():
+        msg = (f"WARNING: {name} is in-sample: {' and '.join(who)} trained on it, so its rows do not measure "
+               "generalisation (docs/mqpm.md)")
+        log(msg)
+        _log.warning(msg)
+    for who in in_sample["unknown"]:
+        log(f"note: {who} does not record its training sequences; in-sample rows cannot be detected")
     # Table V: the main run (also records target, motion, Θ and the spatial model's own maps)
     main = boost("main", out / "boosted")
     _check_recorded(out, seqs, main)
@@ -382,6 +396,7 @@ def run_bench(
         "device": machine_info(dev),
         "versions": versions(),
         "weights": _weights_report(main),
+        "in_sample": in_sample,
         "timings": _timings(main, seqs, eval_seconds),
     }
     # the paper's output (fusion "replace": the fine-tuned spatial model alone) beside ours, from the same run
@@ -428,6 +443,11 @@ def run_bench(
     if "table3" in protos:
         report["table3"] = _table3(out, cfg, res_b, hq, boost, evaluate, lambda root, keep: evaluate_subset(
             root, seqs, keep, weighted_f=True))
+    if "control" in protos:
+        report["control"] = _control(out, res_b, boost, evaluate, seed=seed, draws=draws)
+        c = report["control"]
+        log(f"[control] mining gain maxF {c['mining_gain']['maxF']:+.4f} over {draws} random draws "
+            f"(sd {c['random_sd']['maxF']:.4f}): {c['verdict']}")
     if "table6" in protos:
         rows = {}
         for f in flows:
@@ -542,6 +562,32 @@ def _table3(out: Path, cfg: BoostConfig, res_b: Mapping[str, Any], hq: Mapping[s
             "definitions": {k: {"label": v[0], "definition": v[1]} for k, v in TABLE3_ROWS.items()}}
 
 
+def _control(out: Path, res_b: Mapping[str, Any], boost: Callable[..., Any], evaluate: Callable[[Path], Any], *,
+             seed: int, draws: int) -> dict[str, Any]:
+    """Table III's control over ``draws`` random draws: the Booster (MQPM frames, the main run) against the same
+    Booster on frames drawn at random (as many per buffer), same pseudo-GT and fusion. Draw k runs with seed
+    ``seed + k`` (the frame draw and the fine-tuning's randomness both change; draw 0 is table3's control run).
+    ``mining_gain`` = Booster − mean of the draws; ``verdict`` says whether it exceeds twice the draws' sd."""
+    if draws < 1:
+        raise InputError(f"draws must be ≥ 1 (got {draws})")
+    runs = out / "runs"
+    rows = []
+    for k in range(draws):
+        root = runs / ("table3_control" if k == 0 else f"control_seed{seed + k}")
+        boost(f"control draw {k + 1}/{draws}", root, random_frames=True, seed_=seed + k)
+        rows.append({**_pick(evaluate(root)), "seed": seed + k, "run": str(root)})
+    keys = [k for k in REPORT_KEYS[1:] if all(isinstance(r.get(k), (int, float)) for r in rows)]
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in keys}
+    sd = {k: float(np.std([r[k] for r in rows], ddof=1)) if draws > 1 else float("nan") for k in keys}
+    gain = {k: res_b[k] - mean[k] for k in keys}
+    clear = draws > 1 and gain["maxF"] > 2 * sd["maxF"]
+    return {"average": "frame", "draws": rows, "random_mean": mean, "random_sd": sd, "mqpm": _pick(res_b),
+            "mining_gain": gain,
+            "verdict": ("MQPM frames beat random ones by more than twice the draws' sd (maxF)" if clear else
+                        "MQPM frames do not beat random ones by more than twice the draws' sd (maxF)"),
+            "definition": "Booster (MQPM frames, seed s) vs the same Booster on random frames, seeds s … s+draws−1"}
+
+
 def mined_of(main: Mapping[str, Any]) -> dict[str, set[str]]:
     """Sequence → the stems of the frames the main run fine-tuned on (every buffer)."""
     return {s: {n for b in m["buffers_done"].values() for n in b["mined"]} for s, m in main.items()}
@@ -598,6 +644,32 @@ def fig10(target_root: Path, seqs: Sequence[SequenceData], mined: Mapping[str, s
     return {"bins": bins, "order": "annotated frames ranked by the target's S-measure, best first",
             "average": [round(float(x), 4) for x in avg], "normalized": [round(float(x), 4) for x in norm],
             "per_sequence": per_seq, "mined_in_better_half": int(sum(top)), "mined_in_worse_half": int(sum(bottom))}
+
+
+def in_sample_check(seqs: Sequence[SequenceData], specs: Mapping[str, Any], models: "_Models") -> dict[str, Any]:
+    """Which scored sequences a model of the run was trained on (:func:`vsodboost.datasets.in_sample` against the
+    ``trained_on`` its checkpoint records): ``{"sequences": {seq: ["mqpm <file>", ...]}, "unknown": [...],
+    "models": {"mqpm <file>": description}}``. A model that records nothing is listed under ``unknown``."""
+    from ..datasets import in_sample, trained_on_of
+
+    found: dict[str, list[str]] = {}
+    unknown: list[str] = []
+    described: dict[str, str] = {}
+    fps = {s.name: s.fingerprint() for s in seqs}
+    for seq in seqs:
+        for kind, spec in specs.items():
+            w = _weights_for(spec, seq.name)
+            model = models.mqpm(w) if kind == "mqpm" else models.spatial(w)
+            prov = getattr(model, "provenance", None)
+            who = f"{kind} {Path(str(prov.get('file'))).name if isinstance(prov, Mapping) and prov.get('file') else w}"
+            entries, desc = trained_on_of(prov)
+            described[who] = desc
+            if entries is None:
+                if who not in unknown:
+                    unknown.append(who)
+            elif in_sample(entries, seq, fps[seq.name]):
+                found.setdefault(seq.name, []).append(who)
+    return {"sequences": found, "unknown": unknown, "models": described}
 
 
 def _check_recorded(out: Path, seqs: Sequence[SequenceData], main: Mapping[str, Any]) -> None:

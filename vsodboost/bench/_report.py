@@ -79,6 +79,14 @@ def _render(r: Mapping[str, Any], *, figures: bool) -> str:
               + f". vsodboost {r['versions']['vsodboost']}, torch {r['versions']['torch']}.", "",
               f"Metrics: {r['conventions']}. ▲ better, ▼ worse (MAE: lower is better).", ""]
 
+    in_s = r.get("in_sample", {})
+    if in_s.get("sequences"):
+        lines += [f"> **In-sample:** {', '.join(sorted(in_s['sequences']))} — a model of this run was trained on "
+                  "these sequences (" + "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(in_s["sequences"].items()))
+                  + "), so their rows do not measure generalisation.", ""]
+    if in_s.get("unknown"):
+        lines += [f"> {', '.join(in_s['unknown'])}: no record of training sequences; in-sample rows cannot be "
+                  "detected.", ""]
     lines += ["## Table V — target vs boosted", "",
               f"Frame-averaged over the {t['frames']} annotated frames of {n_seq} sequence(s).", "",
               _metric_rows([(f"{t['name']} (target)", t), *_baseline_rows(r),
@@ -97,11 +105,12 @@ def _render(r: Mapping[str, Any], *, figures: bool) -> str:
     lines += ["### Per sequence", "", "Each sequence frame-averaged over its own annotated frames; gains with their "
               "sign, losses included.", ""]
     rows = []
+    in_sample = r.get("in_sample", {}).get("sequences", {})
     for s in ds["sequences"]:
         ts, bs, gs = t["per_sequence"].get(s), b["per_sequence"].get(s), g["per_sequence"].get(s)
         if not ts or not bs or gs is None:
             continue
-        rows.append([s, _f(ts["frames"], "frames"), str(r["mined"].get(s, "–"))]
+        rows.append([s + (" (in-sample)" if s in in_sample else ""), _f(ts["frames"], "frames"), str(r["mined"].get(s, "–"))]
                     + [x for k in ("maxF", "S", "MAE") for x in (f"{_f(ts[k], k)} → {_f(bs[k], k)}", _d(gs[k], k))])
     lines += [_table(["sequence", "frames", "mined", "maxF", "Δ", "S", "Δ", "MAE", "Δ"], rows), ""]
     wins = {k: sum(1 for v in g["per_sequence"].values() if v[k] is not None and

@@ -10,7 +10,7 @@ import sys
 
 from ..presets import PRESETS
 from ._common import (add_device_argument, add_engine_arguments, add_quiet_argument, add_seed_argument,
-                      add_threads_argument, apply_threads, non_negative_int)
+                      add_threads_argument, apply_threads, non_negative_int, positive_int)
 
 
 def _csv(s: str) -> list[str]:
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite, vis_frames=args.vis_frames, target_label=args.target_label, theta=args.theta,
         command="vsodboost " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if args.record_command else None,
         log=(lambda s: None) if args.quiet else print,
-        engine=args.engine, address=args.address, workers=args.workers, threads=args.threads,
+        engine=args.engine, address=args.address, workers=args.workers, threads=args.threads, draws=args.draws,
     )
     return 0
 
@@ -64,13 +64,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sequences", help="comma-separated sequence names (default: all annotated sequences)")
     p.add_argument("--config", help="JSON file with BoostConfig fields, laid over the preset's")
     p.add_argument("--protocol", action="append", metavar="TABLE",
-                   help="table1, table2, table3, table5 (default), table6, table7, table8, fig10; repeat or "
-                        "comma-separate; table5 is always included")
+                   help="table1, table2, table3, control, table5 (default), table6, table7, table8, fig10; "
+                        "repeat or comma-separate; table5 is always included; control = Table III's control "
+                        "alone over --draws random draws")
     p.add_argument("--theta", default="default",
                    help="Θ of Eq. 1 whose flow maps are MS (Table III's baseline and the pseudo-GT of its MS rows): "
                         "a name from vsodboost.mqpm.list_thetas(), e.g. 'spatial' (the pretrained spatial model "
                         "on the flow image, the paper's recipe)")
     p.add_argument("--periods", default="1,2,3,4,5,10", help="Table II: values of 1/T (default 1,2,3,4,5,10)")
+    p.add_argument("--draws", type=positive_int, default=5,
+                   help="control: random draws (seeds --seed … --seed+N-1) the MQPM's frames are compared with")
     p.add_argument("--flows", default="dis,farneback", help="Table VI: flow backends (default dis,farneback)")
     p.add_argument("--vis-frames", type=non_negative_int, default=2, help="side-by-side images per sequence (0: none)")
     add_device_argument(p)

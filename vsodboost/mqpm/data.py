@@ -51,6 +51,7 @@ class FlowSet:
     stems: list[str]
     flows: np.ndarray  # float16 (N, 2, h, w), pixels of the (h, w) grid
     gt: np.ndarray  # uint8 (N, h, w) in {0, 255}
+    fingerprint: str = ""  # SequenceData.fingerprint() of the source: recorded in the checkpoint's trained_on
 
     def __len__(self) -> int:
         return len(self.stems)
@@ -225,7 +226,7 @@ def cached_flows(
         atomic_write_bytes(d / "meta.json", json.dumps(meta, indent=1).encode(), sync_dir=False)
     else:
         flows, gt = got
-    return FlowSet(seq.name, dataset, list(ann), flows, gt)
+    return FlowSet(seq.name, dataset, list(ann), flows, gt, seq.fingerprint())
 
 
 def build_flow_sets(

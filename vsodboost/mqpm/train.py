@@ -327,7 +327,10 @@ def train_mqpm(cfg: TrainConfig, *, flow_sets: Sequence[FlowSet] | None = None) 
     theta_name = DEFAULT_THETA if cfg.theta == "default" else cfg.theta
     data_meta = {"theta": theta_name, "datasets": sorted({fs.dataset for fs in train_sets}),
                  "sequences": len(train_sets),
-                 "frames": len(ts), "lambda": ts.lam, "hq_fraction": float(ts.labels.mean())}
+                 "frames": len(ts), "lambda": ts.lam, "hq_fraction": float(ts.labels.mean()),
+                 "trained_on": [{"dataset": fs.dataset, "sequence": fs.sequence, "frames": len(fs),
+                                 "gt_fingerprint": fs.fingerprint} for fs in train_sets],
+                 "validated_on": [fs.sequence for fs in val_sets]}
     net = train_network(cfg, ts, vs, work_dir=work, meta=data_meta)
     meta = {"train_config": cfg.to_dict(), "data": data_meta, "train_seconds": round(time.time() - t0, 1),
             "torch": str(torch.__version__)}

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .._steps import seeded
-from ..datasets import SequenceData, read_dataset
+from ..datasets import SequenceData, read_dataset, trained_on_entry
 from ..errors import InputError
 from ..models import SaliencyUNet, saliency_unet
 from ..video import read_image
@@ -66,7 +66,9 @@ def pretrain_spatial(
         exclude: sequence names left out (cross-validation: a sequence is never boosted by a model that saw it).
     """
     excluded = set(exclude)
-    seqs = [s for root, layout in data for s in read_dataset(root, layout) if s.name not in excluded]
+    named = [(Path(root).name, s) for root, layout in data for s in read_dataset(root, layout)
+             if s.name not in excluded]
+    seqs = [s for _, s in named]
     x, y = load_saliency_pairs(seqs, input_size)
     with seeded(seed, torch.device("cpu")):  # the ImageNet-init head and training seeded; the caller's RNG restored
         model = saliency_unet("tf_efficientnet_lite0", pretrained=True, cls_head=False,
@@ -85,6 +87,7 @@ def pretrain_spatial(
         "what": "spatial model (Lite0 U-Net + MSDA), saliency-pretrained",
         "data": [f"{Path(r).name} ({l})" for r, l in data],
         "sequences": [s.name for s in seqs],
+        "trained_on": [trained_on_entry(ds, s) for ds, s in named],
         "excluded": sorted(excluded),
         "frames": int(x.shape[0]),
         "iterations": iterations, "batch_size": batch_size, "lr": lr, "input_size": input_size, "seed": seed,
