@@ -196,9 +196,9 @@ class _Models:
             from .. import plugins
 
             if Path(spec).is_file():
-                from ..spatial import load_unet_checkpoint
+                from ..spatial import spatial_from_file
 
-                self._cache[key] = load_unet_checkpoint(spec, cls_head=False)
+                self._cache[key] = spatial_from_file(spec)
             else:
                 self._cache[key] = plugins.spatial_models().create(spec)
         return self._cache[key]

@@ -88,7 +88,7 @@ def _run_spatial(args: argparse.Namespace) -> int:
     apply_threads(args.threads)
     data = [(str(d), detect_layout(d)) for d in args.data]
     pretrain_spatial(data, args.out, iterations=args.iterations, batch_size=args.batch_size, lr=args.lr,
-                     input_size=args.input_size, exclude=args.exclude or [], seed=args.seed)
+                     input_size=args.input_size, exclude=args.exclude or [], seed=args.seed, init=args.init)
     print(f"wrote {args.out}")
     return 0
 
@@ -115,6 +115,9 @@ def _add_spatial(p: argparse.ArgumentParser) -> None:
                    help="square training resolution, multiple of 32")
     p.add_argument("--exclude", action="append", metavar="SEQ", help="leave this sequence out (repeatable)")
     p.add_argument("--seed", type=int, default=d["seed"], help="seed of sampling and initialisation")
+    p.add_argument("--init", choices=("lite0", "u2netp"), default=d["init"],
+                   help="lite0: the Lite0 U-Net from its ImageNet encoder; u2netp: the shipped DUTS U²-Net-p "
+                        "trained further (a video-domain prior, Sec. V-C)")
     p.add_argument("--threads", type=non_negative_int, default=0, help="torch CPU threads (0: torch's default)")
 
 

@@ -11,6 +11,8 @@ encoder only), ``vgg16`` (VGG-16 encoder as in the paper, needs its ImageNet wei
 """
 
 from .checkpoint import load_unet_checkpoint, save_unet_checkpoint
+from ._plugin import spatial_from_file
 from .finetune import FinetuneConfig, finetune, predict_maps
 
-__all__ = ["FinetuneConfig", "finetune", "predict_maps", "save_unet_checkpoint", "load_unet_checkpoint"]
+__all__ = ["FinetuneConfig", "finetune", "predict_maps", "save_unet_checkpoint", "load_unet_checkpoint",
+           "spatial_from_file"]

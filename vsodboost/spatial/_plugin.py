@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
+
 from ..errors import MissingWeightsError
 from ..hookspecs import hookimpl
 from ..models import SaliencyUNet, saliency_unet
@@ -42,6 +44,22 @@ def u2netp_spatial(weights: str | Path | None = None) -> "U2Net":
             "`python scripts/convert_u2net.py --out vsodboost/weights/u2netp.pt` (vsodboost/weights/u2netp.md)"
         )
     return load_u2net(path)
+
+
+def spatial_from_file(path: str | Path) -> torch.nn.Module:
+    """A spatial model from a checkpoint file, by its format: a U²-Net (``vsodboost.u2net/1``, e.g. from
+    ``vsodboost train spatial --init u2netp``, or the authors' ``.pth``) or a U-Net (``vsodboost.unet/1``);
+    loaded strictly, with ``provenance`` (file, sha256, the checkpoint's meta: what it was trained on)."""
+    from .._weights import load_checkpoint
+    from ..nets.u2net import U2NET_FORMAT
+
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise MissingWeightsError(f"spatial weights {p} do not exist; check the path")
+    obj = load_checkpoint(p)
+    if isinstance(obj, dict) and (obj.get("format") == U2NET_FORMAT or "stage1.rebnconv1.conv_s1.weight" in obj):
+        return u2netp_spatial(p)
+    return load_unet_checkpoint(p, cls_head=False)
 
 
 def _lite0_imagenet(**kw: Any) -> SaliencyUNet:

@@ -57,22 +57,34 @@ def pretrain_spatial(
     exclude: Iterable[str] = (),
     seed: int = 0,
     log_every: int = 10,
-) -> SaliencyUNet:
-    """Train the default spatial model (Lite0 U-Net + MSDA, ImageNet encoder) on the GT of ``data``.
+    init: str = "lite0",
+) -> torch.nn.Module:
+    """Saliency-train a spatial model on the GT of ``data`` (Sec. V-C: the paper pretrains its spatial model on
+    DAVIS-TR): ``init="lite0"`` the Lite0 U-Net + MSDA from its ImageNet encoder (the shipped ``lite0``),
+    ``init="u2netp"`` the shipped DUTS-trained U²-Net-p trained further (a video-domain prior).
 
     Args:
-        data: ``(root, layout)`` pairs, e.g. ``[("DAVIS2016", "davis"), ("ViSal", "davsod")]``.
-        out: checkpoint path (written atomically, fp16, with the command's settings in ``meta``).
+        data: ``(root, layout)`` pairs, e.g. ``[("DAVIS2016-train", "davis"), ("ECSSD", "images")]``.
+        out: checkpoint path (written atomically; Lite0 fp16, U²-Net fp32; the settings and ``trained_on`` in
+            ``meta``), loadable as ``spatial=<path>``.
         exclude: sequence names left out (cross-validation: a sequence is never boosted by a model that saw it).
     """
+    if init not in ("lite0", "u2netp"):
+        raise InputError(f"unknown init {init!r}: 'lite0' (ImageNet Lite0 U-Net) or 'u2netp' (DUTS U²-Net-p)")
     excluded = set(exclude)
     named = [(Path(root).name, s) for root, layout in data for s in read_dataset(root, layout)
              if s.name not in excluded]
     seqs = [s for _, s in named]
     x, y = load_saliency_pairs(seqs, input_size)
     with seeded(seed, torch.device("cpu")):  # the ImageNet-init head and training seeded; the caller's RNG restored
-        model = saliency_unet("tf_efficientnet_lite0", pretrained=True, cls_head=False,
-                              input_size=(input_size, input_size))
+        if init == "u2netp":
+            from ._plugin import u2netp_spatial
+
+            model: torch.nn.Module = u2netp_spatial()
+            prior = dict(getattr(model, "provenance", {}))
+        else:
+            model = saliency_unet("tf_efficientnet_lite0", pretrained=True, cls_head=False,
+                                  input_size=(input_size, input_size))
         cfg = FinetuneConfig(iterations=iterations, batch_size=batch_size, lr=lr, input_size=input_size,
                              scale_jitter=0.25, loss="bce+iou", pseudo_gt="soft", train_layers="all", grad_clip=0.0)
         t0 = time.time()
@@ -84,7 +96,8 @@ def pretrain_spatial(
 
         finetune(model, x, y, cfg, seed=seed, copy_model=False, callback=report)
     meta = {
-        "what": "spatial model (Lite0 U-Net + MSDA), saliency-pretrained",
+        "what": ("U²-Net-p (DUTS-TR, its authors' weights) trained further" if init == "u2netp" else
+                 "spatial model (Lite0 U-Net + MSDA), saliency-pretrained"),
         "data": [f"{Path(r).name} ({l})" for r, l in data],
         "sequences": [s.name for s in seqs],
         "trained_on": [trained_on_entry(ds, s) for ds, s in named],
@@ -95,5 +108,11 @@ def pretrain_spatial(
         "seconds": round(time.time() - t0, 1),
         "torch": str(torch.__version__),
     }
-    save_unet_checkpoint(model, out, meta=meta)
+    if init == "u2netp":
+        from ..nets.u2net import save_u2net
+
+        meta["init"] = {k: prior.get(k) for k in ("file", "sha256", "source", "trained_on")}
+        save_u2net(model.eval(), out, meta=meta)  # type: ignore[arg-type]
+    else:
+        save_unet_checkpoint(model, out, meta=meta)  # type: ignore[arg-type]
     return model
