@@ -409,16 +409,20 @@ def run_bench(
         log("[replace] not scored: spatial/ maps missing (main run made by an older vsodboost); rerun with --overwrite")
     if baselines:
         t0 = time.perf_counter()
-        zs, zs_fused, n_pred = _zero_shot_baselines(out, seqs, lambda n: models.spatial(_weights_for(spatial, n)),
-                                                    cfg)
+        zs, zs_fused, size, n_pred = _zero_shot_baselines(
+            out, seqs, lambda n: models.spatial(_weights_for(spatial, n)), cfg)
+        fusions = {f: {"maps": str(d), "fusion": f, **block_of(evaluate(d))} for f, d in zs_fused.items()}
+        best = max(fusions, key=lambda f: (fusions[f]["maxF"], fusions[f]["S"]))
         report["baselines"] = {
-            "zero_shot": {"maps": str(zs), **block_of(evaluate(zs))},
-            "zero_shot_fusion": {"maps": str(zs_fused), "fusion": _baseline_fusion(cfg),
-                                 **block_of(evaluate(zs_fused))},
+            "zero_shot": {"maps": str(zs), "input_size": size, **block_of(evaluate(zs))},
+            "zero_shot_fusion": fusions[best],
+            "zero_shot_fusions": fusions,
             "seconds": round(time.perf_counter() - t0, 2),
             "definitions": {
-                "zero_shot": "the pretrained spatial model on every annotated frame, no fine-tuning",
-                "zero_shot_fusion": f"zero_shot fused with the target's map ({_baseline_fusion(cfg)!r})",
+                "zero_shot": f"the pretrained spatial model on every annotated frame at its native input size "
+                             f"({size}²), no fine-tuning",
+                "zero_shot_fusion": f"zero_shot fused with the target's map by the plain ensemble that scores best "
+                                    f"here (maxF, of {', '.join(BASELINE_FUSIONS)}): {best!r}",
             },
         }
         bz = report["baselines"]["zero_shot_fusion"]
@@ -446,7 +450,7 @@ def run_bench(
     if "control" in protos:
         report["control"] = _control(out, res_b, boost, evaluate, seed=seed, draws=draws)
         c = report["control"]
-        log(f"[control] mining gain maxF {c['mining_gain']['maxF']:+.4f} over {draws} random draws "
+        log(f"control: mining gain maxF {c['mining_gain']['maxF']:+.4f} over {draws} random draws "
             f"(sd {c['random_sd']['maxF']:.4f}): {c['verdict']}")
     if "table6" in protos:
         rows = {}
@@ -482,31 +486,43 @@ def run_bench(
     return report
 
 
-def _baseline_fusion(cfg: BoostConfig) -> str:
-    """The ensemble the zero-shot baseline uses: the Booster's fusion, or geometric where it replaces (no fusion)."""
-    return "geometric" if cfg.fusion == "replace" else cfg.fusion
+#: The plain ensembles the zero-shot baseline tries; the best-scoring one is Table V's zero-shot fusion row.
+BASELINE_FUSIONS: tuple[str, ...] = ("mean", "geometric")
+
+
+def native_input_size(model: Any, fallback: int) -> int:
+    """The square input size a spatial model was trained at (``model.config.input_size``: U²-Net-p 320, the
+    Lite0 U-Net 224), ``fallback`` when it does not say."""
+    size = getattr(getattr(model, "config", None), "input_size", None)
+    if isinstance(size, (tuple, list)) and size:
+        size = size[0]
+    return int(size) if isinstance(size, int) and size > 0 else fallback
 
 
 def _zero_shot_baselines(out: Path, seqs: Sequence[SequenceData], spatial_of: Callable[[str], Any],
-                         cfg: BoostConfig) -> tuple[Path, Path, int]:
-    """Write ``runs/zero_shot/<seq>/`` (the pretrained spatial model, no fine-tuning, annotated frames) and
-    ``runs/zero_shot_fusion/<seq>/`` (those maps fused with the recorded target maps by ``cfg.fusion``).
-    Resumable: a frame whose fused map is there is not predicted again. Returns both folders and the number of
-    frames predicted now."""
+                         cfg: BoostConfig) -> tuple[Path, dict[str, Path], int, int]:
+    """Write ``runs/zero_shot_<size>/<seq>/`` (the pretrained spatial model at its native input size, no
+    fine-tuning, annotated frames) and ``runs/zero_shot_<size>_<fusion>/<seq>/`` (those maps fused with the
+    recorded target maps, for each of :data:`BASELINE_FUSIONS`): the strongest plain ensemble, not one weakened by
+    the Booster's fine-tuning size. Resumable: a frame whose fused maps are there is not predicted again. Returns
+    the zero-shot folder, the fused folder of each fusion, the input size and the number of frames predicted now."""
     import torch
 
     from ..adapters import read_map as read_target_map
     from ..booster import fuse_maps, write_map_atomic
     from ..spatial import predict_maps
 
-    zs, fused = out / "runs" / "zero_shot", out / "runs" / "zero_shot_fusion"
+    size = native_input_size(spatial_of(seqs[0].name), cfg.finetune.input_size) if seqs else 0
+    zs = out / "runs" / f"zero_shot_{size}"
+    fused = {f: out / "runs" / f"zero_shot_{size}_{f}" for f in BASELINE_FUSIONS}
     n_pred = 0
     for seq in seqs:
-        (zs / seq.name).mkdir(parents=True, exist_ok=True)
-        (fused / seq.name).mkdir(parents=True, exist_ok=True)
+        for d in (zs, *fused.values()):
+            (d / seq.name).mkdir(parents=True, exist_ok=True)
         video = seq.video()
         stems = set(seq.annotated)
-        todo = [i for i, n in enumerate(video.names) if n in stems and not (fused / seq.name / f"{n}.png").is_file()]
+        todo = [i for i, n in enumerate(video.names) if n in stems
+                and not all((d / seq.name / f"{n}.png").is_file() for d in fused.values())]
         if not todo:
             continue
         model = spatial_of(seq.name)
@@ -515,7 +531,7 @@ def _zero_shot_baselines(out: Path, seqs: Sequence[SequenceData], spatial_of: Ca
         for s in range(0, len(todo), cfg.finetune.predict_batch):
             idx = todo[s: s + cfg.finetune.predict_batch]
             frames = torch.stack([video.tensor(i, i + 1)[0] for i in idx])
-            maps = predict_maps(model, frames, input_size=cfg.finetune.input_size,
+            maps = predict_maps(model, frames, input_size=native_input_size(model, cfg.finetune.input_size),
                                 autocast_mode=cfg.finetune.autocast)
             for i, m in zip(idx, maps.numpy()):
                 n = video.names[i]
@@ -523,8 +539,9 @@ def _zero_shot_baselines(out: Path, seqs: Sequence[SequenceData], spatial_of: Ca
                 t_file = targets.get(n)
                 # the target's map as the Booster sees it (float, min-max normalised, frame size)
                 t = read_target_map(t_file, m.shape) if t_file is not None else None
-                write_map_atomic(fused / seq.name / f"{n}.png", fuse_maps(m, t, _baseline_fusion(cfg)))
-    return zs, fused, n_pred
+                for f, d in fused.items():
+                    write_map_atomic(d / seq.name / f"{n}.png", fuse_maps(m, t, f))
+    return zs, fused, size, n_pred
 
 
 def _table3(out: Path, cfg: BoostConfig, res_b: Mapping[str, Any], hq: Mapping[str, Mapping[str, float]],
