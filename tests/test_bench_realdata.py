@@ -59,3 +59,22 @@ def test_bench_one_real_sequence_matches_eval(shared_data, tmp_path, capsys):
     capsys.readouterr()
     assert cli_main(args) == 0
     assert "done earlier, skipped" in capsys.readouterr().out
+
+
+@pytest.mark.realdata
+def test_shipped_weights_are_out_of_sample_on_the_shared_data_and_bear_is_caught(shared_data):
+    """The default MQPM (DAVIS-TR) and the presets' spatial models saw none of DAVIS val or ViSal: bench prints no
+    in-sample warning there. DAVIS-TR holds ``bear``, which ../shared/data also has (its ``train`` split): the
+    check finds it by its GT, so the warning fires on a real in-sample sequence."""
+    from vsodboost.bench import _Models, in_sample_check
+    from vsodboost.datasets import read_dataset
+
+    val = read_dataset(shared_data / "DAVIS2016", "davis", split="val") + read_dataset(shared_data / "ViSal",
+                                                                                       "davsod")
+    models = _Models("cpu")
+    for spatial in ("u2netp", "lite0"):
+        r = in_sample_check([s for s in val if s.gt], {"mqpm": "default", "spatial": spatial}, models)
+        assert r["sequences"] == {} and r["unknown"] == [], (spatial, r)
+    bear = read_dataset(shared_data / "DAVIS2016", "davis", split="train", sequences=["bear"])
+    r = in_sample_check(bear, {"mqpm": "default", "spatial": "u2netp"}, models)
+    assert r["sequences"] == {"bear": ["mqpm mqpm_lite0_dis.pt"]}

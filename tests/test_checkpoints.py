@@ -25,9 +25,11 @@ def tiny():
 
 def test_the_shipped_unet_files_load_strictly_and_keep_their_bytes():
     mqpm_obj = torch.load(SHIPPED / "mqpm_lite0_dis.pt", weights_only=True)
-    assert mqpm_obj["format"] == "vsodboost.mqpm"  # written before the formats were shared: the legacy tag
+    assert mqpm_obj["format"] == UNET_FORMAT  # the DAVIS-TR MQPM is written in the shared format
     m = load_mqpm("default")
     assert m.config.cls_head and len(m.provenance["sha256"]) == 64
+    for k, v in mqpm_obj["state_dict"].items():
+        assert torch.equal(m.net.state_dict()[k], v.to(m.net.state_dict()[k].dtype)), k
     spatial = load_unet_checkpoint(SHIPPED / "spatial_lite0.pt", cls_head=False)
     assert not spatial.config.cls_head
     for k, v in torch.load(SHIPPED / "spatial_lite0.pt", weights_only=True)["state_dict"].items():

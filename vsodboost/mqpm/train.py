@@ -64,7 +64,7 @@ class TrainConfig:
     cls_weight: float = 1.0  # Eq. 5 sums the two losses with equal weight
     #: "mean": Eq. 6 averaged over pixels and frames, Eq. 7 over frames; "sum": both summed as the paper writes them
     #: (Eq. 6 over pixels and frames, Eq. 7 over frames), which weighs the map term H·W times more (16,384× at 128²)
-    reduction: str = "mean"
+    reduction: str = "sum"
     val_sequences: list[str] = field(default_factory=list)
     seed: int = 0
     log_every: int = 20
