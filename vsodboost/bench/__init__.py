@@ -50,7 +50,7 @@ from ..booster import Booster, BoostConfig, write_json_atomic
 from ..datasets import SequenceData, read_dataset
 from ..errors import InputError
 from ..metrics.accumulator import SODMetrics
-from ..io import index_maps, no_nan
+from ..io import atomic_write_bytes, index_maps, no_nan
 from ..metrics.evaluate import evaluate_folders, read_map, resize_to
 from ._runs import RandomFramesBooster, RecordingBooster
 
@@ -457,7 +457,7 @@ def run_bench(
     report["visualisations"] = draw_visualisations(out, seqs, hq, report, per_sequence=vis_frames)
     report = no_nan(report)
     write_json_atomic(out / "report.json", report)
-    (out / "report.md").write_text(render_markdown(report))
+    atomic_write_bytes(out / "report.md", render_markdown(report).encode())
     log(f"wrote {out / 'report.json'} and {out / 'report.md'}")
     return report
 

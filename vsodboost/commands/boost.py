@@ -16,7 +16,7 @@ from ..errors import InputError, MissingMapsError, NoMatchingMapsError, UsageErr
 from ..presets import PRESETS
 from ..video import FRAME_DIRS, IMAGE_EXTS
 from ._common import (add_device_argument, add_engine_arguments, add_quiet_argument, add_seed_argument,
-                      add_threads_argument, apply_threads, positive_int)
+                      add_threads_argument, apply_threads, lock_out, positive_int)
 
 METHOD_TARGETS = ("ssav", "mga", "cos", "lsti", "pcsa")
 
@@ -188,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
     target_args = parse_target_args(args.target_arg)
     target = parse_target(args.target, target_args)  # a bad --target fails here, in this process, with CLI wording
     check_output_dir(args.out)  # a read-only or misplaced --out fails now, not after a buffer of compute
+    lock_out(args, args.out)  # a second run on this --out is refused now, before any model loads
     found = sequences_of(Path(args.frames))
     multi = len(found) > 1
     seqs = pick_sequences(found, args.sequences)
