@@ -118,6 +118,24 @@ def test_nested_holders_in_one_process_share_the_lock(tmp_path):
     assert not (a / vio.LOCK_FILE).exists()
 
 
+def test_the_lock_works_with_a_filelock_without_on_acquired(tmp_path, monkeypatch):
+    import filelock
+
+    real = filelock.FileLock
+
+    def old_filelock(path, timeout=-1, **kw):  # filelock 3.x: no on_acquired keyword
+        if "on_acquired" in kw:
+            raise TypeError("unexpected keyword argument 'on_acquired'")
+        return real(path, timeout=timeout, **kw)
+
+    monkeypatch.setattr(filelock, "FileLock", old_filelock)
+    with vio.output_lock(tmp_path / "o") as out:
+        assert (out / vio.LOCK_FILE).read_text().strip() == str(os.getpid())
+        r = subprocess.run([sys.executable, "-c", _HOLDER, str(out)], input="\n", capture_output=True, text=True)
+        assert r.returncode == 1 and f"(pid {os.getpid()})" in r.stderr
+    assert not (out / vio.LOCK_FILE).exists()
+
+
 def test_a_symlink_as_lock_file_is_refused(tmp_path):
     out = tmp_path / "o"
     out.mkdir()

@@ -442,9 +442,22 @@ def _acquire(out: Path) -> Any:
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
 
     for _ in range(20):
-        lock = filelock.FileLock(path, timeout=0, on_acquired=mark)
+        try:
+            lock, legacy = filelock.FileLock(path, timeout=0, on_acquired=mark), False
+        except TypeError:  # filelock < 4 has no on_acquired: check and sign right after acquiring
+            lock, legacy = filelock.FileLock(path, timeout=0), True
         try:
             lock.acquire()
+            if legacy:
+                fd = getattr(getattr(lock, "_context", None), "lock_file_fd", None)
+                try:
+                    if fd is not None:
+                        mark(fd)
+                    else:  # pragma: no cover - very old filelock: sign through the name
+                        path.write_text(f"{os.getpid()}\n")
+                except _Replaced:
+                    lock.release()
+                    raise
             return lock
         except _Replaced:
             continue
