@@ -10,6 +10,7 @@ from typing import Any, Sequence
 import cv2
 import numpy as np
 
+from vsodboost._checks import check_bool
 from vsodboost.errors import InputError, MissingMapsError
 from vsodboost.io import MAP_EXTS, index_maps, map_to_unit
 from vsodboost.io import read_map as _read_map
@@ -55,6 +56,14 @@ class PrecomputedTarget:
             raise InputError(f"{name}: match must be 'stem' (map and frame share a file stem) or 'order' (k-th map "
                              f"↔ k-th frame), got {match!r}")
         self.match = match
+        for key, value in (("prefix", prefix), ("suffix", suffix), ("name", name), ("hint", hint)):
+            if not isinstance(value, str):
+                raise InputError(f"{name}: {key} must be a string, got {value!r} ({type(value).__name__})")
+        if sequence is not None and not isinstance(sequence, str):
+            raise InputError(f"{name}: sequence must be a string or None, got {sequence!r} ({type(sequence).__name__})")
+        if isinstance(exts, str) or not all(isinstance(e, str) and e for e in exts):
+            raise InputError(f"{name}: exts must be a list of extensions such as ['.png', '.jpg'], got {exts!r}")
+        check_bool(f"{name}: normalize", normalize)  # normalize='no' would be truthy: the opposite of what was asked
         self.root = Path(root).expanduser()
         if not self.root.is_dir():
             raise MissingMapsError(f"maps folder {self.root} does not exist" + (f"; {hint}" if hint else ""))

@@ -154,6 +154,27 @@ def _run_booster(target: Any, *, kind: str, models: "_Models | None" = None, rec
     return RandomFramesBooster(target, **kw) if kind == "random" else Booster(target, **kw)
 
 
+def read_weights_table(path: str | os.PathLike[str], option: str = "weights map") -> dict[str, str]:
+    """A JSON file mapping sequence → weights (``"*"``: the rest), checked: readable UTF-8 JSON, an object of
+    strings; :class:`InputError` naming the file and what is wrong otherwise."""
+    p = Path(path)
+    try:
+        table = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        why = f"{exc.msg} at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else exc
+        raise InputError(f"{option} {p}: not a readable JSON file ({why}); expected an object such as "
+                         "{\"bear\": \"fold0.pt\", \"*\": \"fold1.pt\"}") from exc
+    if not isinstance(table, dict) or not table:
+        raise InputError(f"{option} {p}: expected a non-empty JSON object mapping sequence → weights, got "
+                         f"{json.dumps(table)[:60]}")
+    bad = {k: v for k, v in table.items() if not isinstance(v, str) or not v}
+    if bad:
+        k = next(iter(bad))
+        raise InputError(f"{option} {p}: the weights of {k!r} must be a file path or name (a string), got "
+                         f"{json.dumps(bad[k])[:60]}")
+    return table
+
+
 def _weights_for(spec: Any, seq: str) -> Any:
     """``spec`` is a weights file or name, or a JSON file mapping sequence → weights (``"*"``: the default); any
     other object (an MQPM, an ``nn.Module``) is used as it is."""
@@ -161,7 +182,7 @@ def _weights_for(spec: Any, seq: str) -> Any:
         return spec
     spec = str(spec)
     if spec.endswith(".json") and Path(spec).is_file():
-        table = json.loads(Path(spec).read_text())
+        table = read_weights_table(spec)
         if seq in table:
             return str(table[seq])
         if "*" in table:
