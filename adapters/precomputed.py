@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
@@ -23,6 +24,9 @@ def read_map(path: str | os.PathLike[str], size: tuple[int, int] | None = None, 
     ``cv2.IMREAD_GRAYSCALE`` reads it; 16-bit keeps its high byte) then :func:`vsodboost.io.map_to_unit` (resized to
     ``size`` = (H, W), divided by 255, min-max normalised per image when ``normalize``)."""
     return map_to_unit(_read_map(path)[0], size, normalize=normalize)
+
+
+_log = logging.getLogger("vsodboost.target")
 
 
 class PrecomputedTarget:
@@ -117,8 +121,23 @@ class PrecomputedTarget:
 
     def predict(self, video: Video) -> list[np.ndarray | None]:
         index = self._frame_index(video)
-        return [read_map(index[n], video.size, normalize=self.normalize) if n in index else None
-                for n in video.names]
+        out: list[np.ndarray | None] = []
+        odd: list[str] = []
+        h, w = video.size
+        for n in video.names:
+            if n not in index:
+                out.append(None)
+                continue
+            img = _read_map(index[n])[0]
+            mh, mw = img.shape[:2]
+            if abs(mh * w / mw - h) > max(2.0, 0.02 * h):  # another aspect ratio: stretched, so say it
+                odd.append(f"{index[n].name} ({mw}×{mh})")
+            out.append(map_to_unit(img, video.size, normalize=self.normalize))
+        if odd:
+            _log.warning("%s: %d map(s) of %r have another aspect ratio than its %d×%d frames and are stretched to "
+                         "them, e.g. %s; check that the maps belong to these frames", self.name, len(odd),
+                         video.name, w, h, ", ".join(odd[:3]))
+        return out
 
     def explain_no_match(self, video: Video) -> str:
         """Why no map matched a frame of ``video``: counts and two example names of each side, and the fix."""

@@ -353,10 +353,27 @@ def read_map(path: str | os.PathLike[str]) -> tuple[np.ndarray, str | None]:
     if img.ndim == 2 and img.dtype == np.uint8:
         return img, None
     what = f"{img.shape[2]}-channel" if img.ndim == 3 else f"{img.dtype}"
+    if img.dtype == np.uint16 and int(img.max()) <= 255 and img.any():
+        # 8-bit values saved in a 16-bit file: the high byte would be all zero (a flat map); use the values
+        low = img.astype(np.uint8)
+        if low.ndim == 3:
+            low = _to_gray(low)
+        return low, f"{what} uint16 map holding 8-bit values (all ≤ 255) read as 8-bit"
     gray = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
     if gray is None:  # pragma: no cover - decodable unchanged but not as gray
         raise InputError(f"cannot read saliency map {p} as grayscale")
+    if img.ndim == 3 and img.shape[2] == 4 and gray.min() == gray.max():
+        alpha = img[:, :, 3]
+        alpha = (alpha >> 8).astype(np.uint8) if alpha.dtype == np.uint16 else alpha.astype(np.uint8)
+        if alpha.min() != alpha.max():  # a cut-out: colour constant, the mask is in the alpha channel
+            return alpha, f"{what} {img.dtype} map with constant colour read from its alpha channel (a cut-out)"
     return gray, f"{what} {img.dtype} map converted to 8-bit grayscale (cv2.IMREAD_GRAYSCALE)"
+
+
+def _to_gray(img: np.ndarray) -> np.ndarray:
+    """8-bit BGR(A) → gray with OpenCV's luma (as ``cv2.IMREAD_GRAYSCALE`` converts)."""
+    code = cv2.COLOR_BGRA2GRAY if img.shape[2] == 4 else cv2.COLOR_BGR2GRAY
+    return cv2.cvtColor(np.ascontiguousarray(img), code)
 
 
 def map_to_unit(img: np.ndarray, size: tuple[int, int] | None = None, *, normalize: bool = True) -> np.ndarray:
