@@ -11,6 +11,8 @@ downloads all go through it.
 Maps are read one way (:func:`read_map`, also behind ``vsodboost eval``, ``bench`` and the maps-mode targets): as
 ``cv2.imread(path, cv2.IMREAD_GRAYSCALE)`` reads them — the field's toolkits and pysodmetrics do — so a colour map
 takes the decoder's luma and a **16-bit map keeps its high byte** (``v >> 8``: 65535 → 255, 65280 → 255, 511 → 1).
+Two exceptions, where that reading would give a flat map: a 16-bit map whose values are all ≤ 255 (8-bit values in a
+16-bit file) is read as those values, and a 4-channel map of constant colour (a cut-out) from its alpha channel.
 A map is therefore boosted and scored from the same 8-bit values. :data:`MAP_EXTS` and :func:`index_maps` say which
 files are maps and which one a stem names.
 """
