@@ -104,11 +104,16 @@ def test_export_spatial_writes_every_file_atomically_never_through_a_link(tmp_pa
     assert not list(out.glob("*" + vio.TMP_SUFFIX)) and not (out / vio.LOCK_FILE).exists()
 
 
-def test_export_to_an_existing_file_is_a_clear_error(tmp_path):
+def test_export_to_an_existing_file_is_a_clear_error(clip, tmp_path):
     f = tmp_path / "model.onnx"
     f.write_bytes(b"x")
     with pytest.raises(OutputError, match=r"model.onnx is a file; choose a folder"):
         export_spatial(torch.nn.Conv2d(3, 1, 1), f, input_size=64)
+    frames, target = clip
+    res = _booster(ArrayTarget(target)).run(frames, name="demo", keep_models=True)
+    tuned = next(i for i, m in enumerate(res.models) if m is not None)
+    with pytest.raises(OutputError, match=r"model.onnx is a file; choose a folder"):  # was FileExistsError
+        res.export(f, buffer=tuned, formats=("torchscript",))
     assert f.read_bytes() == b"x"
 
 
