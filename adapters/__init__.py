@@ -6,6 +6,7 @@ Any registered target, built-in or from a third-party plugin, resolves as ``adap
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 from typing import Any
 
@@ -52,6 +53,20 @@ def pcsa(maps: str | os.PathLike[str] | None = None, **kwargs: Any) -> MethodTar
 def u2netp(weights: str | os.PathLike[str] | None = None, **kwargs: Any) -> U2NetTarget:
     """U²-Net-p live, with its authors' DUTS weights shipped in the package: a target that runs offline, now."""
     return U2NetTarget(weights, **kwargs)
+
+
+def _show_options(fn: Any, impl: Any, drop: tuple[str, ...] = ()) -> None:
+    """Give ``fn`` the signature of ``impl`` (its keyword options, annotations resolved): ``inspect.signature``
+    then shows what ``**kwargs`` forwards, and ``--target-arg`` values are converted and checked against it."""
+    sig = inspect.signature(impl, eval_str=True)
+    fn.__signature__ = sig.replace(parameters=[p for k, p in sig.parameters.items() if k not in drop],
+                                   return_annotation=inspect.signature(fn).return_annotation)
+
+
+_show_options(precomputed, PrecomputedTarget)
+for _fn in (ssav, mga, cos, lsti, pcsa):
+    _show_options(_fn, make_method, drop=("method",))
+_show_options(u2netp, U2NetTarget)
 
 
 def create(name: str, /, **kwargs: Any) -> Any:

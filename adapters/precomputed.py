@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any, Sequence
 import cv2
 import numpy as np
 
+from vsodboost._checks import check_bool
 from vsodboost.errors import InputError, MissingMapsError
 from vsodboost.io import MAP_EXTS, index_maps, map_to_unit
 from vsodboost.io import read_map as _read_map
@@ -22,6 +24,9 @@ def read_map(path: str | os.PathLike[str], size: tuple[int, int] | None = None, 
     ``cv2.IMREAD_GRAYSCALE`` reads it; 16-bit keeps its high byte) then :func:`vsodboost.io.map_to_unit` (resized to
     ``size`` = (H, W), divided by 255, min-max normalised per image when ``normalize``)."""
     return map_to_unit(_read_map(path)[0], size, normalize=normalize)
+
+
+_log = logging.getLogger("vsodboost.target")
 
 
 class PrecomputedTarget:
@@ -55,6 +60,14 @@ class PrecomputedTarget:
             raise InputError(f"{name}: match must be 'stem' (map and frame share a file stem) or 'order' (k-th map "
                              f"↔ k-th frame), got {match!r}")
         self.match = match
+        for key, value in (("prefix", prefix), ("suffix", suffix), ("name", name), ("hint", hint)):
+            if not isinstance(value, str):
+                raise InputError(f"{name}: {key} must be a string, got {value!r} ({type(value).__name__})")
+        if sequence is not None and not isinstance(sequence, str):
+            raise InputError(f"{name}: sequence must be a string or None, got {sequence!r} ({type(sequence).__name__})")
+        if isinstance(exts, str) or not all(isinstance(e, str) and e for e in exts):
+            raise InputError(f"{name}: exts must be a list of extensions such as ['.png', '.jpg'], got {exts!r}")
+        check_bool(f"{name}: normalize", normalize)  # normalize='no' would be truthy: the opposite of what was asked
         self.root = Path(root).expanduser()
         if not self.root.is_dir():
             raise MissingMapsError(f"maps folder {self.root} does not exist" + (f"; {hint}" if hint else ""))
@@ -108,8 +121,23 @@ class PrecomputedTarget:
 
     def predict(self, video: Video) -> list[np.ndarray | None]:
         index = self._frame_index(video)
-        return [read_map(index[n], video.size, normalize=self.normalize) if n in index else None
-                for n in video.names]
+        out: list[np.ndarray | None] = []
+        odd: list[str] = []
+        h, w = video.size
+        for n in video.names:
+            if n not in index:
+                out.append(None)
+                continue
+            img = _read_map(index[n])[0]
+            mh, mw = img.shape[:2]
+            if abs(mh * w / mw - h) > max(2.0, 0.02 * h):  # another aspect ratio: stretched, so say it
+                odd.append(f"{index[n].name} ({mw}×{mh})")
+            out.append(map_to_unit(img, video.size, normalize=self.normalize))
+        if odd:
+            _log.warning("%s: %d map(s) of %r have another aspect ratio than its %d×%d frames and are stretched to "
+                         "them, e.g. %s; check that the maps belong to these frames", self.name, len(odd),
+                         video.name, w, h, ", ".join(odd[:3]))
+        return out
 
     def explain_no_match(self, video: Video) -> str:
         """Why no map matched a frame of ``video``: counts and two example names of each side, and the fix."""

@@ -70,6 +70,9 @@ def build_config(preset: str | None, config: BoostConfig | Mapping[str, Any] | N
     from .presets import DEFAULT_PRESET, get_preset, merge_config  # presets name spatial models: import late
     from .spatial.finetune import check_autocast
 
+    if preset is not None and not isinstance(preset, str):  # ["fast"] would fail as "unhashable" in the lookup
+        raise InputError(f"preset must be a preset name (a string) such as 'fast', got {preset!r} "
+                         f"({type(preset).__name__})")
     chosen = get_preset(preset or DEFAULT_PRESET)
     if config is not None and not isinstance(config, (BoostConfig, Mapping)):
         raise InputError(f"config must be a BoostConfig or a mapping of its fields, got {type(config).__name__}")

@@ -4,6 +4,7 @@ module ``vsodboost/commands/<name>.py`` with ``add_arguments(parser)`` (its opti
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import re
@@ -101,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with contextlib.ExitStack() as args.locks:  # output-folder locks a command takes, released when it ends
+            return int(args.func(args) or 0)
     except VsodboostError as exc:
         _error_line(args.command, exc)
         return int(getattr(exc, "exit_code", 1))

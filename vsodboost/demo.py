@@ -16,6 +16,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from .io import publish, temp_sibling, write_image_atomic
 from .testing import ArrayTarget, synthetic_clip
 
 __all__ = ["synthetic_clip", "ArrayTarget", "run_demo"]  # the first two live in vsodboost.testing
@@ -73,13 +74,17 @@ def run_demo(out_dir: str | os.PathLike[str] = "vsodboost-demo", *, frames: int 
     result.save(out / "maps", overwrite=True)
     idx = np.linspace(0, frames - 1, 4).round().astype(int)
     tgt_list = [result.target[i] for i in range(frames)]
-    cv2.imwrite(str(out / "side_by_side.png"),
-                _panel(clip, [masks, tgt_list, result.boosted], ["ground truth", "target", "boosted (replace)"], idx))
-    writer = cv2.VideoWriter(str(out / "side_by_side.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10,
-                             (clip[0].shape[1] * 4, clip[0].shape[0]))
-    for i in range(frames):
-        writer.write(_panel(clip, [masks, tgt_list, result.boosted], ["", "", ""], [i])[28:])
-    writer.release()
+    write_image_atomic(out / "side_by_side.png",
+                       _panel(clip, [masks, tgt_list, result.boosted], ["ground truth", "target", "boosted (replace)"],
+                              idx))
+    tmp = temp_sibling(out / "side_by_side.mp4")  # written beside, then renamed: never through a symlink
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), 10, (clip[0].shape[1] * 4, clip[0].shape[0]))
+    try:
+        for i in range(frames):
+            writer.write(_panel(clip, [masks, tgt_list, result.boosted], ["", "", ""], [i])[28:])
+    finally:
+        writer.release()
+    publish(tmp, out / "side_by_side.mp4")
     if not quiet:
         t = result.timings
         print(f"mined {len(result.mined)} of {frames} frames ({', '.join(result.names[i] for i in result.mined)}); "

@@ -21,6 +21,7 @@ __all__ = [
     "MissingMapsError",
     "NoMatchingMapsError",
     "OutputError",
+    "OutputLockedError",
     "ResumeError",
     "UsageError",
 ]
@@ -84,6 +85,11 @@ class NoMatchingMapsError(TargetError):
 class OutputError(VsodboostError, OSError):
     """An output (folder, map, JSON) cannot be written: the message names the path and the reason (read-only,
     not a folder, disk full). No partial file is left behind."""
+
+
+class OutputLockedError(OutputError):
+    """Another vsodboost run holds the output folder's lock (``another vsodboost run is writing to DIR (pid N)``):
+    two writers would remove each other's temporary files and mix their maps."""
 
 
 class ResumeError(InputError):

@@ -16,6 +16,7 @@ size (bilinear, align_corners=False) — exactly :func:`vsodboost.spatial.finetu
 from __future__ import annotations
 
 import copy
+import io
 import json
 import os
 import warnings
@@ -30,6 +31,7 @@ from torch import nn
 
 from . import __version__
 from .errors import InputError
+from .io import atomic_write_bytes, check_file_name, check_output_dir, out_path, output_lock
 
 __all__ = ["EXPORT_FORMAT", "FORMATS", "ExportSpec", "export_spatial", "load_spec", "ExportedSpatial"]
 
@@ -65,6 +67,10 @@ class ExportSpec:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "ExportSpec":
+        """Check ``d`` (types, ranges, required keys; file names inside the export folder) and build the spec;
+        :class:`InputError` naming the key otherwise."""
+        if not isinstance(d, Mapping):
+            raise InputError(f"an export spec must be a JSON object, got a {type(d).__name__}; re-export the model")
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
@@ -72,9 +78,57 @@ class ExportSpec:
         if d.get("format") != EXPORT_FORMAT:
             raise InputError(f"export spec format {d.get('format')!r} is not {EXPORT_FORMAT!r}; re-export the model "
                              "with this vsodboost")
+        missing = [k for k in ("input_size", "model", "files") if k not in d]
+        if missing:
+            raise InputError(f"export spec lacks {', '.join(missing)}; re-export the model")
         d = dict(d)
+        _check_spec(d)
         d["value_range"] = tuple(float(v) for v in d.get("value_range", (0.0, 1.0)))
         return cls(**d)
+
+
+def _spec_error(key: str, value: Any, expected: str) -> InputError:
+    return InputError(f"export spec {key} is {value!r} ({type(value).__name__}); expected {expected}. Re-export "
+                      "the model rather than editing preprocessing.json")
+
+
+def _check_spec(d: Mapping[str, Any]) -> None:
+    """The types and ranges :class:`ExportedSpatial` relies on (a hand-edited or foreign ``preprocessing.json``)."""
+    size = d["input_size"]
+    if isinstance(size, bool) or not isinstance(size, int) or size < 32 or size % 32:
+        raise _spec_error("input_size", size, "an integer multiple of 32, ≥ 32")
+    files = d["files"]
+    if not isinstance(files, dict) or not files:
+        raise _spec_error("files", files, f"an object mapping formats ({', '.join(sorted(FORMATS))}) to file names")
+    for fmt, name in files.items():
+        if fmt not in FORMATS:
+            raise _spec_error("files", files, f"formats among {sorted(FORMATS)}")
+        if not isinstance(name, str):
+            raise _spec_error(f"files.{fmt}", name, "a file name")
+        try:
+            check_file_name(name, f"export spec files.{fmt}")
+        except InputError as exc:
+            raise InputError(f"{exc}: an export folder names only files inside itself") from None
+    strings = ("model", "input_name", "output_name", "normalization", "resize", "output", "vsodboost_version",
+               "torch_version")
+    for key in strings:
+        if key in d and not isinstance(d[key], str):
+            raise _spec_error(key, d[key], "a string")
+    fixed = {"layout": "NCHW", "dtype": "float32", "channels": "RGB"}
+    for key, want in fixed.items():
+        if key in d and d[key] != want:
+            raise _spec_error(key, d[key], repr(want) + " (the only one exported)")
+    opset = d.get("opset")
+    if opset is not None and (isinstance(opset, bool) or not isinstance(opset, int) or opset < 1):
+        raise _spec_error("opset", opset, "a positive integer or null")
+    vr = d.get("value_range", (0.0, 1.0))
+    ok = (isinstance(vr, (list, tuple)) and len(vr) == 2
+          and all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in vr)
+          and vr[0] < vr[1])
+    if not ok:
+        raise _spec_error("value_range", vr, "[low, high], two finite numbers with low < high")
+    if "meta" in d and not isinstance(d["meta"], dict):
+        raise _spec_error("meta", d["meta"], "an object")
 
 
 class _Logits(nn.Module):
@@ -113,8 +167,7 @@ def export_spatial(model: nn.Module, out_dir: str | os.PathLike[str], *, input_s
                          "config.finetune.input_size)")
     if not isinstance(model, nn.Module):
         raise InputError(f"export_spatial needs an nn.Module, got {type(model).__name__}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_dir(out_dir)  # an existing file, or a path under one: OutputError naming it
     net = _Logits(copy.deepcopy(model).cpu().float().eval()).eval()
     x = torch.rand(1, 3, input_size, input_size, generator=torch.Generator().manual_seed(0))
     with warnings.catch_warnings():
@@ -122,18 +175,27 @@ def export_spatial(model: nn.Module, out_dir: str | os.PathLike[str], *, input_s
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
+        # each file is built in memory and written by the atomic writer (never through a symlink under its name)
+        blobs: dict[str, bytes] = {}
         if "onnx" in formats:
-            torch.onnx.export(net, (x,), str(out / FORMATS["onnx"]), dynamo=False, opset_version=opset,
+            buf = io.BytesIO()
+            torch.onnx.export(net, (x,), buf, dynamo=False, opset_version=opset,
                               input_names=["image"], output_names=["logits"],
                               dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}})
+            blobs[FORMATS["onnx"]] = buf.getvalue()
         if "torchscript" in formats:
             with torch.no_grad():
                 traced = torch.jit.trace(net, x)
-            traced.save(str(out / FORMATS["torchscript"]))
+            buf = io.BytesIO()
+            torch.jit.save(traced, buf)
+            blobs[FORMATS["torchscript"]] = buf.getvalue()
     spec = ExportSpec(input_size=input_size, model=type(model).__name__, files={f: FORMATS[f] for f in formats},
                       opset=opset if "onnx" in formats else None, meta=json.loads(json.dumps(dict(meta or {}),
                                                                                               default=str)))
-    (out / SPEC_FILE).write_text(json.dumps(spec.to_dict(), indent=2))
+    with output_lock(out):
+        for name, data in blobs.items():
+            atomic_write_bytes(out_path(out, name), data)
+        atomic_write_bytes(out_path(out, SPEC_FILE), json.dumps(spec.to_dict(), indent=2).encode())
     return out
 
 
@@ -143,9 +205,33 @@ def load_spec(export_dir: str | os.PathLike[str]) -> ExportSpec:
     if not p.is_file():
         raise InputError(f"{p} does not exist; point at a folder written by export_spatial / `vsodboost export`")
     try:
-        return ExportSpec.from_dict(json.loads(p.read_text()))
-    except json.JSONDecodeError as exc:
+        data = json.loads(p.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{p} is not valid JSON ({exc}); re-export the model") from exc
+    try:
+        return ExportSpec.from_dict(data)
+    except InputError as exc:
+        raise InputError(f"{p}: {exc}") from None
+
+
+def _model_file(folder: Path, name: str) -> Path:
+    """The model file ``name`` of an export folder: a regular file inside it (a symlink out of it is refused)."""
+    path = folder / name
+    if not path.is_file():
+        raise InputError(f"{path} (named by {folder / SPEC_FILE}) does not exist; re-export the model")
+    try:
+        inside = path.resolve().parent == folder.resolve()
+    except OSError:  # pragma: no cover - a symlink loop
+        inside = False
+    if path.is_symlink() and not inside:
+        raise InputError(f"{path} is a symlink to a file outside {folder}; an export folder loads only its own "
+                         "files: copy the model file in or re-export")
+    return path
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:300]
 
 
 class ExportedSpatial:
@@ -161,11 +247,17 @@ class ExportedSpatial:
                  batch: int = 8) -> None:
         self.dir = Path(export_dir)
         self.spec = load_spec(self.dir)
+        if backend not in FORMATS:
+            raise InputError(f"backend {backend!r}: choose one of {sorted(FORMATS)}")
         if backend not in self.spec.files:
             raise InputError(f"{self.dir} holds {sorted(self.spec.files)}, not {backend!r}; export with "
                              f"formats=({backend!r},) or choose backend from those")
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise InputError(f"batch must be an integer ≥ 1, got {batch!r}")
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 0):
+            raise InputError(f"threads must be None or an integer ≥ 0, got {threads!r}")
         self.backend, self.batch = backend, batch
-        path = self.dir / self.spec.files[backend]
+        path = _model_file(self.dir, self.spec.files[backend])
         if backend == "onnx":
             try:
                 import onnxruntime as ort
@@ -175,20 +267,48 @@ class ExportedSpatial:
             if threads:
                 opts.intra_op_num_threads = threads
                 opts.inter_op_num_threads = 1
-            self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            try:
+                self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            except Exception as exc:  # onnxruntime raises its own exception types for a corrupt or foreign file
+                raise InputError(f"cannot load {path} with ONNX Runtime ({_first_line(exc)}); re-export the model"
+                                 ) from exc
+            inputs = self._session.get_inputs()
+            names = [i.name for i in inputs]
+            if self.spec.input_name not in names:
+                raise InputError(f"{path} has inputs {names}, but {self.dir / SPEC_FILE} says "
+                                 f"{self.spec.input_name!r}; re-export the model")
+            shape = next(i.shape for i in inputs if i.name == self.spec.input_name)
+            s = self.spec.input_size
+            if len(shape) != 4 or any(isinstance(d, int) and d != want for d, want in zip(shape[1:], (3, s, s))):
+                raise InputError(f"{path} takes input {shape}, but {self.dir / SPEC_FILE} says (N, 3, {s}, {s}); "
+                                 "the spec does not belong to this model: re-export it")
         else:
-            with warnings.catch_warnings():  # torch ≥ 2.9 marks TorchScript deprecated; the file format still loads
-                warnings.simplefilter("ignore", FutureWarning)
-                self._module = torch.jit.load(str(path), map_location="cpu").eval()
+            try:
+                with warnings.catch_warnings():  # torch ≥ 2.9 marks TorchScript deprecated; the format still loads
+                    warnings.simplefilter("ignore", FutureWarning)
+                    self._module = torch.jit.load(str(path), map_location="cpu").eval()
+            except Exception as exc:  # torch.jit raises RuntimeError (and others) for a corrupt or foreign file
+                raise InputError(f"cannot load {path} as TorchScript ({_first_line(exc)}); re-export the model"
+                                 ) from exc
         self.name = f"exported:{self.dir.name}"
 
     def logits(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
         """The graph on float32 RGB [0,1] (N,3,S,S) → logits (N,1,S,S)."""
-        if self.backend == "onnx":
-            arr = x.numpy() if isinstance(x, torch.Tensor) else x
-            return self._session.run(None, {self.spec.input_name: np.ascontiguousarray(arr, np.float32)})[0]
-        with torch.no_grad():
-            return self._module(torch.as_tensor(x, dtype=torch.float32)).numpy()
+        try:
+            if self.backend == "onnx":
+                arr = x.numpy() if isinstance(x, torch.Tensor) else x
+                y = self._session.run(None, {self.spec.input_name: np.ascontiguousarray(arr, np.float32)})[0]
+            else:
+                with torch.no_grad():
+                    y = self._module(torch.as_tensor(x, dtype=torch.float32)).numpy()
+        except Exception as exc:  # a graph that does not take what preprocessing.json says
+            raise InputError(f"{self.dir}: the {self.backend} model failed on input {tuple(x.shape)} as "
+                             f"{SPEC_FILE} describes it ({_first_line(exc)}); the spec does not match the model: "
+                             "re-export it") from exc
+        if y.ndim != 4 or y.shape[1] != 1:
+            raise InputError(f"{self.dir}: the {self.backend} model returned shape {tuple(y.shape)}, not logits "
+                             "(N, 1, S, S); re-export the model")
+        return y
 
     def predict_frames(self, frames: np.ndarray | torch.Tensor) -> np.ndarray:
         """uint8 frames (N,3,H,W) (or (N,H,W,3)) → float32 maps (N,H,W) in [0,1], following ``preprocessing.json``."""

@@ -11,29 +11,36 @@ downloads all go through it.
 Maps are read one way (:func:`read_map`, also behind ``vsodboost eval``, ``bench`` and the maps-mode targets): as
 ``cv2.imread(path, cv2.IMREAD_GRAYSCALE)`` reads them — the field's toolkits and pysodmetrics do — so a colour map
 takes the decoder's luma and a **16-bit map keeps its high byte** (``v >> 8``: 65535 → 255, 65280 → 255, 511 → 1).
+Two exceptions, where that reading would give a flat map: a 16-bit map whose values are all ≤ 255 (8-bit values in a
+16-bit file) is read as those values, and a 4-channel map of constant colour (a cut-out) from its alpha channel.
 A map is therefore boosted and scored from the same 8-bit values. :data:`MAP_EXTS` and :func:`index_maps` say which
 files are maps and which one a stem names.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import math
 import os
 import re
 import secrets
 import shutil
+import threading
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable
+from typing import IO, Any, Callable, Iterable, Iterator
 
 import cv2
 import numpy as np
 
-from .errors import InputError, OutputError
+from .errors import InputError, OutputError, OutputLockedError
 
 __all__ = ["atomic_write", "atomic_write_bytes", "atomic_link_or_copy", "write_map_atomic", "write_json_atomic",
            "encode_map", "map_is_complete", "clean_partials", "fsync_dir", "check_output_dir", "TMP_SUFFIX",
-           "MAP_EXTS", "read_map", "map_to_unit", "index_maps", "no_nan"]
+           "MAP_EXTS", "read_map", "map_to_unit", "index_maps", "no_nan", "check_file_name", "out_path",
+           "make_subdir", "temp_sibling", "publish", "write_image_atomic", "write_figure_atomic", "output_lock",
+           "LOCK_FILE", "sha256_bytes", "sha256_file"]
 
 #: Extensions of saliency-map files, in order of preference when a stem exists twice.
 MAP_EXTS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp")
@@ -84,6 +91,94 @@ class _FdWriter:
 
 def _tmp_path(path: Path) -> Path:
     return path.parent / f".{path.name}.{secrets.token_hex(4)}{TMP_SUFFIX}"
+
+
+def check_file_name(name: Any, what: str = "file name") -> str:
+    """``name`` when it names a file directly inside a folder: a non-empty string, not ``.`` or ``..``, without
+    ``/``, ``\\`` or NUL (an absolute path or ``../x`` would leave the output folder); :class:`InputError` otherwise."""
+    if not isinstance(name, str):
+        raise InputError(f"{what} {name!r} is a {type(name).__name__}; expected a string")
+    bad = (not name or name in (".", "..") or "\0" in name or "/" in name or "\\" in name
+           or os.sep in name or (os.altsep is not None and os.altsep in name))
+    if bad:
+        raise InputError(f"{what} {name!r} is not a plain file name: it is empty, '.' or '..', or holds a path "
+                         "separator or NUL, so writing it could leave the output folder; rename it (e.g. "
+                         "load_video(..., names=[...]) with plain names such as '00000')")
+    return name
+
+
+def out_path(folder: str | os.PathLike[str], *names: str, what: str = "file name") -> Path:
+    """``folder/names…`` after checking each name (:func:`check_file_name`) and that no sub-folder between
+    ``folder`` and the file is a symlink: a writer never leaves its output folder. (The file itself may be a
+    symlink: :func:`atomic_write` replaces it, never writing through it.)"""
+    p = Path(folder)
+    for i, n in enumerate(names):
+        p = p / check_file_name(n, what)
+        if i < len(names) - 1 and p.is_symlink():
+            raise OutputError(f"{p} is a symlink; vsodboost writes only into folders it can see are real: remove "
+                              "the link or choose another output folder")
+    return p
+
+
+def make_subdir(folder: str | os.PathLike[str], name: str) -> Path:
+    """Create the sub-folder ``folder/name`` (if needed) without following a symlink planted under that name."""
+    p = out_path(folder, name)
+    if p.is_symlink():
+        raise OutputError(f"{p} is a symlink; vsodboost writes only into folders it can see are real: remove the "
+                          "link or choose another output folder")
+    try:
+        p.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create folder {p}: {_reason(exc)}; choose a writable output folder") from exc
+    if not p.is_dir():
+        raise OutputError(f"{p} is a file; remove it or choose another output folder")
+    return p
+
+
+def temp_sibling(path: str | os.PathLike[str]) -> Path:
+    """A new empty file beside ``path`` (``.<stem>.<random>.vsodboost-tmp<suffix>``, created here with
+    ``O_EXCL`` so it is no symlink), for writers that need a file name (``cv2.VideoWriter`` picks the container from
+    the extension). :func:`publish` renames it over ``path``; :func:`clean_partials` removes a left-over one."""
+    path = Path(path)
+    tmp = path.parent / f".{path.stem}.{secrets.token_hex(4)}{TMP_SUFFIX}{path.suffix}"
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {_reason(exc)}; free space or choose a writable --out") from exc
+    return tmp
+
+
+def publish(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> None:
+    """Make the finished file ``tmp`` (:func:`temp_sibling`) durable and rename it over ``path`` (a symlink there
+    is replaced, not followed); the temporary is removed when that fails (:class:`OutputError`)."""
+    tmp, path = Path(tmp), Path(path)
+    try:
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise OutputError(f"cannot write {path}: {_reason(exc)}; free space or choose a writable --out") from exc
+    fsync_dir(path.parent)
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str | None:
+    """The sha256 of a regular file's bytes; None when it is missing, unreadable or a symlink (never ours)."""
+    p = Path(path)
+    try:
+        if p.is_symlink():
+            return None
+        return sha256_bytes(p.read_bytes())
+    except OSError:
+        return None
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any], *, sync_dir: bool = True,
@@ -152,9 +247,30 @@ def encode_map(m: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-def write_map_atomic(path: str | os.PathLike[str], m: np.ndarray, *, sync_dir: bool = True) -> None:
-    """Save a [0,1] map as an 8-bit PNG, atomically (never a half-written map)."""
-    atomic_write_bytes(path, encode_map(m), sync_dir=sync_dir)
+def write_map_atomic(path: str | os.PathLike[str], m: np.ndarray, *, sync_dir: bool = True) -> str:
+    """Save a [0,1] map as an 8-bit PNG, atomically (never a half-written map); returns the sha256 of the bytes
+    written (``run_to_dir`` records it, so a resume can tell its own map from a replaced one)."""
+    data = encode_map(m)
+    atomic_write_bytes(path, data, sync_dir=sync_dir)
+    return sha256_bytes(data)
+
+
+def write_image_atomic(path: str | os.PathLike[str], img: np.ndarray, params: Iterable[int] = ()) -> None:
+    """Save a uint8 image (BGR or gray) in the format of ``path``'s extension, atomically (``cv2.imwrite``
+    would write through a symlink under that name)."""
+    ok, buf = cv2.imencode(Path(path).suffix, img, list(params))
+    if not ok:  # pragma: no cover - OpenCV encodes any uint8 image in PNG/JPEG
+        raise OutputError(f"cannot encode an image as {Path(path).suffix} for {path}")
+    atomic_write_bytes(path, buf.tobytes())
+
+
+def write_figure_atomic(fig: Any, path: str | os.PathLike[str], **savefig: Any) -> None:
+    """Save a matplotlib figure atomically (``fig.savefig(path)`` would write through a symlink)."""
+    import io as _stdio
+
+    buf = _stdio.BytesIO()
+    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png", **savefig)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
@@ -165,6 +281,8 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
 def map_is_complete(path: str | os.PathLike[str], size: tuple[int, int] | None = None) -> bool:
     """True when ``path`` is a whole PNG that decodes (to ``size`` = (H, W) when given)."""
     p = Path(path)
+    if p.is_symlink():  # we never write links: someone put it there, and it may point anywhere
+        return False
     try:
         data = p.read_bytes()
     except OSError:
@@ -187,7 +305,7 @@ def clean_partials(folder: str | os.PathLike[str], stems: Iterable[str] = ()) ->
     legacy = outputs | {"vsodboost.json"}
     pattern = re.compile(r"^(?P<stem>.+)\.[a-z0-9_]{8}(?P<ext>\.png|\.json)$")
     for f in folder.iterdir():
-        mine = f.name.startswith(".") and f.name.endswith(TMP_SUFFIX)
+        mine = f.name.startswith(".") and (f.name.endswith(TMP_SUFFIX) or f"{TMP_SUFFIX}." in f.name)
         m = None if mine or f.name in outputs else pattern.match(f.name)  # a frame may be named "a.1234abcd"
         if mine or (m and f"{m['stem']}{m['ext']}" in legacy):
             if f.is_file():
@@ -237,10 +355,27 @@ def read_map(path: str | os.PathLike[str]) -> tuple[np.ndarray, str | None]:
     if img.ndim == 2 and img.dtype == np.uint8:
         return img, None
     what = f"{img.shape[2]}-channel" if img.ndim == 3 else f"{img.dtype}"
+    if img.dtype == np.uint16 and int(img.max()) <= 255 and img.any():
+        # 8-bit values saved in a 16-bit file: the high byte would be all zero (a flat map); use the values
+        low = img.astype(np.uint8)
+        if low.ndim == 3:
+            low = _to_gray(low)
+        return low, f"{what} uint16 map holding 8-bit values (all ≤ 255) read as 8-bit"
     gray = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
     if gray is None:  # pragma: no cover - decodable unchanged but not as gray
         raise InputError(f"cannot read saliency map {p} as grayscale")
+    if img.ndim == 3 and img.shape[2] == 4 and gray.min() == gray.max():
+        alpha = img[:, :, 3]
+        alpha = (alpha >> 8).astype(np.uint8) if alpha.dtype == np.uint16 else alpha.astype(np.uint8)
+        if alpha.min() != alpha.max():  # a cut-out: colour constant, the mask is in the alpha channel
+            return alpha, f"{what} {img.dtype} map with constant colour read from its alpha channel (a cut-out)"
     return gray, f"{what} {img.dtype} map converted to 8-bit grayscale (cv2.IMREAD_GRAYSCALE)"
+
+
+def _to_gray(img: np.ndarray) -> np.ndarray:
+    """8-bit BGR(A) → gray with OpenCV's luma (as ``cv2.IMREAD_GRAYSCALE`` converts)."""
+    code = cv2.COLOR_BGRA2GRAY if img.shape[2] == 4 else cv2.COLOR_BGR2GRAY
+    return cv2.cvtColor(np.ascontiguousarray(img), code)
 
 
 def map_to_unit(img: np.ndarray, size: tuple[int, int] | None = None, *, normalize: bool = True) -> np.ndarray:
@@ -287,3 +422,102 @@ def no_nan(x: Any) -> Any:
     if isinstance(x, (list, tuple)):
         return [no_nan(v) for v in x]
     return x
+
+
+#: The advisory lock file of an output folder (:func:`output_lock`); it holds the pid of the run writing there.
+LOCK_FILE = ".vsodboost.lock"
+
+_held: dict[str, int] = {}  # output folders this process holds the lock of → how many nested holders
+_held_guard = threading.Lock()
+
+
+class _Replaced(Exception):
+    """The lock file was removed (its holder finished) between our open and our flock: try again."""
+
+
+def _lock_holder(path: Path) -> str:
+    try:
+        text = path.read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    return f"pid {text}" if text.isdigit() else "pid unknown"
+
+
+def _acquire(out: Path) -> Any:
+    import filelock
+
+    path = out / LOCK_FILE
+    if path.is_symlink():
+        raise OutputError(f"{path} is a symlink, not vsodboost's lock file; remove it")
+
+    def mark(fd: int) -> None:  # we hold the flock: check it is on the file the name points at, then sign it
+        try:
+            same = os.path.samestat(os.fstat(fd), os.lstat(path))
+        except OSError:
+            same = False
+        if not same:
+            raise _Replaced()
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+
+    for _ in range(20):
+        try:
+            lock, legacy = filelock.FileLock(path, timeout=0, on_acquired=mark), False
+        except TypeError:  # filelock < 4 has no on_acquired: check and sign right after acquiring
+            lock, legacy = filelock.FileLock(path, timeout=0), True
+        try:
+            lock.acquire()
+            if legacy:
+                fd = getattr(getattr(lock, "_context", None), "lock_file_fd", None)
+                try:
+                    if fd is not None:
+                        mark(fd)
+                    else:  # pragma: no cover - very old filelock: sign through the name
+                        path.write_text(f"{os.getpid()}\n")
+                except _Replaced:
+                    lock.release()
+                    raise
+            return lock
+        except _Replaced:
+            continue
+        except filelock.Timeout:
+            raise OutputLockedError(f"another vsodboost run is writing to {out} ({_lock_holder(path)}); wait for it "
+                                    "to finish or choose another --out") from None
+        except OSError as exc:
+            raise OutputError(f"cannot lock output folder {out}: {_reason(exc)}; choose a writable --out") from exc
+    raise OutputLockedError(f"another vsodboost run is writing to {out} ({_lock_holder(path)}); wait for it to "
+                            "finish or choose another --out")
+
+
+@contextlib.contextmanager
+def output_lock(folder: str | os.PathLike[str]) -> Iterator[Path]:
+    """Hold the advisory lock of the output folder ``folder`` (created if needed, :func:`check_output_dir`) while
+    the block runs: a second run on the same folder — another process — gets :class:`OutputLockedError`
+    ``another vsodboost run is writing to DIR (pid N)`` at once, instead of two writers removing each other's
+    temporary files. The lock is ``flock`` on ``DIR/.vsodboost.lock`` (via ``filelock``): the kernel drops it when
+    its process dies, so a file left by a killed run (a stale lock) is simply taken over. The file is removed when
+    the block ends. Nested holders in one process (the CLI, then ``run_to_dir`` on the same folder) share it."""
+    out = check_output_dir(folder)
+    key = os.path.realpath(out)
+    with _held_guard:
+        nested = key in _held
+        if nested:
+            _held[key] += 1
+    if nested:
+        try:
+            yield out
+        finally:
+            with _held_guard:
+                _held[key] -= 1
+        return
+    lock = _acquire(out)
+    with _held_guard:
+        _held[key] = 1
+    try:
+        yield out
+    finally:
+        with _held_guard:
+            del _held[key]
+        with contextlib.suppress(OSError):  # removed while still held: a waiter then retries on a fresh file
+            os.unlink(out / LOCK_FILE)
+        lock.release()

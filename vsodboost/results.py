@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .errors import InputError, NoMatchingMapsError
-from .io import check_output_dir, write_json_atomic, write_map_atomic
+from .io import check_file_name, out_path, output_lock, write_json_atomic, write_map_atomic
 from .mining import Selection
 from .workres import full_size_maps, working_maps
 
@@ -131,17 +131,21 @@ class BoostResult:
     def save(self, out_dir: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
         """Write ``<out_dir>/<stem>.png`` per frame (atomically) and ``<out_dir>/vsodboost.json``.
 
-        An existing map is never replaced unless ``overwrite``: it raises :class:`InputError` instead.
+        An existing map is never replaced unless ``overwrite``: it raises :class:`InputError` instead. A frame name
+        that is not a plain file name (``../x``, ``a/b``) is refused before anything is written; the folder is locked
+        while writing (:func:`~vsodboost.io.output_lock`).
         """
-        out = check_output_dir(out_dir)
-        if not overwrite:
-            clash = [n for n in self.names if (out / f"{n}.png").exists()]
-            if clash:
-                raise InputError(f"{out} already holds maps for {len(clash)} frame(s) (e.g. {clash[0]}.png); "
-                                 "pass overwrite=True or choose another folder")
-        for n, m in zip(self.names, self.boosted):
-            write_map_atomic(out / f"{n}.png", m)
-        write_json_atomic(out / "vsodboost.json", self.summary())
+        for n in self.names:
+            check_file_name(n, "frame name")
+        with output_lock(out_dir) as out:
+            if not overwrite:
+                clash = [n for n in self.names if os.path.lexists(out / f"{n}.png")]
+                if clash:
+                    raise InputError(f"{out} already holds maps for {len(clash)} frame(s) (e.g. {clash[0]}.png); "
+                                     "pass overwrite=True or choose another folder")
+            for n, m in zip(self.names, self.boosted):
+                write_map_atomic(out_path(out, f"{n}.png", what="frame name"), m)
+            write_json_atomic(out / "vsodboost.json", self.summary())
         return out
 
     def export(self, out_dir: str | os.PathLike[str], buffer: int = 0, *,

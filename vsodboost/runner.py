@@ -23,7 +23,8 @@ import torch
 
 from ._steps import IterationProgress
 from .errors import InputError, NoMatchingMapsError, ResumeError, TargetError
-from .io import check_output_dir, clean_partials, fsync_dir, map_is_complete, write_json_atomic, write_map_atomic
+from .io import (LOCK_FILE, check_file_name, check_output_dir, clean_partials, fsync_dir, map_is_complete, out_path,
+                 output_lock, sha256_file, write_json_atomic, write_map_atomic)
 from .mining import mqpm_selector
 from .target import explain_no_match
 from .video import Video, VideoLike
@@ -193,15 +194,67 @@ def _settings_key(booster: "Booster", video: Video) -> dict[str, Any]:
     })
 
 
+def _state_problem(prev: Any) -> str:
+    """What is wrong with a state file's content ('' when it has the layout :class:`SequenceRun` writes): the
+    types of the fields a resume reads, so a hand-edited file is refused here, not as an AttributeError later."""
+    if not isinstance(prev, dict):
+        return f"a JSON {type(prev).__name__}, not an object"
+    if "settings" in prev and not isinstance(prev["settings"], dict):
+        return "'settings' is not an object"
+    done = prev.get("buffers_done", {})
+    if not isinstance(done, dict):
+        return "'buffers_done' is not an object"
+    for tag, entry in done.items():
+        if not re.fullmatch(r"\d+:\d+", tag):
+            return f"buffers_done key {tag!r} is not START:STOP"
+        if not isinstance(entry, dict):
+            return f"buffers_done[{tag!r}] is a {type(entry).__name__}, not an object"
+        checks = {"warnings": lambda v: isinstance(v, list) and all(isinstance(w, str) for w in v),
+                  "has_target": lambda v: isinstance(v, bool),
+                  "mined": lambda v: isinstance(v, list) and all(isinstance(w, str) for w in v),
+                  "sha256": lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(h, str)
+                                                                  for k, h in v.items())}
+        for key, ok in checks.items():
+            if key in entry and not ok(entry[key]):
+                return f"buffers_done[{tag!r}].{key} has the wrong type ({type(entry[key]).__name__})"
+    return ""
+
+
 def _read_state(state_file: Path) -> dict[str, Any]:
     try:
         prev = json.loads(state_file.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{state_file} is unreadable ({exc}); remove it or choose another --out") from exc
-    if not isinstance(prev, dict) or not isinstance(prev.get("buffers_done", {}), dict):
-        raise InputError(f"{state_file} is not a vsodboost run state (expected a JSON object with 'settings' and "
-                         "'buffers_done'); remove it or choose another --out")
+        raise InputError(f"{state_file} is unreadable ({exc}); remove it or choose another --out (or pass "
+                         "--overwrite)") from exc
+    why = _state_problem(prev)
+    if why:
+        raise InputError(f"{state_file} is not a vsodboost run state ({why}; expected the JSON object with "
+                         "'settings' and 'buffers_done' a run writes); remove it or choose another --out (or pass "
+                         "--overwrite)")
     return prev
+
+
+def _maps_intact(out: Path, names: list[str], entry: Mapping[str, Any], size: tuple[int, int]) -> bool:
+    """A recorded buffer's maps are the ones written: each a whole PNG of the frame size, no symlink, and — when the
+    record holds checksums (runs since checksums were recorded) — the same bytes (sha256) as written. Records
+    without checksums (older folders) fall back to the whole-PNG check alone."""
+    sums = entry.get("sha256")
+    for n in names:
+        path = out / f"{n}.png"
+        if not map_is_complete(path, size):
+            return False
+        if isinstance(sums, dict) and sha256_file(path) != sums.get(n):
+            return False
+    return True
+
+
+def _unreadable(state_file: Path) -> bool:
+    """The state file cannot be used (not JSON, wrong layout): with ``overwrite`` it is replaced, not refused."""
+    try:
+        _read_state(state_file)
+    except InputError:
+        return True
+    return False
 
 
 @dataclass
@@ -260,10 +313,12 @@ def open_run(booster: "Booster", video: Video, out_dir: str | os.PathLike[str], 
     """
     out = Path(out_dir)
     state_file = out / STATE_FILE
+    for n in video.names:  # before any compute: a name such as '../x' would write outside out_dir
+        check_file_name(n, "frame name")
     key = _settings_key(booster, video)
     done: dict[str, Any] = {}
-    if out.is_dir() and any(out.iterdir()):
-        if state_file.is_file():
+    if out.is_dir() and any(f.name != LOCK_FILE for f in out.iterdir()):
+        if state_file.is_file() and not (overwrite and _unreadable(state_file)):
             prev = _read_state(state_file)
             prev["settings"] = _upgraded(prev.get("settings"), key, video)
             if prev.get("settings") == key:
@@ -273,7 +328,8 @@ def open_run(booster: "Booster", video: Video, out_dir: str | os.PathLike[str], 
                 more = f" (and {len(diff) - 5} more)" if len(diff) > 5 else ""
                 raise ResumeError(f"{out} holds results made with other settings — " + "; ".join(diff[:5]) + more
                                   + "; pass --overwrite (overwrite=True) to replace them or choose another --out")
-        elif any(f.name != state_file.name and not f.name.endswith(".vsodboost-tmp") for f in out.iterdir()) \
+        elif any(f.name not in (state_file.name, LOCK_FILE) and not f.name.endswith(".vsodboost-tmp")
+                 for f in out.iterdir()) \
                 and not overwrite:
             raise InputError(f"{out} exists and is not a vsodboost output folder; choose another --out or pass "
                              "--overwrite")
@@ -287,7 +343,7 @@ def open_run(booster: "Booster", video: Video, out_dir: str | os.PathLike[str], 
                                        "warnings": [], "complete": False, "buffers_run": 0})
     for b, (start, stop) in enumerate(spans):
         tag = run.tag(b)
-        if tag in done and all(map_is_complete(out / f"{n}.png", size) for n in video.names[start:stop]):
+        if tag in done and _maps_intact(out, video.names[start:stop], done[tag], size):
             run.summary["buffers_done"][tag] = done[tag]
         else:
             run.todo.append(b)
@@ -302,8 +358,9 @@ def run_buffer_to_dir(booster: "Booster", video: Video, run: SequenceRun, b: int
     returns the record :meth:`SequenceRun.record` stores. The state file is not touched here."""
     start, stop = run.spans[b]
     res = booster.run_buffer(video, start, stop, seed=booster.seed + b, on_iteration=on_iteration)
+    sums = {}
     for n, m in zip(video.names[start:stop], res.boosted):
-        write_map_atomic(run.out / f"{n}.png", m, sync_dir=False)
+        sums[n] = write_map_atomic(out_path(run.out, f"{n}.png", what="frame name"), m, sync_dir=False)
     fsync_dir(run.out)  # the maps' renames are durable before the state says the buffer is done
     rep = res.report
     for w in rep.warnings:
@@ -313,6 +370,7 @@ def run_buffer_to_dir(booster: "Booster", video: Video, run: SequenceRun, b: int
         "has_target": any(m is not None for m in res.target),
         "hq_prob": [round(float(p), 4) for p in res.hq_prob],
         "consistency": [None if not np.isfinite(c) else round(float(c), 4) for c in res.consistency],
+        "sha256": sums,  # what was written: a resume recomputes the buffer when a map's bytes differ
     }
 
 
@@ -340,12 +398,15 @@ def run_to_dir(
     left, :meth:`SequenceRun.record` and :meth:`SequenceRun.finish` (the Ray engine runs them in several processes).
     """
     video = booster.load(frames, name=name)
-    run = open_run(booster, video, out_dir, overwrite=overwrite)
-    counter = IterationProgress(iteration_progress, booster.config.finetune.iterations, len(run.spans))
-    for b, (_, stop) in enumerate(run.spans):
-        if b in run.todo:
-            run.record(b, run_buffer_to_dir(booster, video, run, b, on_iteration=counter.for_buffer(b)))
-        counter.buffer_done(b)
-        if progress is not None:
-            progress(stop, len(video))
-    return run.finish(booster, video)
+    for n in video.names:  # before the folder is made or locked
+        check_file_name(n, "frame name")
+    with output_lock(out_dir):  # a second run on this folder is refused at once (another process)
+        run = open_run(booster, video, out_dir, overwrite=overwrite)
+        counter = IterationProgress(iteration_progress, booster.config.finetune.iterations, len(run.spans))
+        for b, (_, stop) in enumerate(run.spans):
+            if b in run.todo:
+                run.record(b, run_buffer_to_dir(booster, video, run, b, on_iteration=counter.for_buffer(b)))
+            counter.buffer_done(b)
+            if progress is not None:
+                progress(stop, len(video))
+        return run.finish(booster, video)

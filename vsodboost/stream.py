@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Union
 import cv2
 import numpy as np
 
-from .errors import InputError, NoMatchingMapsError
+from .errors import InputError, NoMatchingMapsError, VsodboostError
 from .video import _REENCODE, IMAGE_EXTS, Video, _file_truncation, _to_rgb_uint8, load_video
 from .workres import downscale_frame, working_size
 
@@ -182,7 +182,11 @@ def stream_buffers(booster: "Booster", frames: Iterator[Frame], seq: str, size: 
     start, index, any_target = 0, 0, False
     chunk: list[Frame] = []
     full: tuple[int, int] | None = None
-    for name, frame, ts in frames:
+    failure: BaseException | None = None
+    for name, frame, ts in _guarded(frames, lambda: (index, start, chunk)):
+        if isinstance(name, BaseException):  # the source raised: boost what arrived, then raise (below)
+            failure = name
+            break
         if full is None:
             full = frame.shape[0], frame.shape[1]
             work = working_size(*full, booster.config.work_max_side)
@@ -205,11 +209,40 @@ def stream_buffers(booster: "Booster", frames: Iterator[Frame], seq: str, size: 
         if not keep_models:
             out.model = None
         yield out
+    if failure is not None:
+        raise failure
     if not any_target:
         raise NoMatchingMapsError(
             f"target {booster.target.name!r} gave no map for any frame of stream {seq!r}: nothing was boosted. For a "
             "maps-mode target, pass name= the sequence its folder holds, with file stems matching the frame names "
             "(00000, 00001, … for videos and iterators)")
+
+
+def _guarded(frames: Iterator[Frame], where: Any) -> Iterator[Any]:
+    """``frames``, but an exception raised by a user's frame iterator ends it with that exception as the last item,
+    wrapped in :class:`InputError` giving the frame and buffer it stopped at (``where()`` → buffer index, its first
+    frame, the frames gathered): :func:`stream_buffers` then boosts the partly filled buffer before raising. Our own
+    errors (a truncated file: its buffer is not boosted, docs/reliability.md) pass through unchanged."""
+    it = iter(frames)
+    count = 0
+    while True:
+        try:
+            item = next(it)
+        except StopIteration:
+            return
+        except VsodboostError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any error of a user's iterator: keep what arrived, say where
+            index, start, chunk = where()
+            kept = (f"buffer {index} (frames {start}…{start + len(chunk) - 1}, {len(chunk)} gathered) was boosted and "
+                    "yielded as a last, shorter buffer" if chunk else f"no frame of buffer {index} had arrived")
+            err = InputError(f"the stream's frame source raised {type(exc).__name__}: {exc} — after {count} "
+                             f"frame(s); {kept}; every buffer before it is whole")
+            err.__cause__ = exc
+            yield err, None, None
+            return
+        count += 1
+        yield item
 
 
 def _stream_buffer(booster: "Booster", seq: str, chunk: list[Frame], index: int, start: int,

@@ -97,11 +97,17 @@ def decode_file(path: Path, what: str, fix: str) -> tuple[np.ndarray, np.ndarray
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+    if not data:  # OpenCV raises a bare cv2.error (!buf.empty()) on an empty buffer
+        raise InputError(f"cannot read {what} {path}: the file is empty (0 bytes: an interrupted copy or download?); "
+                         f"{fix}")
     why = _truncated(data)
     if why:
         raise InputError(f"cannot read {what} {path}: {why}; {fix}")
     buf = np.frombuffer(data, np.uint8)
-    img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    try:
+        img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        img = None
     if img is None:
         raise InputError(f"cannot read {what} {path}: not an image OpenCV can decode (corrupt, empty, unsupported "
                          f"format or wrong extension); {fix}")

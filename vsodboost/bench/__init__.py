@@ -50,7 +50,7 @@ from ..booster import Booster, BoostConfig, write_json_atomic
 from ..datasets import SequenceData, read_dataset
 from ..errors import InputError
 from ..metrics.accumulator import SODMetrics
-from ..io import index_maps, no_nan
+from ..io import atomic_write_bytes, index_maps, no_nan
 from ..metrics.evaluate import evaluate_folders, read_map, resize_to
 from ._runs import RandomFramesBooster, RecordingBooster
 
@@ -155,6 +155,27 @@ def _run_booster(target: Any, *, kind: str, models: "_Models | None" = None, rec
     return RandomFramesBooster(target, **kw) if kind == "random" else Booster(target, **kw)
 
 
+def read_weights_table(path: str | os.PathLike[str], option: str = "weights map") -> dict[str, str]:
+    """A JSON file mapping sequence → weights (``"*"``: the rest), checked: readable UTF-8 JSON, an object of
+    strings; :class:`InputError` naming the file and what is wrong otherwise."""
+    p = Path(path)
+    try:
+        table = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        why = f"{exc.msg} at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else exc
+        raise InputError(f"{option} {p}: not a readable JSON file ({why}); expected an object such as "
+                         "{\"bear\": \"fold0.pt\", \"*\": \"fold1.pt\"}") from exc
+    if not isinstance(table, dict) or not table:
+        raise InputError(f"{option} {p}: expected a non-empty JSON object mapping sequence → weights, got "
+                         f"{json.dumps(table)[:60]}")
+    bad = {k: v for k, v in table.items() if not isinstance(v, str) or not v}
+    if bad:
+        k = next(iter(bad))
+        raise InputError(f"{option} {p}: the weights of {k!r} must be a file path or name (a string), got "
+                         f"{json.dumps(bad[k])[:60]}")
+    return table
+
+
 def _weights_for(spec: Any, seq: str) -> Any:
     """``spec`` is a weights file or name, or a JSON file mapping sequence → weights (``"*"``: the default); any
     other object (an MQPM, an ``nn.Module``) is used as it is."""
@@ -162,7 +183,7 @@ def _weights_for(spec: Any, seq: str) -> Any:
         return spec
     spec = str(spec)
     if spec.endswith(".json") and Path(spec).is_file():
-        table = json.loads(Path(spec).read_text())
+        table = read_weights_table(spec)
         if seq in table:
             return str(table[seq])
         if "*" in table:
@@ -481,7 +502,7 @@ def run_bench(
     report["visualisations"] = draw_visualisations(out, seqs, hq, report, per_sequence=vis_frames)
     report = no_nan(report)
     write_json_atomic(out / "report.json", report)
-    (out / "report.md").write_text(render_markdown(report))
+    atomic_write_bytes(out / "report.md", render_markdown(report).encode())
     log(f"wrote {out / 'report.json'} and {out / 'report.md'}")
     return report
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..datasets import SequenceData
 from ..metrics.evaluate import read_map, resize_to
+from ..io import write_figure_atomic, write_image_atomic
 
 __all__ = ["render_markdown", "draw_plots", "draw_visualisations"]
 
@@ -248,7 +249,7 @@ def draw_plots(res_t: Mapping[str, Any], res_b: Mapping[str, Any], report: Mappi
     fig.suptitle(f"{label}: per-sequence gains (each sequence frame-averaged); green better, red worse", fontsize=10)
     fig.tight_layout()
     p = out / "gain_per_sequence.png"
-    fig.savefig(p, dpi=110)
+    write_figure_atomic(fig, p, dpi=110)
     plt.close(fig)
     files.append(str(p))
     if "fig10" in report:
@@ -266,7 +267,7 @@ def _draw_fig10(plt: Any, f10: Mapping[str, Any], path: Path, label: str) -> Pat
     ax.set_xticks([0, len(rows[0][1]) - 1], ["target's best frames", "worst"], fontsize=8)
     ax.set_title(f"{label}: share of frames mined, by the target's quality rank (Fig. 10)", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    write_figure_atomic(fig, path, dpi=110)
     plt.close(fig)
     return path
 
@@ -331,6 +332,6 @@ def draw_visualisations(out: Path, seqs: Sequence[SequenceData], hq: Mapping[str
                      _tile(read_map(bp)[0], height, f"boosted S={s_b:.3f} ({d:+.3f})"),
                      _tile(motion, height, f"MQPM motion, HQ p={p:.2f}" if p is not None else "MQPM motion")]
             f = vis / f"{seq.name}_{stem}.jpg"
-            cv2.imwrite(str(f), np.concatenate(tiles, axis=1), [cv2.IMWRITE_JPEG_QUALITY, 88])
+            write_image_atomic(f, np.concatenate(tiles, axis=1), [cv2.IMWRITE_JPEG_QUALITY, 88])
             written.append(str(f))
     return written

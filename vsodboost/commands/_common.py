@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 __all__ = ["positive_int", "non_negative_int", "seed_int", "add_device_argument", "add_seed_argument",
-           "add_threads_argument", "add_quiet_argument", "add_engine_arguments", "apply_threads"]
+           "add_threads_argument", "add_quiet_argument", "add_engine_arguments", "apply_threads", "positive_float",
+           "lock_out"]
 
 _SEED_MAX = 2**63 - 1
 
@@ -26,6 +28,30 @@ def _int_in(text: str, lo: int, hi: int | None, expected: str) -> int:
 def positive_int(text: str) -> int:
     """argparse type: an integer ≥ 1 (``--buffer-size 0`` is refused, not ignored)."""
     return _int_in(text, 1, None, "≥ 1")
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (``--fps 0`` would write no video and still exit 0)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
+def lock_out(args: argparse.Namespace, folder: Any) -> None:
+    """Hold the lock of the output folder ``folder`` until the command ends (:func:`vsodboost.io.output_lock`;
+    the CLI releases it): a second run on it is refused at once. Called directly (no ``args.locks``), nothing is
+    held here; the library's writers lock the folder themselves."""
+    from ..io import output_lock
+
+    stack = getattr(args, "locks", None)
+    if stack is not None:
+        stack.enter_context(output_lock(folder))
 
 
 def non_negative_int(text: str) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from pathlib import Path
 
 from ..presets import PRESETS
 from ._common import (add_device_argument, add_engine_arguments, add_quiet_argument, add_seed_argument,
@@ -24,6 +25,15 @@ def run(args: argparse.Namespace) -> int:
     from .boost import load_config, parse_target
 
     apply_threads(args.threads)
+    from ..bench import read_weights_table
+    from ..errors import InputError, UsageError
+
+    for option, spec in (("--mqpm", args.mqpm), ("--spatial", args.spatial)):
+        if spec and spec.endswith(".json") and Path(spec).is_file():
+            try:  # a broken weights map is a usage error now, not a JSONDecodeError after the first sequence
+                read_weights_table(spec, option)
+            except InputError as exc:
+                raise UsageError(str(exc)) from exc
     preset = get_preset(args.preset)
     user = load_config(args.config, None)  # a missing or bad --config is a usage error (exit 2), as in `boost`
     config = BoostConfig.from_dict(merge_config(preset.config, user))

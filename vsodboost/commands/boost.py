@@ -16,7 +16,7 @@ from ..errors import InputError, MissingMapsError, NoMatchingMapsError, UsageErr
 from ..presets import PRESETS
 from ..video import FRAME_DIRS, IMAGE_EXTS
 from ._common import (add_device_argument, add_engine_arguments, add_quiet_argument, add_seed_argument,
-                      add_threads_argument, apply_threads, positive_int)
+                      add_threads_argument, apply_threads, lock_out, positive_int)
 
 METHOD_TARGETS = ("ssav", "mga", "cos", "lsti", "pcsa")
 
@@ -42,6 +42,88 @@ def parse_target_args(items: list[str] | None) -> dict[str, Any]:
         except json.JSONDecodeError:
             out[key] = text
     return out
+
+
+_TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0")
+
+
+def _option_types(factory: Any) -> dict[str, Any]:
+    """Keyword → annotation (resolved) of a target factory's parameters; {} when they cannot be read."""
+    try:
+        sig = inspect.signature(factory, eval_str=True)
+    except Exception:  # noqa: BLE001 - a factory without a readable signature: its options go unchecked
+        try:
+            sig = inspect.signature(factory)
+        except (TypeError, ValueError):
+            return {}
+    return {k: p.annotation for k, p in sig.parameters.items() if p.annotation is not inspect.Parameter.empty}
+
+
+def _as_type(key: str, value: Any, ann: Any) -> Any:
+    """``value`` (from ``--target-arg key=…``) converted to / checked against the annotation ``ann``; a
+    :class:`UsageError` saying what the option takes otherwise. Unknown annotations let the value through."""
+    import collections.abc
+    import os
+    import types
+    import typing
+
+    origin, args = typing.get_origin(ann), typing.get_args(ann)
+    if ann is typing.Any or isinstance(ann, str):
+        return value
+    if origin in (typing.Union, getattr(types, "UnionType", None)):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in (a for a in args if a is not type(None)):
+            try:
+                return _as_type(key, value, a)
+            except UsageError as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+        return value
+    if ann is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower() if isinstance(value, (str, int)) else None
+        if text in _TRUE or text in _FALSE:
+            return text in _TRUE
+        raise UsageError(f"--target-arg {key}={_shown(value)}: {key} is true or false (also yes/no, 1/0)")
+    if ann is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise UsageError(f"--target-arg {key}={_shown(value)}: {key} takes an integer")
+    if ann is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise UsageError(f"--target-arg {key}={_shown(value)}: {key} takes a number")
+    if ann is str or ann is os.PathLike or origin is os.PathLike:
+        if isinstance(value, str):
+            return value
+        raise UsageError(f"--target-arg {key}={_shown(value)}: {key} takes a string, got a JSON "
+                         f"{type(value).__name__}; to pass the text itself quote it as JSON: --target-arg "
+                         f"'{key}=\"{_shown(value)}\"'")
+    seq_origins = (list, tuple, typing.Sequence, collections.abc.Sequence)
+    if origin in seq_origins and args and args[0] is str:
+        if isinstance(value, str):  # `exts=.png,.jpg`: comma-separated (a str is a sequence of characters)
+            return [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return value
+        raise UsageError(f"--target-arg {key}={_shown(value)}: {key} takes a list of strings, e.g. "
+                         f"{key}=.png,.jpg or {key}='[\".png\"]'")
+    return value
+
+
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def check_target_args(factory: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``--target-arg`` values converted to the target factory's annotated types (``normalize=no`` → False,
+    ``exts=.png,.jpg`` → a list) and checked (``prefix=5`` for a string option, ``normalize=maybe``): a
+    :class:`UsageError` (exit 2) naming the option, instead of a truthy string silently doing the opposite."""
+    types = _option_types(factory)
+    return {k: (_as_type(k, v, types[k]) if k in types else v) for k, v in kwargs.items()}
 
 
 def _maps_keyword(factory: Any) -> str | None:
@@ -95,6 +177,7 @@ def parse_target(spec: str, target_args: dict[str, Any] | None = None) -> Any:
         if key in kwargs:
             raise UsageError(f"--target {spec!r} and --target-arg {key}=… both give the maps folder; give it once")
         kwargs[key] = root
+    kwargs = check_target_args(entry.factory, kwargs)
     try:
         return reg.create(name, **kwargs)
     except TypeError as exc:  # missing or unknown keyword of the factory
@@ -188,6 +271,7 @@ def run(args: argparse.Namespace) -> int:
     target_args = parse_target_args(args.target_arg)
     target = parse_target(args.target, target_args)  # a bad --target fails here, in this process, with CLI wording
     check_output_dir(args.out)  # a read-only or misplaced --out fails now, not after a buffer of compute
+    lock_out(args, args.out)  # a second run on this --out is refused now, before any model loads
     found = sequences_of(Path(args.frames))
     multi = len(found) > 1
     seqs = pick_sequences(found, args.sequences)

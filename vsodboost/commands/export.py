@@ -7,15 +7,19 @@ import time
 from pathlib import Path
 
 from ..errors import InputError
+from ._common import lock_out
 from .boost import add_booster_arguments
 from .stream import make_booster
 
 
 def run(args: argparse.Namespace) -> int:
     from ..export import export_spatial
-    from ..io import check_output_dir, write_map_atomic
+    from ..io import LOCK_FILE, check_output_dir, make_subdir, out_path, write_map_atomic
 
     check_output_dir(args.out)
+    lock_out(args, args.out)  # a second run on this --out is refused now, before any model loads
+    if args.maps:
+        make_subdir(args.out, "maps")  # a symlink planted as <out>/maps is refused before any compute
     booster = make_booster(args)
     video = booster.load(args.frames, name=args.name, check_coverage=False)  # as run() does, before any compute
     spans = list(video.buffers(booster.config.buffer_size))
@@ -35,11 +39,14 @@ def run(args: argparse.Namespace) -> int:
             "mined": [video.names[i] for i in res.report.mined], "provenance": booster.provenance()}
     export_spatial(model, out, input_size=booster.config.finetune.input_size, formats=tuple(args.formats), meta=meta)
     if args.maps:
-        (out / "maps").mkdir(exist_ok=True)
+        maps = make_subdir(out, "maps")  # never through a symlink planted as <out>/maps
+        for n in video.names[start:stop]:
+            out_path(maps, f"{n}.png", what="frame name")  # all names checked before the first write
         for n, m in zip(video.names[start:stop], res.boosted):
-            write_map_atomic(out / "maps" / f"{n}.png", m)
+            write_map_atomic(out_path(maps, f"{n}.png", what="frame name"), m)
+    wrote = sorted(p.name for p in out.iterdir() if p.name != LOCK_FILE)
     print(f"adapted on frames {start}–{stop - 1} of {video.name} ({len(res.report.mined)} mined, "
-          f"{time.perf_counter() - t:.1f} s); wrote {', '.join(sorted(p.name for p in out.iterdir()))} in {out}")
+          f"{time.perf_counter() - t:.1f} s); wrote {', '.join(wrote)} in {out}")
     return 0
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import InputError
+from ..io import write_figure_atomic
 
 __all__ = ["plot_curves"]
 
@@ -52,6 +53,6 @@ def _draw(plt: Any, path: Path, lines: list[tuple[Any, Any, str]], figsize: tupl
     ax.grid(alpha=0.3)
     ax.legend(loc=legend)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    write_figure_atomic(fig, path, dpi=120)
     plt.close(fig)
     return path

@@ -28,7 +28,7 @@ from .._device import resolve_device
 from .._steps import seeded, torch_threads
 from .._weights import load_checkpoint, load_state_dict_strict
 from ..errors import InputError
-from ..io import atomic_write
+from ..io import atomic_write, atomic_write_bytes
 from ..models import SaliencyUNet, UNetConfig
 from .data import FlowSet, build_flow_sets
 from .labels import motion_quality_scores, mqs_labels
@@ -321,9 +321,9 @@ def train_mqpm(cfg: TrainConfig, *, flow_sets: Sequence[FlowSet] | None = None) 
               100 * float(ts.labels.mean()))
     work = cfg.work_path()
     work.mkdir(parents=True, exist_ok=True)
-    (work / "labels.json").write_text(json.dumps(
+    atomic_write_bytes(work / "labels.json", json.dumps(
         {"lambda": ts.lam, "frames": [{"key": "/".join(k), "mqs": float(m), "hq": bool(lab)}
-                                      for k, m, lab in zip(ts.keys, ts.mqs.tolist(), ts.labels.tolist())]}))
+                                      for k, m, lab in zip(ts.keys, ts.mqs.tolist(), ts.labels.tolist())]}).encode())
     theta_name = DEFAULT_THETA if cfg.theta == "default" else cfg.theta
     data_meta = {"theta": theta_name, "datasets": sorted({fs.dataset for fs in train_sets}),
                  "sequences": len(train_sets),
