@@ -1,4 +1,5 @@
-"""Presets and BoostConfig objects compose: the preset's values, then only the fields the caller gave (issue 22)."""
+"""Presets and BoostConfig objects compose: the preset's values, then only the fields the caller gave
+(issue 22)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def _booster(**kw):
 def test_a_boostconfig_object_changes_only_its_given_fields_over_the_preset():
     b = _booster(preset="paper", config=BoostConfig(buffer_size=50))
     assert b.config.buffer_size == 50
-    assert b.config.fusion == PRESETS["paper"].config["fusion"] == "replace"  # was "mean" (the preset dropped)
+    assert b.config.fusion == PRESETS["paper"].config["fusion"] == "replace"  # was "mean": preset dropped
     assert b.config.finetune.loss == "bce" and b.config.finetune.pseudo_gt == "soft"
     prov = b.provenance()
     assert prov["preset"] == "paper"

@@ -60,9 +60,9 @@ def build_spatial(spatial: Any, device: torch.device, *, flow: Any, mqpm: Any) -
 
 def build_config(preset: str | None, config: BoostConfig | Mapping[str, Any] | None,
                  device: torch.device) -> tuple[Any, BoostConfig]:
-    """The preset (default ``quality``) and the config: the preset's fields, then the caller's — a mapping's keys,
-    or the fields a :class:`BoostConfig` was made with (:meth:`BoostConfig.set_fields`); checked against ``device``
-    (bf16 on the CPU: :func:`~vsodboost.spatial.finetune.check_autocast`)."""
+    """The preset (default ``quality``) and the config: the preset's fields, then the caller's — a mapping's
+    keys, or the fields a :class:`BoostConfig` was made with (:meth:`BoostConfig.set_fields`); checked against
+    ``device`` (bf16 on the CPU: :func:`~vsodboost.spatial.finetune.check_autocast`)."""
     from .presets import DEFAULT_PRESET, get_preset, merge_config  # presets name spatial models: import late
     from .spatial.finetune import check_autocast
 

@@ -28,9 +28,10 @@ _C = TypeVar("_C")
 
 
 def _records_fields_set(cls: type[_C]) -> type[_C]:
-    """Remember which fields the constructor was given (``fields_set``), as pydantic does: a preset lays only those
-    over its own values (``Booster(preset="paper", config=BoostConfig(buffer_size=50))`` keeps the paper's fusion).
-    ``dataclasses.replace`` and ``from_dict`` of a full dict give every field, so such configs win whole."""
+    """Remember which fields the constructor was given (``fields_set``), as pydantic does: a preset lays only
+    those over its own values (``Booster(preset="paper", config=BoostConfig(buffer_size=50))`` keeps the
+    paper's fusion). ``dataclasses.replace`` and ``from_dict`` of a full dict give every field, so such
+    configs win whole."""
     init: Callable[..., None] = cls.__init__  # type: ignore[misc]
     names = [f.name for f in dataclasses.fields(cls) if f.init]  # type: ignore[arg-type]
 
@@ -166,14 +167,14 @@ class BoostConfig:
         return asdict(self)
 
     def set_fields(self) -> dict[str, Any]:
-        """The fields the caller gave when making this config (``finetune``: only its own given fields), as a dict
-        a preset's values are updated by (:func:`vsodboost.presets.merge_config`). A field left out keeps the
-        preset's value even where it equals BoostConfig's default; name it to force it (``BoostConfig(fusion=
-        "mean")``)."""
+        """The fields the caller gave when making this config (``finetune``: only its own given fields), as a
+        dict a preset's values are updated by (:func:`vsodboost.presets.merge_config`). A field left
+        out keeps the preset's value even where it equals BoostConfig's default; name it to force it
+        (``BoostConfig(fusion="mean")``)."""
         given = getattr(self, "_fields_set", None)
         names = [f.name for f in dataclasses.fields(self)]
         if given is None or set(names) <= given:
-            return self.to_dict()  # every field given (dataclasses.replace, a full dict): the config wins whole
+            return self.to_dict()  # every field given (dataclasses.replace, a full dict): it wins whole
         out: dict[str, Any] = {}
         for name in sorted(given):
             value = getattr(self, name)
