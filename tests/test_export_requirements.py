@@ -1,5 +1,5 @@
-"""`export` never wastes work (issue 22): every requirement is checked before fine-tuning, TorchScript is always
-written, ONNX only with the [onnx] extra, and the files say what the exported model is."""
+"""`export` never wastes work (issue 22): every requirement is checked before fine-tuning, TorchScript is
+always written, ONNX only with the [onnx] extra, and the files say what the exported model is."""
 
 from __future__ import annotations
 
