@@ -80,5 +80,6 @@ def test_plot_without_matplotlib_fails_before_scoring(tmp_path, monkeypatch, cap
     gt, pred, _ = make_davsod(tmp_path)
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setattr(ev, "evaluate_folders", lambda *a, **k: pytest.fail("scored before checking --plot"))
-    assert main(["eval", "--pred", str(pred), "--gt", str(gt), "--plot", str(tmp_path / "plots"), "-q"]) == 1
+    argv = ["eval", "--pred", str(pred), "--gt", str(gt), "--plot", str(tmp_path / "plots"), "-q"]
+    assert main(argv) == 1
     assert 'pip install "vsodboost[plot]"' in capsys.readouterr().err
