@@ -52,7 +52,8 @@ def test_cli_eval_single_folder_and_sequences(tmp_path, capsys):
                  "--no-wf", "-q", "--json", str(tmp_path / "c.json")]) == 0
     assert _scores(tmp_path / "c.json")["frames"] == 10
     capsys.readouterr()
-    assert main(["eval", "--pred", str(pred), "--gt", str(gt), "--sequences", "cat,cow", "--no-wf", "-q"]) == 1
+    argv = ["eval", "--pred", str(pred), "--gt", str(gt), "--sequences", "cat,cow", "--no-wf", "-q"]
+    assert main(argv) == 1
     assert "['cow'] are not in" in capsys.readouterr().err
 
 
