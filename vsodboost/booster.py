@@ -58,9 +58,7 @@ class Booster:
         flow: a flow backend or its registry name (default ``"dis"``, needs no weights).
         mqpm: an MQPM predictor, ``"default"`` (shipped weights) or a checkpoint path.
         spatial: an ``nn.Module`` or a spatial-model registry name; None: the preset's (``"u2netp"`` by default).
-        config: a dict of :class:`BoostConfig` fields, or a ``BoostConfig``, laid over the preset's: the
-            preset's values, then the fields the caller gave (``BoostConfig(buffer_size=50)`` changes only the
-            buffer size).
+        config: a dict of :class:`BoostConfig` fields or a ``BoostConfig``: the preset's, then the ones given.
         preset: a name of :data:`vsodboost.presets.PRESETS` — ``"quality"`` (default: U²-Net-p, mean fusion),
             ``"fast"`` (Lite0 U-Net, geometric fusion), ``"paper"`` (U²-Net-p, ``replace``).
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``…
