@@ -40,7 +40,7 @@ def _records_fields_set(cls: type[_C]) -> type[_C]:
         init(self, *args, **kwargs)
         object.__setattr__(self, "_fields_set", frozenset(names[:len(args)]) | frozenset(kwargs))
 
-    cls.__init__ = __init__  # type: ignore[misc]
+    cls.__init__ = __init__  # type: ignore[method-assign]
     return cls
 
 
