@@ -3,7 +3,10 @@ frames are marked, and the side-by-side video has a browser-playable WebM beside
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import types
+from html.parser import HTMLParser
 
 import cv2
 import numpy as np
@@ -56,7 +59,8 @@ def test_demo_png_shows_the_default_fused_output_beside_the_spatial_models(tmp_p
         n = len(frames)
         target = [self.target.predict_one(i) for i in range(n)]
         return types.SimpleNamespace(boosted=[np.ones_like(t) for t in target], target=target, mined=[1],
-                                     names=[f"{i:05d}" for i in range(n)], timings={}, save=lambda *a, **k: None)
+                                     names=[f"{i:05d}" for i in range(n)], timings={},
+                                     save=lambda *a, **k: None)
 
     clip, masks, target = demo.synthetic_clip(4, seed=0)
     monkeypatch.setattr(booster_mod.Booster, "run", fake_run)
@@ -69,3 +73,58 @@ def test_demo_png_shows_the_default_fused_output_beside_the_spatial_models(tmp_p
     want = np.clip((1 + target["00000"]) / 2 * 255 + 0.5, 0, 255)
     assert np.abs(tile[:, 3 * w: 4 * w] - want).max() <= 1  # the default (mean) column
     assert (tile[:, 4 * w:] == 255).all()  # the spatial model alone (replace)
+
+
+class _Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.cells: list[str] = []
+        self._in_td = False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self._in_td = tag == "td"
+
+    def handle_data(self, data):
+        if self._in_td:
+            self.cells.append(data)
+            self._in_td = False
+
+
+def _demo_with_stub(tmp_path, monkeypatch):
+    test_demo_png_shows_the_default_fused_output_beside_the_spatial_models(tmp_path, monkeypatch)
+    return tmp_path / "report.html"
+
+
+def test_demo_report_html_names_only_files_that_exist_and_holds_the_scores(tmp_path, monkeypatch):
+    page_path = _demo_with_stub(tmp_path, monkeypatch)
+    page = _Page()
+    page.feed(page_path.read_text(encoding="utf-8"))
+    sources = [a["src"] for t, a in page.tags if t in ("source", "img")]
+    assert "side_by_side.png" in sources and any(s.endswith(".webm") for s in sources)
+    for src in sources:  # relative paths, beside the page
+        assert (tmp_path / src).is_file(), src
+    video = next(a for t, a in page.tags if t == "video")
+    assert {"autoplay", "loop", "muted", "controls"} <= set(video)
+    assert page.cells[:1] == ["target"] and "boosted (default: mean fusion)" in page.cells
+    assert 'class="best"' in page_path.read_text(encoding="utf-8")  # the default's row is marked
+
+
+def _browser() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+@pytest.mark.skipif(_browser() is None, reason="no headless Chromium/Chrome installed to render report.html")
+def test_demo_report_renders_in_a_headless_browser(tmp_path, monkeypatch):
+    page_path = _demo_with_stub(tmp_path, monkeypatch)
+    shot = tmp_path / "shot.png"
+    proc = subprocess.run([_browser(), "--headless", "--disable-gpu", "--no-sandbox", "--autoplay-policy="
+                           "no-user-gesture-required", f"--screenshot={shot}", "--window-size=1600,1400",
+                           page_path.as_uri()], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    img = cv2.imread(str(shot))
+    assert img is not None and img.std() > 5  # something was drawn, not a blank page
