@@ -34,7 +34,7 @@ def table(head: Sequence[str], rows: Sequence[Sequence[Any]], *, highlight: int 
 
 
 def video(sources: Sequence[str], *, caption: str = "") -> str:
-    """A looping, muted, autoplaying ``<video>`` (browsers allow muted autoplay) trying ``sources`` in order."""
+    """A looping, muted (so browsers let it autoplay) ``<video>`` trying ``sources`` in order."""
     types = {".webm": "video/webm", ".mp4": "video/mp4"}
     src = "".join(f'<source src="{html.escape(s)}" type="{types.get(Path(s).suffix, "")}">' for s in sources)
     fig = f"<figure><video controls autoplay loop muted playsinline>{src}</video>"
@@ -49,7 +49,8 @@ def write_report(path: str | os.PathLike[str], title: str, sections: Sequence[tu
     """Write ``path``: ``title`` and each ``(heading, html)`` section (html from :func:`table`, :func:`video`,
     :func:`image` or escaped text), atomically."""
     body = "".join(f"<h2>{html.escape(h)}</h2>\n{content}\n" for h, content in sections)
-    page = (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f"<style>{_STYLE}</style></head>\n<body><h1>{html.escape(title)}</h1>\n{body}</body></html>\n")
+    page = (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+            f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>\n"
+            f"<body><h1>{html.escape(title)}</h1>\n{body}</body></html>\n")
     atomic_write_bytes(path, page.encode("utf-8"))
     return Path(path)
