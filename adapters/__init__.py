@@ -69,11 +69,33 @@ for _fn in (ssav, mga, cos, lsti, pcsa):
 _show_options(u2netp, U2NetTarget)
 
 
-def create(name: str, /, **kwargs: Any) -> Any:
-    """Build any registered target by name (see ``vsodboost plugins``)."""
+def create(name: str, /, *args: Any, **kwargs: Any) -> Any:
+    """Build any registered target by name (see ``vsodboost plugins``), with its factory's arguments."""
     from vsodboost import plugins
 
-    return plugins.targets().create(name, **kwargs)
+    return plugins.targets().create(name, *args, **kwargs)
+
+
+def _plugin_adapter(name: str, factory: Any, description: str) -> Any:
+    """``adapters.<name>`` for a plugin's target: a function taking the factory's arguments (positional
+    too) and showing its signature and docstring in ``help()``, as the built-in adapters do."""
+    from vsodboost import plugins
+
+    def adapter(*args: Any, **kwargs: Any) -> Any:
+        return plugins.targets().create(name, *args, **kwargs)
+
+    functools.update_wrapper(adapter, factory, updated=())  # a class factory: not its __dict__
+    adapter.__name__ = adapter.__qualname__ = name
+    if not adapter.__doc__:
+        adapter.__doc__ = description or f"The {name!r} target, registered by a plugin."
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):  # some builtins and C callables have none: help() shows (*args, **kwargs)
+        pass
+    else:
+        returns = factory if isinstance(factory, type) else sig.return_annotation  # a class builds itself
+        adapter.__signature__ = sig.replace(return_annotation=returns)  # type: ignore[attr-defined]
+    return adapter
 
 
 def available() -> list[str]:
@@ -97,5 +119,6 @@ def __getattr__(name: str) -> Any:
 
     reg = plugins.targets()
     if name in reg:
-        return functools.partial(reg.create, name)
+        entry = reg.get(name)
+        return _plugin_adapter(name, entry.factory, entry.description)
     raise AttributeError(f"vsodboost.adapters has no target {name!r}; registered targets: {', '.join(reg.names())}")

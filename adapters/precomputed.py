@@ -90,8 +90,15 @@ class PrecomputedTarget:
                              f"{[str(n.parent.name) for n in nested]}; pass root=<one of them>")
         if any(f.suffix.lower() in self.exts for f in self.root.iterdir() if f.is_file()):
             return self.root
+        if self.sequence is not None:
+            how = f"the target's sequence={seq!r} option (--target-arg sequence=NAME) names it"
+        else:  # the name the video got: the usual surprise (a file's stem, "video" for arrays)
+            how = ("it is the video's name (a folder's name, a video file's stem, 'video' for arrays): "
+                   "change it with --name NAME (boost, stream, export) or name= in Python, or give the "
+                   "target sequence=NAME")
         raise MissingMapsError(
-            f"{self.name}: no maps for sequence {seq!r}: expected a folder {direct} (or <root>/<dataset>/{seq})"
+            f"{self.name}: no maps for sequence {seq!r}: expected a folder {direct} (or "
+            f"<root>/<dataset>/{seq}); {seq!r} is the sequence looked up: {how}"
             + (f"; {self.hint}" if self.hint else "")
         )
 

@@ -529,7 +529,7 @@ CLI_CASES = [
      lambda d, t: ["boost", d / "frames" / "seq", "--target", "precomputed", "--out", t / "o"], 2,
      r"--target 'precomputed': precomputed needs a maps folder: --target precomputed:/path/to/maps"),
     ("target-empty-root", lambda d, t: ["boost", d / "frames" / "seq", "--target", "precomputed:", "--out", t / "o"],
-     1, r"give the maps folder after the colon"),
+     2, r"give the maps folder after the colon"),  # a usage error, as without the colon (issue 22)
     ("out-is-a-file",
      lambda d, t: ["boost", d / "frames" / "seq", "--target", f"precomputed:{d / 'maps_a'}", "--out",
                    _file(t, "o", "x")], 1, r"output folder \S+ is a file"),

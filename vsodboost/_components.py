@@ -65,8 +65,9 @@ def build_spatial(spatial: Any, device: torch.device, *, flow: Any, mqpm: Any) -
 
 def build_config(preset: str | None, config: BoostConfig | Mapping[str, Any] | None,
                  device: torch.device) -> tuple[Any, BoostConfig]:
-    """The preset (default ``quality``) and the config: a :class:`BoostConfig` as given, or a mapping of its fields
-    laid over the preset's; checked against ``device`` (bf16 on the CPU: :func:`~vsodboost.spatial.finetune.check_autocast`)."""
+    """The preset (default ``quality``) and the config: the preset's fields, then the caller's — a mapping's
+    keys, or the fields a :class:`BoostConfig` was made with (:meth:`BoostConfig.set_fields`); checked against
+    ``device`` (bf16 on the CPU: :func:`~vsodboost.spatial.finetune.check_autocast`)."""
     from .presets import DEFAULT_PRESET, get_preset, merge_config  # presets name spatial models: import late
     from .spatial.finetune import check_autocast
 
@@ -76,8 +77,8 @@ def build_config(preset: str | None, config: BoostConfig | Mapping[str, Any] | N
     chosen = get_preset(preset or DEFAULT_PRESET)
     if config is not None and not isinstance(config, (BoostConfig, Mapping)):
         raise InputError(f"config must be a BoostConfig or a mapping of its fields, got {type(config).__name__}")
-    if not isinstance(config, BoostConfig):
-        config = BoostConfig.from_dict(merge_config(chosen.config, config or {}))
+    given = config.set_fields() if isinstance(config, BoostConfig) else dict(config or {})
+    config = BoostConfig.from_dict(merge_config(chosen.config, given))
     check_autocast(config.finetune, device)
     return chosen, config
 

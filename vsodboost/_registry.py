@@ -81,10 +81,11 @@ class Registry(Generic[T]):
                 "Install or enable the plugin that provides it (see `vsodboost plugins`)."
             ) from None
 
-    def create(self, name: str, /, **kwargs: Any) -> T:
-        """Build the component registered as ``name``; keyword arguments set to None are dropped."""
+    def create(self, name: str, /, *args: Any, **kwargs: Any) -> T:
+        """Build the component registered as ``name`` with the factory's own arguments, positional ones
+        included; keyword arguments set to None are dropped."""
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
-        return self.get(name).factory(**kwargs)
+        return self.get(name).factory(*args, **kwargs)
 
     def names(self) -> list[str]:
         return sorted(self._entries, key=natural_key)

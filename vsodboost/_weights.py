@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
-from .errors import ChecksumError, InputError, MissingWeightsError, WeightsError
+from .errors import ChecksumError, InputError, MissingWeightsError, OutputError, WeightsError
 
 __all__ = [
     "WeightSpec",
@@ -77,14 +76,30 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+class _Unreachable(Exception):
+    """The network failed (not an OSError: ``atomic_write`` must not report it as a disk error)."""
+
+
 def _download(url: str, dest: Path, sha256: str | None, opener: Callable[[str], Any] | None = None) -> None:
     """Fetch ``url`` to ``dest`` atomically (:func:`vsodboost.io.atomic_write`): a partial or mismatching download
-    never sits under the final name, and no temporary file is left behind."""
+    never sits under the final name, and no temporary file is left behind. A network failure raises
+    :class:`MissingWeightsError` ("could not reach"), a disk failure :class:`OutputError` (free space)."""
     from .io import atomic_write
 
     def fetch(out: Any) -> None:
-        with (opener or urllib.request.urlopen)(url) as resp:
-            shutil.copyfileobj(resp, out)
+        try:  # URLError, HTTPError, socket timeouts, refused connections: all OSErrors, none about our disk
+            resp_cm = (opener or urllib.request.urlopen)(url)
+        except OSError as exc:
+            raise _Unreachable(exc) from exc
+        with resp_cm as resp:
+            while True:
+                try:
+                    block = resp.read(1 << 20)
+                except OSError as exc:
+                    raise _Unreachable(exc) from exc
+                if not block:
+                    break
+                out.write(block)  # an OSError here is the disk's: atomic_write reports it as OutputError
 
     def check(tmp: Path) -> None:
         got = sha256_file(tmp)
@@ -92,8 +107,20 @@ def _download(url: str, dest: Path, sha256: str | None, opener: Callable[[str], 
             raise ChecksumError(f"download of {url} has sha256 {got}, expected {sha256}; the file was discarded "
                                 "(a changed upload or a broken transfer): fetch it by hand and verify it")
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(dest, fetch, verify=check if sha256 is not None else None)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(dest, fetch, verify=check if sha256 is not None else None)
+    except _Unreachable as exc:
+        cause = exc.__cause__
+        raise MissingWeightsError(
+            f"could not reach {url} ({type(cause).__name__}: {cause}); offline? set VSODBOOST_OFFLINE=1 and "
+            f"put the file at {dest}") from cause
+    except OSError as exc:
+        if isinstance(exc, MissingWeightsError):
+            raise
+        cause = exc.__cause__ if isinstance(exc, OutputError) and exc.__cause__ is not None else exc
+        raise OutputError(f"cannot save the download of {url} to {dest} ({type(cause).__name__}: {cause}); "
+                          "free space there or set VSODBOOST_HOME to a writable folder") from exc
 
 
 def resolve_weights(
@@ -134,6 +161,10 @@ def resolve_weights(
             return cached
         except ChecksumError:
             raise
+        except (MissingWeightsError, OutputError) as exc:  # our own message says network or disk
+            raise MissingWeightsError(
+                f"weights {spec.name!r} ({spec.filename}) are not cached and the download failed: {exc}. "
+                f"{where}, or pass the file's path explicitly.") from exc
         except Exception as exc:
             raise MissingWeightsError(
                 f"weights {spec.name!r} ({spec.filename}) are not cached and the download failed "

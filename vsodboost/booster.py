@@ -58,7 +58,7 @@ class Booster:
         flow: a flow backend or its registry name (default ``"dis"``, needs no weights).
         mqpm: an MQPM predictor, ``"default"`` (shipped weights) or a checkpoint path.
         spatial: an ``nn.Module`` or a spatial-model registry name; None: the preset's (``"u2netp"`` by default).
-        config: :class:`BoostConfig`, or a dict of its fields laid over the preset's.
+        config: a dict of :class:`BoostConfig` fields or a ``BoostConfig``: the preset's, then the ones given.
         preset: a name of :data:`vsodboost.presets.PRESETS` — ``"quality"`` (default: U²-Net-p, mean fusion),
             ``"fast"`` (Lite0 U-Net, geometric fusion), ``"paper"`` (U²-Net-p, ``replace``).
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``…
@@ -98,7 +98,7 @@ class Booster:
                 "python": platform.python_version(), "target": {"name": self.target.name, "repr": repr(self.target)},
                 "flow": repr(self.flow), "mqpm": mqpm or repr(self.mqpm),
                 "spatial": getattr(self.spatial, "provenance", type(self.spatial).__name__),
-                "preset": self.preset.name, "seed": self.seed}
+                "preset": self.preset.name, "config": self.config.to_dict(), "seed": self.seed}
 
     # -- the three steps ------------------------------------------------------------------------------------
     def motion(self, frames: torch.Tensor) -> torch.Tensor:

@@ -8,8 +8,9 @@ or ``BoostConfig.from_dict({**cfg.to_dict(), "period": 3})``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Callable, Literal, Mapping, TypeVar
 
 from ._checks import check_bool, check_choice, check_float, check_int
 from .errors import InputError
@@ -23,6 +24,27 @@ def _set(obj: Any, name: str, value: Any) -> None:
     object.__setattr__(obj, name, value)  # normalise a field of a frozen dataclass while it is being checked
 
 
+_C = TypeVar("_C")
+
+
+def _records_fields_set(cls: type[_C]) -> type[_C]:
+    """Remember which fields the constructor was given (``fields_set``), as pydantic does: a preset lays only
+    those over its own values (``Booster(preset="paper", config=BoostConfig(buffer_size=50))`` keeps the
+    paper's fusion). ``dataclasses.replace`` and ``from_dict`` of a full dict give every field, so such
+    configs win whole."""
+    init: Callable[..., None] = cls.__init__  # type: ignore[misc]
+    names = [f.name for f in dataclasses.fields(cls) if f.init]  # type: ignore[arg-type]
+
+    @functools.wraps(init)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        object.__setattr__(self, "_fields_set", frozenset(names[:len(args)]) | frozenset(kwargs))
+
+    cls.__init__ = __init__  # type: ignore[method-assign]
+    return cls
+
+
+@_records_fields_set
 @dataclass(frozen=True)
 class FinetuneConfig:
     """How a fresh copy of the spatial model learns from the mined frames (Sec. V-C; values: docs/booster.md)."""
@@ -68,6 +90,7 @@ class FinetuneConfig:
         return {"input_size": self.input_size, "batch": self.predict_batch, "autocast_mode": self.autocast}
 
 
+@_records_fields_set
 @dataclass(frozen=True)
 class BoostConfig:
     """Every knob of the pipeline, with the defaults measured in docs/booster.md."""
@@ -142,3 +165,22 @@ class BoostConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def set_fields(self) -> dict[str, Any]:
+        """The fields the caller gave when making this config (``finetune``: only its own given fields), as a
+        dict a preset's values are updated by (:func:`vsodboost.presets.merge_config`). A field left
+        out keeps the preset's value even where it equals BoostConfig's default; name it to force it
+        (``BoostConfig(fusion="mean")``)."""
+        given = getattr(self, "_fields_set", None)
+        names = [f.name for f in dataclasses.fields(self)]
+        if given is None or set(names) <= given:
+            return self.to_dict()  # every field given (dataclasses.replace, a full dict): it wins whole
+        out: dict[str, Any] = {}
+        for name in sorted(given):
+            value = getattr(self, name)
+            if name == "finetune":
+                ft_given = getattr(value, "_fields_set", None)
+                ft = asdict(value)
+                value = ft if ft_given is None else {k: ft[k] for k in sorted(ft_given)}
+            out[name] = value
+        return out

@@ -9,6 +9,7 @@ target agree, fine-tunes the spatial model on them and predicts every frame.
 
 from __future__ import annotations
 
+import html
 import os
 from pathlib import Path
 from typing import Sequence
@@ -22,18 +23,73 @@ from .testing import ArrayTarget, synthetic_clip
 __all__ = ["synthetic_clip", "ArrayTarget", "run_demo"]  # the first two live in vsodboost.testing
 
 
+MINED = (0, 200, 0)  # BGR green: the border and tag of a frame the Booster mined
+
+
 def _panel(frames: Sequence[np.ndarray], rows: Sequence[Sequence[np.ndarray]], labels: Sequence[str],
-           idx: Sequence[int]) -> np.ndarray:
+           idx: Sequence[int], mined: Sequence[int] = ()) -> np.ndarray:
+    """Frame | one map per row, for the frames ``idx``, under a header naming each column; a frame the Booster
+    mined gets a green border and a "mined" tag."""
     tiles = []
     for i in idx:
-        cols = [frames[i][:, :, ::-1]] + [cv2.cvtColor((r[i] * 255).astype(np.uint8), cv2.COLOR_GRAY2BGR) for r in rows]
+        frame = np.ascontiguousarray(frames[i][:, :, ::-1])
+        if i in mined:
+            cv2.rectangle(frame, (1, 1), (frame.shape[1] - 2, frame.shape[0] - 2), MINED, 3)
+            cv2.rectangle(frame, (3, frame.shape[0] - 24), (60, frame.shape[0] - 4), MINED, -1)  # tag
+            cv2.putText(frame, "mined", (8, frame.shape[0] - 9), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                        (255, 255, 255), 1, cv2.LINE_AA)
+        cols = [frame] + [cv2.cvtColor(np.clip(r[i] * 255 + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+                          for r in rows]
         tiles.append(np.concatenate(cols, axis=1))
     grid = np.concatenate(tiles, axis=0)
     header = np.full((28, grid.shape[1], 3), 255, np.uint8)
     w = frames[0].shape[1]
     for k, lab in enumerate(["frame", *labels]):
-        cv2.putText(header, lab, (k * w + 8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(header, lab, (k * w + 6, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
     return np.concatenate([header, grid], axis=0)
+
+
+def write_side_by_side(out: Path, frames: Sequence[np.ndarray], rows: Sequence[Sequence[np.ndarray]],
+                       labels: Sequence[str], mined: Sequence[int], fps: int = 10) -> list[Path]:
+    """The labelled side-by-side video, every frame: ``side_by_side.webm`` (VP8: plays in browsers) and
+    ``side_by_side.mp4`` (MPEG-4 Part 2, which OpenCV's wheels can write; most desktop players, not browsers).
+    Returns the files written (a codec this OpenCV lacks is skipped)."""
+    first = _panel(frames, rows, labels, [0], mined)
+    size = (first.shape[1], first.shape[0])
+    written = []
+    for name, fourcc in (("side_by_side.webm", "VP80"), ("side_by_side.mp4", "mp4v")):
+        tmp = temp_sibling(out / name)  # written beside, then renamed: never through a symlink
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*fourcc), fps, size)
+        if not writer.isOpened():
+            tmp.unlink(missing_ok=True)
+            continue
+        try:
+            for i in range(len(frames)):
+                writer.write(_panel(frames, rows, labels, [i], mined))
+        finally:
+            writer.release()
+        publish(tmp, out / name)
+        written.append(out / name)
+    return written
+
+
+def _write_report(out: Path, scores: dict[str, dict[str, float]], videos: Sequence[str], mined: Sequence[str],
+                  frames: int) -> Path:
+    """``report.html``: the scores (the default's row marked), the labelled video and the picture."""
+    from .report import image, table, video, write_report
+
+    rows = [[name, m["maxF"], m["S"], m["MAE"]] for name, m in scores.items()]
+    how = ("A synthetic clip whose truth is known, and an imperfect target (it misses part of the object "
+           "or fires on a background blob on some frames). Columns: frame | ground truth | target | the "
+           "default's output (mean of the boosted and the target map) | the fine-tuned spatial model alone "
+           f"(the paper's replace). Mined frames (framed in green): {', '.join(mined) or 'none'} of "
+           f"{frames}.")
+    sections = [("Scores against the synthetic truth", table(["", "maxF", "S", "MAE"], rows, highlight=1)),
+                ("Every frame", f'<p class="note">{html.escape(how)}</p>'
+                 + (video(videos, caption="side by side, every frame") if videos else "")),
+                ("Four frames", image("side_by_side.png",
+                                      alt="frame, ground truth, target, default, replace"))]
+    return write_report(out / "report.html", "vsodboost demo", sections)
 
 
 def dataset_scores(maps: Sequence[np.ndarray], masks: Sequence[np.ndarray]) -> dict[str, float]:
@@ -72,19 +128,17 @@ def run_demo(out_dir: str | os.PathLike[str] = "vsodboost-demo", *, frames: int 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result.save(out / "maps", overwrite=True)
-    idx = np.linspace(0, frames - 1, 4).round().astype(int)
+    idx = [int(i) for i in np.linspace(0, frames - 1, 4).round()]
     tgt_list = [result.target[i] for i in range(frames)]
-    write_image_atomic(out / "side_by_side.png",
-                       _panel(clip, [masks, tgt_list, result.boosted], ["ground truth", "target", "boosted (replace)"],
-                              idx))
-    tmp = temp_sibling(out / "side_by_side.mp4")  # written beside, then renamed: never through a symlink
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), 10, (clip[0].shape[1] * 4, clip[0].shape[0]))
-    try:
-        for i in range(frames):
-            writer.write(_panel(clip, [masks, tgt_list, result.boosted], ["", "", ""], [i])[28:])
-    finally:
-        writer.release()
-    publish(tmp, out / "side_by_side.mp4")
+    default = [fuse_maps(b, t, "mean") for b, t in zip(result.boosted, result.target)]  # the default's output
+    rows: list[Sequence[np.ndarray]] = [masks, tgt_list, default, result.boosted]
+    labels = ["ground truth", "target", "boosted (default: mean)", "spatial model (replace)"]
+    write_image_atomic(out / "side_by_side.png", _panel(clip, rows, labels, idx, list(result.mined)))
+    videos = write_side_by_side(out, clip, rows, labels, list(result.mined))
+    scores = {"target": tgt, "boosted (default: mean fusion)": mean, "boosted (geometric fusion)": geo,
+              "spatial model alone (replace, the paper)": bst}
+    report = _write_report(out, scores, [v.name for v in videos], [result.names[i] for i in result.mined],
+                           frames)
     if not quiet:
         t = result.timings
         print(f"mined {len(result.mined)} of {frames} frames ({', '.join(result.names[i] for i in result.mined)}); "
@@ -93,5 +147,6 @@ def run_demo(out_dir: str | os.PathLike[str] = "vsodboost-demo", *, frames: int 
         for lab, m in (("target", tgt), ("boosted (replace, the paper)", bst), ("boosted (mean fusion, default)", mean),
                        ("boosted (geometric fusion)", geo)):
             print(f"{lab:30}{m['maxF']:8.3f}{m['S']:8.3f}{m['MAE']:8.3f}")
-        print(f"wrote {out / 'side_by_side.png'}, {out / 'side_by_side.mp4'} and maps in {out / 'maps'}")
+        files = ", ".join(str(p) for p in [report, out / "side_by_side.png", *videos])
+        print(f"wrote {files} (mined frames framed in green) and maps in {out / 'maps'}")
     return {"target": tgt, "boosted": bst, "boosted_mean": mean, "boosted_geometric": geo}

@@ -38,7 +38,10 @@ class InputError(VsodboostError, ValueError):
 
 
 class UnknownNameError(VsodboostError, KeyError):
-    """A registry lookup used a name nobody registered. The message lists the available names."""
+    """A registry lookup used a name nobody registered. The message lists the available names. On the command
+    line it is a usage error (``--target``, ``--flow``, ``--spatial``… name a component): exit status 2."""
+
+    exit_code = 2
 
     def __str__(self) -> str:  # KeyError would repr() the message and add quotes
         return str(self.args[0]) if self.args else ""

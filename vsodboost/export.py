@@ -30,14 +30,42 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import __version__
-from .errors import InputError
+from .errors import InputError, MissingExtraError
 from .io import atomic_write_bytes, check_file_name, check_output_dir, out_path, output_lock
 
-__all__ = ["EXPORT_FORMAT", "FORMATS", "ExportSpec", "export_spatial", "load_spec", "ExportedSpatial"]
+__all__ = ["EXPORT_FORMAT", "FORMATS", "ExportSpec", "export_spatial", "load_spec", "ExportedSpatial",
+           "available_formats", "check_formats", "WHAT_IS_EXPORTED"]
 
 EXPORT_FORMAT = "vsodboost.spatial-export/1"
 FORMATS = {"onnx": "spatial.onnx", "torchscript": "spatial.pt"}
 SPEC_FILE = "preprocessing.json"
+ONNX_EXTRA = 'pip install "vsodboost[onnx]"'
+# recorded as meta["exported_model"] by BoostResult.export and `vsodboost export`: what the file holds, lacks
+WHAT_IS_EXPORTED = ("the spatial model fine-tuned on this buffer's mined frames (the target's maps as "
+                    "pseudo-GT); it runs alone: without the target and without fusion, so its maps are the "
+                    "'replace' output, not the fused maps boost writes by default, and on later frames it "
+                    "can score below the target")
+
+
+def available_formats() -> list[str]:
+    """The export formats this installation can write: TorchScript always, ONNX when the ``onnx`` package (the
+    ``[onnx]`` extra) is importable."""
+    import importlib.util
+
+    return ["torchscript"] + (["onnx"] if importlib.util.find_spec("onnx") is not None else [])
+
+
+def check_formats(formats: Sequence[str]) -> tuple[str, ...]:
+    """``formats`` checked before any compute: known names (:class:`InputError`) whose exporter is installed
+    (:class:`MissingExtraError` naming ``pip install "vsodboost[onnx]"``)."""
+    formats = tuple(formats)
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise InputError(f"export formats {list(formats)}: choose one or more of {sorted(FORMATS)}")
+    if "onnx" in formats and "onnx" not in available_formats():
+        raise MissingExtraError(f"ONNX export needs the onnx package: {ONNX_EXTRA} (or export TorchScript "
+                                "only: formats=('torchscript',), --formats torchscript)")
+    return formats
 
 
 @dataclass(frozen=True)
@@ -158,10 +186,7 @@ def export_spatial(model: nn.Module, out_dir: str | os.PathLike[str], *, input_s
     Returns:
         ``out_dir``.
     """
-    formats = tuple(formats)
-    bad = [f for f in formats if f not in FORMATS]
-    if bad or not formats:
-        raise InputError(f"export formats {list(formats)}: choose one or more of {sorted(FORMATS)}")
+    formats = check_formats(formats)
     if not isinstance(input_size, int) or input_size < 32 or input_size % 32:
         raise InputError(f"input_size must be a multiple of 32 and ≥ 32, got {input_size!r} (the Booster uses "
                          "config.finetune.input_size)")
@@ -177,18 +202,24 @@ def export_spatial(model: nn.Module, out_dir: str | os.PathLike[str], *, input_s
         warnings.simplefilter("ignore", FutureWarning)
         # each file is built in memory and written by the atomic writer (never through a symlink under its name)
         blobs: dict[str, bytes] = {}
-        if "onnx" in formats:
-            buf = io.BytesIO()
-            torch.onnx.export(net, (x,), buf, dynamo=False, opset_version=opset,
-                              input_names=["image"], output_names=["logits"],
-                              dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}})
-            blobs[FORMATS["onnx"]] = buf.getvalue()
-        if "torchscript" in formats:
+        if "torchscript" in formats:  # first: it needs nothing optional, so it is written whatever ONNX does
             with torch.no_grad():
                 traced = torch.jit.trace(net, x)
             buf = io.BytesIO()
             torch.jit.save(traced, buf)
             blobs[FORMATS["torchscript"]] = buf.getvalue()
+        if "onnx" in formats:
+            buf = io.BytesIO()
+            try:
+                torch.onnx.export(net, (x,), buf, dynamo=False, opset_version=opset,
+                                  input_names=["image"], output_names=["logits"],
+                                  dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}})
+            except Exception:
+                with output_lock(out):  # the TorchScript file is not lost with the ONNX one
+                    for name, data in blobs.items():
+                        atomic_write_bytes(out_path(out, name), data)
+                raise
+            blobs[FORMATS["onnx"]] = buf.getvalue()
     spec = ExportSpec(input_size=input_size, model=type(model).__name__, files={f: FORMATS[f] for f in formats},
                       opset=opset if "onnx" in formats else None, meta=json.loads(json.dumps(dict(meta or {}),
                                                                                               default=str)))

@@ -1,9 +1,10 @@
 """Named Booster configurations: a spatial model and the fine-tuning recipe measured for it.
 
-``Booster(target, preset="fast")`` or ``vsodboost boost ... --preset fast``. A preset fills in the spatial model and
-the :class:`~vsodboost.booster.BoostConfig` fields it names; anything passed explicitly (``spatial=``, fields of a
-``config`` dict) wins over the preset. Every number quoted here comes from ``docs/booster.md`` (cross-validated on
-``../shared/data``, frame-averaged, pysodmetrics conventions).
+``Booster(target, preset="fast")`` or ``vsodboost boost ... --preset fast``. A preset fills in the spatial
+model and the :class:`~vsodboost.booster.BoostConfig` fields it names; anything passed explicitly
+(``spatial=``, the keys of a ``config`` dict or the fields a ``BoostConfig`` was made with) wins over the
+preset. Every number quoted here comes from ``docs/booster.md`` (cross-validated on ``../shared/data``,
+frame-averaged, pysodmetrics conventions).
 """
 
 from __future__ import annotations

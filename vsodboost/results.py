@@ -152,7 +152,9 @@ class BoostResult:
                formats: tuple[str, ...] = ("onnx", "torchscript")) -> Path:
         """Write buffer ``buffer``'s fine-tuned spatial model as ONNX and/or TorchScript with ``preprocessing.json``
         (see :func:`vsodboost.export.export_spatial`). Needs ``run(..., keep_models=True)``."""
-        from .export import export_spatial
+        from .export import WHAT_IS_EXPORTED, check_formats, export_spatial
+
+        formats = check_formats(formats)  # the [onnx] extra missing: said before anything else
 
         if not self.models:
             raise InputError("this result kept no models; run the Booster with keep_models=True to export one")
@@ -166,7 +168,8 @@ class BoostResult:
                              f"result.buffers[{buffer}].warnings); buffers with one: {tuned or 'none'}")
         b = self.buffers[buffer]
         meta = {"sequence": self.sequence, "buffer": buffer % len(self.models), "frames": [b.start, b.stop],
-                "mined": [self.names[i] for i in b.mined], "provenance": self.provenance}
+                "mined": [self.names[i] for i in b.mined], "exported_model": WHAT_IS_EXPORTED,
+                "provenance": self.provenance}
         return export_spatial(model, out_dir, input_size=int(self.config["finetune"]["input_size"]),
                               formats=formats, meta=meta)
 

@@ -169,7 +169,7 @@ def parse_target(spec: str, target_args: dict[str, Any] | None = None) -> Any:
     kwargs = dict(target_args or {})
     if sep:
         if not root:
-            raise InputError(f"--target {spec!r}: give the maps folder after the colon, e.g. {name}:/path/to/maps")
+            raise UsageError(f"--target {spec!r}: give the maps folder after the colon, e.g. {name}:/path/to/maps")
         key = _maps_keyword(entry.factory)
         if key is None:
             raise UsageError(f"--target {spec!r}: target {name!r} takes no maps folder; use --target {name} and pass "

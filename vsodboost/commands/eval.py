@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, UsageError
+from ..errors import InputError, MissingExtraError, UsageError
 from ..io import atomic_write_bytes, check_output_dir, no_nan
 from ._common import add_quiet_argument, apply_threads, non_negative_int
 
@@ -43,6 +43,17 @@ def format_table(result: dict[str, Any], *, per_sequence: bool = True) -> str:
     return "\n".join(out)
 
 
+def compare_table(results: dict[str, dict[str, Any]]) -> str:
+    """One line per method: its frames and sequences beside its overall scores (several --pred)."""
+    head = ["method", "frames", "sequences", "maxF", "S", "MAE"]
+    rows = [[n, str(r["frames"]), str(len(r["sequences"])), *(_fmt(r[k], k) for k in ("maxF", "S", "MAE"))]
+            for n, r in results.items()]
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
+    fmt = lambda r: "  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i])  # noqa: E731
+                              for i, c in enumerate(r))
+    return "\n".join([fmt(head), *(fmt(r) for r in rows)])
+
+
 def _method_name(spec: str, gt_root: str) -> tuple[str, str]:
     """``NAME=PATH``, or a plain path named after its folder (after its parent when the folder is named like the
     dataset, as in ``results/PDB/DAVIS2016``)."""
@@ -55,9 +66,28 @@ def _method_name(spec: str, gt_root: str) -> tuple[str, str]:
     return p.name, spec
 
 
+def _frame_sets(results: dict[str, dict[str, Any]]) -> dict[str, tuple[int, int]]:
+    """Method → (frames scored, sequences scored)."""
+    return {name: (int(r["frames"]), len(r["sequences"])) for name, r in results.items()}
+
+
+def _scored(r: dict[str, Any]) -> tuple[Any, ...]:
+    """What a result scored: frames per sequence, and the annotated frames it had no map for."""
+    missing = r["missing"]["frames"]
+    return (tuple(sorted((s["sequence"], int(s["frames"])) for s in r["sequences"])),
+            tuple(sorted((k, tuple(v)) for k, v in missing.items())))
+
+
 def run(args: argparse.Namespace) -> int:
     from ..metrics.evaluate import evaluate_folders
 
+    if args.plot:  # before scoring: a missing matplotlib or a bad --plot folder must not cost the evaluation
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:
+            raise MissingExtraError('--plot needs matplotlib: pip install "vsodboost[plot]" (or drop --plot)')
+        check_output_dir(args.plot)
+    sequences = [s for arg in args.sequences or [] for s in arg.split(",") if s] or None
     if args.json:  # before scoring: a bad --json path must not cost the whole evaluation
         if Path(args.json).is_dir():
             raise UsageError(f"--json {args.json} is a folder; give a file path, e.g. "
@@ -70,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
         if name in results:
             raise InputError(f"two prediction roots are both named {name!r}; name them with NAME=PATH")
         res = evaluate_folders(path, args.gt, layout=args.layout, average=args.average, skip_ends=args.skip_ends,
-                               weighted_f=not args.no_wf, progress=None if not args.quiet else False)
+                               weighted_f=not args.no_wf, progress=None if not args.quiet else False,
+                               sequences=sequences, sequence=args.sequence)
         res["method"] = name
         results[name] = res
         print(f"== {name}: {path}")
@@ -81,8 +112,17 @@ def run(args: argparse.Namespace) -> int:
             print(f"warning: {res['missing']['count']} annotated frame(s) have no map (not scored): {shown}",
                   file=sys.stderr)
         print(format_table(res, per_sequence=not args.summary))
+    same_frames = len({_scored(r) for r in results.values()}) == 1
+    if not same_frames:
+        # rows over different frames are not a comparison: say so beside the numbers, with the frame counts
+        sets = ", ".join(f"{n}: {f} frames in {k} sequence(s)" for n, (f, k) in _frame_sets(results).items())
+        print(f"warning: the methods were scored on different frames ({sets}); their ALL rows are not "
+              "comparable — score the same sequences (--sequences) with maps for the same frames",
+              file=sys.stderr)
+        print(compare_table(results))
     if args.json:
-        payload: Any = next(iter(results.values())) if len(results) == 1 else {"methods": list(results.values())}
+        payload: Any = next(iter(results.values())) if len(results) == 1 else {
+            "methods": list(results.values()), "same_frames": same_frames}
         atomic_write_bytes(args.json, json.dumps(no_nan(payload), indent=2, allow_nan=False).encode())
         print(f"wrote {args.json}")
     if args.plot:
@@ -95,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pred", required=True, nargs="+", metavar="PRED_ROOT",
-                   help="folder(s) of maps, one sub-folder per sequence; several (or NAME=PATH) compare methods")
+                   help="folder(s) of maps, one sub-folder per sequence (or one sequence's maps, see "
+                        "--sequence); several (or NAME=PATH) compare methods")
     p.add_argument("--gt", required=True, metavar="GT_ROOT", help="dataset root (DAVIS root or DAVSOD-layout root)")
     p.add_argument("--layout", choices=("davis", "davsod", "auto"), default="auto", help="GT layout (default: auto)")
     p.add_argument("--average", choices=("frame", "video"), default="frame",
@@ -106,6 +147,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plot", metavar="DIR", help="draw PR and F-measure-vs-threshold curves (needs matplotlib)")
     p.add_argument("--no-wf", action="store_true", help="skip the weighted F-measure (the slowest metric)")
     p.add_argument("--summary", action="store_true", help="print only the overall row")
+    p.add_argument("--sequences", action="append", metavar="A,B",
+                   help="score only these sequences (comma-separated, repeatable); an unknown name is an "
+                        "error")
+    p.add_argument("--sequence", metavar="NAME",
+                   help="PRED_ROOT holds this one sequence's maps directly (as `boost --out DIR` writes one "
+                        "clip); default: a folder of maps without sub-folders is scored as the sequence its "
+                        "vsodboost.json names, else as the folder's name")
     p.add_argument("--threads", type=non_negative_int, default=1,
                    help="torch CPU threads (default 1: fastest on busy machines; 0 keeps torch's default)")
     add_quiet_argument(p)

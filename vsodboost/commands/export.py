@@ -1,4 +1,8 @@
-"""``vsodboost export FRAMES --target T --buffer 0 --out DIR``: adapt the spatial model on one buffer, export it."""
+"""``vsodboost export FRAMES --target T --buffer 0 --out DIR``: adapt the spatial model on one buffer,
+export it.
+
+The exported model is the buffer's fine-tuned spatial model alone (no target, no fusion: the ``replace``
+output)."""
 
 from __future__ import annotations
 
@@ -13,9 +17,14 @@ from .stream import make_booster
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..export import export_spatial
+    from ..export import ONNX_EXTRA, WHAT_IS_EXPORTED, available_formats, check_formats, export_spatial
     from ..io import LOCK_FILE, check_output_dir, make_subdir, out_path, write_map_atomic
 
+    # every requirement is checked before any compute: fine-tuning takes minutes
+    if args.formats is None:  # the default: TorchScript always, ONNX when the [onnx] extra is installed
+        formats, skipped = tuple(available_formats()), "onnx" not in available_formats()
+    else:
+        formats, skipped = check_formats(args.formats), False  # asked for ONNX without onnx: refused now
     check_output_dir(args.out)
     lock_out(args, args.out)  # a second run on this --out is refused now, before any model loads
     if args.maps:
@@ -36,8 +45,9 @@ def run(args: argparse.Namespace) -> int:
                          f"warnings: {res.report.warnings}. Choose another --buffer or check the target's maps")
     out = Path(args.out)
     meta = {"sequence": video.name, "buffer": args.buffer, "frames": [start, stop],
-            "mined": [video.names[i] for i in res.report.mined], "provenance": booster.provenance()}
-    export_spatial(model, out, input_size=booster.config.finetune.input_size, formats=tuple(args.formats), meta=meta)
+            "mined": [video.names[i] for i in res.report.mined], "exported_model": WHAT_IS_EXPORTED,
+            "provenance": booster.provenance()}
+    export_spatial(model, out, input_size=booster.config.finetune.input_size, formats=formats, meta=meta)
     if args.maps:
         maps = make_subdir(out, "maps")  # never through a symlink planted as <out>/maps
         for n in video.names[start:stop]:
@@ -47,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
     wrote = sorted(p.name for p in out.iterdir() if p.name != LOCK_FILE)
     print(f"adapted on frames {start}–{stop - 1} of {video.name} ({len(res.report.mined)} mined, "
           f"{time.perf_counter() - t:.1f} s); wrote {', '.join(wrote)} in {out}")
+    print(f"exported: {WHAT_IS_EXPORTED}")
+    if skipped:
+        print(f"ONNX not written: the onnx package is not installed ({ONNX_EXTRA}); "
+              "spatial.pt is TorchScript")
     return 0
 
 
@@ -54,7 +68,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("frames", help="folder of frames or video file")
     p.add_argument("--out", required=True, help="folder for spatial.onnx, spatial.pt and preprocessing.json")
     p.add_argument("--buffer", type=int, default=0, help="which buffer to adapt on (default 0, the first)")
-    p.add_argument("--formats", nargs="+", default=["onnx", "torchscript"], choices=["onnx", "torchscript"],
-                   help="formats to write: spatial.onnx, spatial.pt (TorchScript)")
+    p.add_argument("--formats", nargs="+", default=None, choices=["onnx", "torchscript"],
+                   help="formats to write: spatial.onnx, spatial.pt (TorchScript); default: TorchScript, "
+                        'and ONNX when the onnx package is installed (pip install "vsodboost[onnx]")')
     p.add_argument("--maps", action="store_true", help="also write the buffer's boosted maps to <out>/maps")
     add_booster_arguments(p)

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -37,13 +38,34 @@ def _map_index(folder: Path) -> dict[str, Path]:
     return index_maps(folder)
 
 
-def _pred_sequences(pred_root: Path) -> dict[str, Path]:
+def _single_name(folder: Path) -> str:
+    """The sequence a folder of maps holds: the name ``boost`` recorded in its ``vsodboost.json``, else the
+    folder's own name."""
+    try:
+        name = json.loads((folder / "vsodboost.json").read_text())["settings"]["sequence"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return folder.name
+    return name if isinstance(name, str) and name else folder.name
+
+
+def _pred_sequences(pred_root: Path, sequence: str | None = None) -> tuple[dict[str, Path], bool]:
+    """Sequence name → its maps folder, and whether ``pred_root`` is one sequence's folder (maps directly
+    inside, as ``boost --out DIR`` writes a single clip)."""
     if not pred_root.is_dir():
         raise InputError(f"prediction root {pred_root} does not exist or is not a folder")
+    direct = bool(_map_index(pred_root))
+    if sequence is not None:
+        if not direct and (pred_root / sequence).is_dir():
+            return {sequence: pred_root / sequence}, False
+        return {sequence: pred_root}, True
     seqs = {d.name: d for d in pred_root.iterdir() if d.is_dir()}
+    if not seqs and direct:
+        return {_single_name(pred_root): pred_root}, True
     if not seqs:
-        raise InputError(f"prediction root {pred_root} has no sequence folders; expected PRED_ROOT/<seq>/<stem>.png")
-    return seqs
+        raise InputError(f"prediction root {pred_root} has no sequence folders and no maps; expected "
+                         "PRED_ROOT/<seq>/<stem>.png, or one sequence's maps directly in it "
+                         "(--sequence NAME)")
+    return seqs, False
 
 
 def evaluate_folders(
@@ -55,6 +77,7 @@ def evaluate_folders(
     skip_ends: bool = False,
     weighted_f: bool = True,
     sequences: Iterable[str] | None = None,
+    sequence: str | None = None,
     batch_size: int = 8,
     workers: int = 2,
     progress: bool | Callable[[int], Any] | None = None,
@@ -66,7 +89,10 @@ def evaluate_folders(
         average: ``frame`` (pysodmetrics) or ``video`` (mean per sequence, then across sequences).
         skip_ends: drop the first and last annotated frame of each sequence (DAVSOD toolbox).
         weighted_f: compute wF too (the slowest metric).
-        sequences: restrict to these sequence names.
+        sequences: restrict to these sequence names (an unknown name is an error listing the known ones).
+        sequence: ``pred_root`` holds this one sequence's maps directly (``boost --out DIR`` on one clip); by
+            default a folder with maps and no sub-folders is such a folder, named by its ``vsodboost.json``
+            or, without one, by the folder's name.
         progress: show a tqdm bar (None: only on a terminal).
 
     Returns:
@@ -77,14 +103,25 @@ def evaluate_folders(
     if average not in ("frame", "video"):
         raise InputError(f"average: expected 'frame' or 'video', got {average!r}")
     pred_root, gt_root = Path(pred_root), Path(gt_root)
-    pred_seqs = _pred_sequences(pred_root)
+    pred_seqs, single = _pred_sequences(pred_root, sequence)
     data = read_dataset(gt_root, layout)  # type: ignore[arg-type]
     wanted = set(sequences) if sequences is not None else None
+    unknown = sorted(wanted - {s.name for s in data}, key=natural_key) if wanted is not None else []
+    if unknown:
+        raise InputError(f"sequences {unknown} are not in {gt_root}; its sequences: "
+                         f"{sorted((s.name for s in data), key=natural_key)[:20]}")
     gt_seqs = [s for s in data if s.gt and (wanted is None or s.name in wanted)]
     if not gt_seqs:
         raise InputError(f"no annotated sequence found in {gt_root} (layout {layout!r})")
     common = [s for s in gt_seqs if s.name in pred_seqs]
     notes: list[str] = []
+    if not common and single:
+        (name,) = pred_seqs
+        raise InputError(
+            f"{pred_root} holds one sequence's maps, looked up as {name!r} (its vsodboost.json or folder "
+            f"name), which is not an annotated sequence of {gt_root} (e.g. {[s.name for s in gt_seqs][:5]}); "
+            "name it with --sequence NAME (sequence= in Python)"
+        )
     if not common:
         raise InputError(
             f"no sequence of {pred_root} matches the GT of {gt_root}: prediction folders "

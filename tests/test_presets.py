@@ -1,0 +1,57 @@
+"""Presets and BoostConfig objects compose: the preset's values, then only the fields the caller gave
+(issue 22)."""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+
+import torch
+
+from vsodboost.booster import Booster, BoostConfig
+from vsodboost.config import FinetuneConfig
+from vsodboost.presets import PRESETS
+from vsodboost.testing import ArrayTarget
+
+
+class _StubMQPM:
+    provenance = {"file": "stub"}
+
+    def predict(self, flow_images: torch.Tensor):  # never called: these tests build Boosters only
+        raise AssertionError
+
+
+def _booster(**kw):
+    return Booster(ArrayTarget({}), mqpm=_StubMQPM(), spatial=torch.nn.Conv2d(3, 1, 1), device="cpu", **kw)
+
+
+def test_a_boostconfig_object_changes_only_its_given_fields_over_the_preset():
+    b = _booster(preset="paper", config=BoostConfig(buffer_size=50))
+    assert b.config.buffer_size == 50
+    assert b.config.fusion == PRESETS["paper"].config["fusion"] == "replace"  # was "mean": preset dropped
+    assert b.config.finetune.loss == "bce" and b.config.finetune.pseudo_gt == "soft"
+    prov = b.provenance()
+    assert prov["preset"] == "paper"
+    assert prov["config"]["fusion"] == "replace" and prov["config"]["buffer_size"] == 50  # what ran
+    assert prov["config"]["finetune"]["loss"] == "bce"
+
+
+def test_a_field_named_at_its_default_value_still_wins_and_nested_finetune_merges():
+    b = _booster(preset="paper", config=BoostConfig(fusion="mean", finetune=FinetuneConfig(iterations=3)))
+    assert b.config.fusion == "mean"  # given explicitly, though equal to the default
+    assert b.config.finetune.iterations == 3 and b.config.finetune.loss == "bce"  # the preset's loss stays
+    b = _booster(preset="fast", config=BoostConfig(finetune={"lr": 1e-3}))
+    assert b.config.finetune.lr == 1e-3 and b.config.finetune.deep_supervision is False
+    assert b.config.fusion == "geometric"
+
+
+def test_whole_configs_still_win_whole_and_the_merge_is_stable():
+    # dataclasses.replace and a full dict give every field: such a config is taken as it is (as before)
+    whole = dataclasses.replace(BoostConfig(), buffer_size=7)
+    assert _booster(preset="paper", config=whole).config == whole
+    assert _booster(preset="quality", config=BoostConfig.paper()).config == BoostConfig.paper()
+    # rebuilding a Booster from another's config (engines, bench) gives the same config, pickled or not
+    first = _booster(preset="paper", config={"fusion": "mean"}).config
+    assert first.fusion == "mean" and first.finetune.loss == "bce"
+    again = _booster(preset="paper", config=pickle.loads(pickle.dumps(first))).config
+    assert again == first
