@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from pathlib import Path
 from typing import Any, Sequence
 
-import cv2
 import numpy as np
 
 from vsodboost._checks import check_bool

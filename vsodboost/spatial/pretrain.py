@@ -18,7 +18,7 @@ import torch
 from .._steps import seeded
 from ..datasets import SequenceData, read_dataset, trained_on_entry
 from ..errors import InputError
-from ..models import SaliencyUNet, saliency_unet
+from ..models import saliency_unet
 from ..video import read_image
 from .checkpoint import save_unet_checkpoint
 from .finetune import FinetuneConfig, finetune
