@@ -66,7 +66,7 @@ def _add_mqpm(p: argparse.ArgumentParser) -> None:
                    help="encoder stem + first N stages keep ImageNet weights")
     p.add_argument("--no-flip", action="store_true", help="disable random horizontal flips")
     p.add_argument("--reduction", choices=("mean", "sum"), default=d.reduction,
-                   help="Eqs. 6–7: average each loss term (default) or sum them as the paper writes them")
+                   help="Eqs. 6–7: sum them as the paper writes them (the shipped MQPM) or average each loss term")
     p.add_argument("--val", action="append", metavar="SEQ",
                    help="hold out this sequence for validation; best.pt then follows its loss (repeatable)")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of sampling and initialisation")

@@ -178,8 +178,9 @@ def _losses(net: SaliencyUNet, x: torch.Tensor, y: torch.Tensor, lab: torch.Tens
             reduction: str = "mean"):
     """Eq. 5 = Eq. 6 (BCE of the motion saliency map against the GT) + ``cls_weight`` × Eq. 7 (logistic loss of the
     HQ logit against the MQS label). The paper writes both as sums (Eq. 6 over pixels u and frames i, Eq. 7 over
-    frames); ``reduction="sum"`` does that within the batch, ``"mean"`` (our default) averages each term, which is
-    the summed form with the classification term weighted H·W times more (see docs/mqpm.md for both measured)."""
+    frames); ``reduction="sum"`` (the shipped recipe, TrainConfig's default) does that within the batch, ``"mean"``
+    averages each term, which is the summed form with the classification term weighted H·W times more (see
+    docs/mqpm.md for both measured)."""
     logits, hq = net(x)
     l_map = F.binary_cross_entropy_with_logits(logits[:, 0], y, reduction=reduction)  # Eq. 6
     l_cls = F.binary_cross_entropy_with_logits(hq, lab, reduction=reduction)  # Eq. 7 (logistic loss)
