@@ -1,15 +1,25 @@
-"""Plumbing around the Booster's three steps, kept out of its way: per-stage timers, fine-tuning progress counted
-over a whole video, and torch state (RNG seed, CPU threads) set for one buffer and restored after it."""
+"""Plumbing around the Booster's three steps, kept out of its way: per-stage timers, progress (fine-tuning
+counted over a whole video; the per-sequence bar in frames that names the stage), and torch state (RNG seed,
+CPU threads) set for one buffer and restored after it."""
 
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
-from typing import Callable, Iterator
+from typing import IO, Any, Callable, Iterator
 
 import torch
 
-__all__ = ["Stopwatch", "IterationProgress", "seeded", "torch_threads", "both", "progress_bar"]
+__all__ = ["Stopwatch", "IterationProgress", "seeded", "torch_threads", "effective_threads", "both",
+           "both_stages", "show_bar", "FrameBar", "StageCallback"]
+
+#: ``on_stage(stage, done, total)``: what a buffer is doing now — ``"read"``, ``"target"``, ``"flow"``,
+#: ``"mining"``, ``"fine-tuning"`` (iterations ``done``/``total``), ``"prediction"`` (frames
+#: ``done``/``total`` of the buffer). Before a buffer is computed the drivers (``Booster.run``,
+#: ``run_to_dir``) add ``"frames"`` (the video's frames done before it / all) and ``"buffer"`` (its number
+#: from 1 / the buffers). ``total`` is 0 where there is no count.
+StageCallback = Callable[[str, int, int], None]
 
 
 class Stopwatch(dict):
@@ -40,8 +50,9 @@ def seeded(seed: int, device: torch.device) -> Iterator[None]:
 
 @contextlib.contextmanager
 def torch_threads(n: int | None) -> Iterator[None]:
-    """``torch.set_num_threads(n)`` for the block, then the caller's setting again; None leaves torch as it is."""
-    if n is None:
+    """``torch.set_num_threads(n)`` for the block, then the caller's setting again; 0 or None leaves torch
+    as it is (and so does ``n`` equal to the current setting: nothing to set or restore)."""
+    if not n or torch.get_num_threads() == n:
         yield
         return
     before = torch.get_num_threads()
@@ -50,6 +61,11 @@ def torch_threads(n: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def effective_threads(n: int | None) -> int:
+    """The torch CPU threads a buffer runs on under ``torch_threads(n)``: ``n``, else torch's own."""
+    return n or torch.get_num_threads()
 
 
 def both(a: Callable[[int, int], None] | None, b: Callable[[int, int], None]) -> Callable[[int, int], None]:
@@ -78,22 +94,73 @@ class IterationProgress:
             self.callback((b + 1) * self.per, self.total)
 
 
-@contextlib.contextmanager
-def progress_bar(desc: str, show: bool,
-                 callback: Callable[[int, int], None] | None) -> Iterator[Callable[[int, int], None] | None]:
-    """``show``: a tqdm bar over fine-tuning iterations, fed beside ``callback``; yields the callback to use."""
-    if not show:
-        yield callback
-        return
-    from tqdm import tqdm
+def both_stages(a: StageCallback | None, b: StageCallback | None) -> StageCallback | None:
+    """Call ``a`` and ``b`` (either may be None) with the same stage event."""
+    if a is None or b is None:
+        return a or b
+    return lambda s, d, t: (a(s, d, t), b(s, d, t))  # type: ignore[func-returns-value]
 
-    bar = tqdm(desc=desc, unit="it", leave=False)
 
-    def update(done: int, total: int) -> None:
-        bar.total, bar.n = total, done
-        bar.refresh()
+def show_bar(progress: Any, file: IO[str] | None = None) -> bool:
+    """``progress=True`` → a bar; ``None`` → a bar only when ``file`` (stderr) is a terminal; else none."""
+    if progress is None:
+        stream = sys.stderr if file is None else file
+        return bool(getattr(stream, "isatty", lambda: False)())
+    return progress is True
 
-    try:
-        yield both(callback, update)
-    finally:
-        bar.close()
+
+class FrameBar:
+    """One tqdm bar per sequence, counted in frames, whose postfix names the stage (``buffer 2/3, fine-tuning
+    12/30``). A frame counts once its map is predicted, so the bar moves during prediction and its rate is
+    frames per second of the whole run (``smoothing=0``: no bursts). Drawn at the first stage event, so a run
+    with nothing left to compute (a finished folder) draws no bar; :meth:`close` then prints ``done_note``.
+
+    Feed it ``frames_done(done, total)`` after each buffer (buffers skipped on resume included) and
+    ``stage(stage, done, total)`` (:data:`StageCallback`) while a buffer is computed."""
+
+    def __init__(self, desc: str, total: int | None = None, *, enabled: bool = True, leave: bool = True,
+                 file: IO[str] | None = None) -> None:
+        self.desc, self.total, self.enabled, self.leave, self.file = desc, total, enabled, leave, file
+        self.base, self.where, self.bar = 0, "", None  # frames of finished buffers, "buffer b/B", the bar
+        self.drawn = False
+
+    def _bar(self) -> Any:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.total, desc=self.desc, unit="frame", leave=self.leave, smoothing=0,
+                            dynamic_ncols=True, file=self.file if self.file is not None else sys.stderr)
+            self.bar.n, self.drawn = self.base, True
+        return self.bar
+
+    def frames_done(self, done: int, total: int) -> None:
+        self.base, self.total = done, total
+        if self.bar is not None:
+            self.bar.total, self.bar.n = total, done
+            self.bar.refresh()
+
+    def stage(self, stage: str, done: int = 0, total: int = 0) -> None:
+        if stage == "frames":
+            self.frames_done(done, total)
+            return
+        if stage == "buffer":
+            self.where = f"buffer {done}/{total}"
+            return
+        if not self.enabled:
+            return
+        bar = self._bar()
+        if stage == "prediction":
+            bar.n = self.base + done
+        what = f"{stage} {done}/{total}" if total else stage
+        bar.set_postfix_str(f"{self.where}, {what}" if self.where else what, refresh=True)
+
+    def close(self, done_note: str | None = None) -> None:
+        """Close the bar; when none was drawn (nothing computed) print ``done_note`` instead, if given."""
+        if self.bar is not None:
+            if self.total is not None:
+                self.bar.n = max(self.bar.n, self.base)
+            self.bar.set_postfix_str(self.where, refresh=True)
+            self.bar.close()
+            self.bar = None
+        elif self.enabled and done_note:
+            print(done_note, file=self.file if self.file is not None else sys.stderr, flush=True)

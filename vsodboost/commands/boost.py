@@ -7,11 +7,11 @@ import inspect
 import json
 import shutil
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
+from .._steps import FrameBar
 from ..errors import InputError, MissingMapsError, NoMatchingMapsError, UsageError, VsodboostError
 from ..presets import PRESETS
 from ..video import FRAME_DIRS, IMAGE_EXTS
@@ -194,25 +194,28 @@ def run(args: argparse.Namespace) -> int:
     # picklable settings: a Ray worker rebuilds the Booster from them (the local engine builds it here, once)
     spec = BoostSpec(target=functools.partial(parse_target, args.target, target_args), flow=args.flow,
                      mqpm=args.mqpm, spatial=args.spatial, config=config, preset=args.preset, device=args.device,
-                     seed=args.seed)
+                     seed=args.seed, threads=args.threads)
     jobs = [Job(seq, str(path), str(Path(args.out) / seq if multi else Path(args.out)), args.name or seq)
             for seq, path in seqs]
     labels = {job: (f"sequence {k}/{len(jobs)} {job.sequence}" if multi else job.sequence)
               for k, job in enumerate(jobs, 1)}
     existed = {job: Path(job.out).exists() for job in jobs}
-    bars: dict[Job, tqdm] = {}
+    bars: dict[Job, FrameBar] = {}
+    t_start = time.perf_counter()
 
-    def progress(job: Job) -> tuple[Any, Any]:
-        bar = bars[job] = tqdm(total=None, desc=labels[job], unit="it", disable=args.quiet, dynamic_ncols=True)
+    def progress(job: Job) -> tuple[Any, Any, Any]:
+        """Locally, a bar per sequence in frames naming the stage (drawn once a buffer is computed); on Ray, a
+        line from this driver each time one of the sequence's buffers is written."""
+        if engine.name == "local":
+            bar = bars[job] = FrameBar(labels[job], enabled=not args.quiet)
+            return bar.frames_done, None, bar.stage
 
-        def iterations(done: int, total: int) -> None:
-            bar.total, bar.n = total, done
-            bar.refresh()
+        def line(done: int, total: int) -> None:
+            if not args.quiet:
+                print(f"{labels[job]}: {done}/{total} frames written ({time.perf_counter() - t_start:.0f} s "
+                      "since the start)", file=sys.stderr, flush=True)
 
-        def frames_done(done: int, total: int) -> None:
-            bar.set_postfix_str(f"frames {done}/{total}")
-
-        return frames_done, iterations
+        return line, None, None
 
     if engine.name != "local" and not args.quiet:
         print(f"{len(jobs)} sequence(s) on {engine.name} ({engine.workers or 'all'} worker(s), "
@@ -222,13 +225,13 @@ def run(args: argparse.Namespace) -> int:
         from ..booster import Booster
 
         work: Any = Booster(target, flow=args.flow, mqpm=args.mqpm, spatial=args.spatial, config=config,
-                            preset=args.preset, device=args.device, seed=args.seed)
+                            preset=args.preset, device=args.device, seed=args.seed, threads=args.threads)
     else:
         work = spec
     for job, outcome in engine.run(work, jobs, overwrite=args.overwrite, progress=progress):
         bar = bars.pop(job, None)
         if bar is not None:
-            bar.close()
+            bar.close()  # no bar was drawn for a folder already done: its line below says so
         label, out = labels[job], Path(job.out)
         if isinstance(outcome, VsodboostError):
             exc = outcome
@@ -244,7 +247,8 @@ def run(args: argparse.Namespace) -> int:
             continue
         summary = outcome
         mined = sum(len(b["mined"]) for b in summary["buffers_done"].values())
-        print(f"{label}: {len(summary['settings']['frames'])} frames, {mined} mined, maps in {out}")
+        done = "already done — " if summary["buffers_run"] == 0 else ""  # a finished folder: nothing run
+        print(f"{label}: {done}{len(summary['settings']['frames'])} frames, {mined} mined, maps in {out}")
         for w in summary["warnings"]:
             print(f"  warning: {w}")
     if skipped:

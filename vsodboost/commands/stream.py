@@ -20,7 +20,7 @@ def make_booster(args: argparse.Namespace) -> Any:
     apply_threads(args.threads)
     config = load_config(args.config, args.buffer_size)  # checked now, as `boost` does (UsageError: exit 2)
     return Booster(parse_target(args.target, parse_target_args(args.target_arg)), flow=args.flow, mqpm=args.mqpm, spatial=args.spatial, config=config,
-                   preset=args.preset, device=args.device, seed=args.seed)
+                   preset=args.preset, device=args.device, seed=args.seed, threads=args.threads)
 
 
 def parse_source(spec: str) -> int | str:
