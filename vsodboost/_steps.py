@@ -12,21 +12,34 @@ from typing import IO, Any, Callable, Iterator
 import torch
 
 __all__ = ["Stopwatch", "IterationProgress", "seeded", "torch_threads", "effective_threads", "both",
-           "both_stages", "show_bar", "FrameBar", "StageCallback"]
+           "both_stages", "check_threads", "counting", "show_bar", "FrameBar", "SequenceProgress", "OnStage",
+           "STAGES"]
 
 #: ``on_stage(stage, done, total)``: what a buffer is doing now — ``"read"``, ``"target"``, ``"flow"``,
 #: ``"mining"``, ``"fine-tuning"`` (iterations ``done``/``total``), ``"prediction"`` (frames
 #: ``done``/``total`` of the buffer). Before a buffer is computed the drivers (``Booster.run``,
 #: ``run_to_dir``) add ``"frames"`` (the video's frames done before it / all) and ``"buffer"`` (its number
 #: from 1 / the buffers). ``total`` is 0 where there is no count.
-StageCallback = Callable[[str, int, int], None]
+OnStage = Callable[[str, int, int], None]
+
+#: The Booster's timed stages (``BufferReport.timings`` keys) → the names the bar and ``on_stage`` use.
+STAGES = {"read": "read", "target": "target", "flow": "flow", "mqpm+filter": "mining",
+          "finetune": "fine-tuning", "predict": "prediction"}
 
 
 class Stopwatch(dict):
-    """Seconds per stage, in the order the stages ran: ``with clock("flow"): ...`` adds to ``clock["flow"]``."""
+    """Seconds per stage, in the order the stages ran: ``with clock("flow"): ...`` adds to ``clock["flow"]``.
+    ``tell``: an ``on_stage`` told as each stage without a count starts (fine-tuning and prediction count
+    their steps themselves: :func:`counting`)."""
+
+    def __init__(self, tell: OnStage | None = None) -> None:
+        super().__init__()
+        self.tell = tell
 
     @contextlib.contextmanager
     def __call__(self, stage: str) -> Iterator[None]:
+        if self.tell is not None and stage not in ("finetune", "predict"):
+            self.tell(STAGES.get(stage, stage), 0, 0)
         t = time.perf_counter()
         try:
             yield
@@ -63,6 +76,14 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def check_threads(n: int | None) -> int:
+    """``Booster(threads=)``: an integer ≥ 0 (0 or None: torch's own setting), else :class:`InputError`."""
+    from ._checks import check_int
+
+    hint = " (torch CPU threads; 0 leaves torch's setting; 1, the default, on a busy machine)"
+    return 0 if n is None else check_int("threads", n, lo=0, hint=hint)
+
+
 def effective_threads(n: int | None) -> int:
     """The torch CPU threads a buffer runs on under ``torch_threads(n)``: ``n``, else torch's own."""
     return n or torch.get_num_threads()
@@ -94,11 +115,28 @@ class IterationProgress:
             self.callback((b + 1) * self.per, self.total)
 
 
-def both_stages(a: StageCallback | None, b: StageCallback | None) -> StageCallback | None:
+def both_stages(a: OnStage | None, b: OnStage | None) -> OnStage | None:
     """Call ``a`` and ``b`` (either may be None) with the same stage event."""
     if a is None or b is None:
         return a or b
     return lambda s, d, t: (a(s, d, t), b(s, d, t))  # type: ignore[func-returns-value]
+
+
+def counting(on_stage: OnStage | None, stage: str, total: int,
+             also: Callable[..., None] | None = None) -> Callable[..., None] | None:
+    """Tell ``on_stage(stage, 0, total)`` now and return ``f(k, ...)`` that tells ``(stage, k, total)`` after
+    calling ``also(k, ...)`` (e.g. fine-tuning's ``on_iteration(it, loss)``); ``also`` when there is no
+    ``on_stage``."""
+    if on_stage is None:
+        return also
+
+    def tell(k: int, *rest: Any) -> None:
+        if also is not None:
+            also(k, *rest)
+        on_stage(stage, k, total)
+
+    on_stage(stage, 0, total)
+    return tell
 
 
 def show_bar(progress: Any, file: IO[str] | None = None) -> bool:
@@ -116,7 +154,7 @@ class FrameBar:
     with nothing left to compute (a finished folder) draws no bar; :meth:`close` then prints ``done_note``.
 
     Feed it ``frames_done(done, total)`` after each buffer (buffers skipped on resume included) and
-    ``stage(stage, done, total)`` (:data:`StageCallback`) while a buffer is computed."""
+    ``stage(stage, done, total)`` (:data:`OnStage`) while a buffer is computed."""
 
     def __init__(self, desc: str, total: int | None = None, *, enabled: bool = True, leave: bool = True,
                  file: IO[str] | None = None) -> None:
@@ -164,3 +202,41 @@ class FrameBar:
             self.bar = None
         elif self.enabled and done_note:
             print(done_note, file=self.file if self.file is not None else sys.stderr, flush=True)
+
+
+class SequenceProgress:
+    """What a driver (``Booster.run``, ``run_to_dir``) tells about one sequence of ``total`` frames in
+    ``buffers`` buffers: a :class:`FrameBar` (``bar``; default: :func:`show_bar` of ``progress``),
+    ``progress(frames_done, total)`` when it is callable, ``on_stage``, and ``iteration_progress`` over
+    ``iterations`` per buffer (:class:`IterationProgress`). A context manager; on exit :attr:`done_note` is
+    printed when no bar was drawn."""
+
+    def __init__(self, name: str, total: int, buffers: int, progress: Any = None,
+                 on_stage: OnStage | None = None,
+                 iteration_progress: Callable[[int, int], None] | None = None, iterations: int = 0, *,
+                 bar: bool | None = None) -> None:
+        self.total, self.buffers = total, buffers
+        self.bar = FrameBar(name, total, enabled=show_bar(progress) if bar is None else bar)
+        self.frames = both(progress if callable(progress) else None, self.bar.frames_done)
+        self.stages = both_stages(on_stage, self.bar.stage if self.bar.enabled else None)
+        self.counter = IterationProgress(iteration_progress, iterations, buffers)
+        self.done_note: str | None = None
+
+    def buffer(self, b: int, start: int) -> dict[str, Any]:
+        """Buffer ``b`` (from 0), from frame ``start``, is about to be computed: its ``on_iteration`` and
+        ``on_stage``, as keyword arguments of ``Booster.run_buffer``."""
+        if self.stages is not None:
+            self.stages("frames", start, self.total)
+            self.stages("buffer", b + 1, self.buffers)
+        return {"on_iteration": self.counter.for_buffer(b), "on_stage": self.stages}
+
+    def done(self, b: int, stop: int) -> None:
+        """Buffer ``b`` (computed or found done) ends at frame ``stop``."""
+        self.counter.buffer_done(b)
+        self.frames(stop, self.total)
+
+    def __enter__(self) -> "SequenceProgress":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bar.close(self.done_note)

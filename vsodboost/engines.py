@@ -28,7 +28,7 @@ __all__ = ["BoostSpec", "Job", "LocalEngine", "RayEngine", "build_booster", "get
 ENGINES = ("local", "ray")
 
 #: ``progress(job)`` → ``(frames_done(done, total), iterations(done, total))`` callbacks for that job, or with
-#: a third, ``on_stage(stage, done, total)`` (``vsodboost._steps.StageCallback``); any may be None. The Ray
+#: a third, ``on_stage(stage, done, total)`` (``vsodboost._steps.OnStage``); any may be None. The Ray
 #: engine calls it in the driver when the job's folder is opened, then only ``frames_done``, per buffer
 #: written.
 ProgressFactory = Callable[["Job"], "tuple[Callable[..., None] | None, ...]"]

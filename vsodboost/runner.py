@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 import numpy as np
 import torch
 
-from ._steps import FrameBar, IterationProgress, StageCallback, both, both_stages, effective_threads
+from ._steps import OnStage, SequenceProgress, effective_threads
 from .errors import InputError, NoMatchingMapsError, ResumeError, TargetError
 from .io import check_output_dir, clean_partials, fsync_dir, map_is_complete, write_json_atomic, write_map_atomic
 from .mining import mqpm_selector
@@ -308,7 +308,7 @@ def open_run(booster: "Booster", video: Video, out_dir: str | os.PathLike[str], 
 
 def run_buffer_to_dir(booster: "Booster", video: Video, run: SequenceRun, b: int, *,
                       on_iteration: Callable[[int, float], None] | None = None,
-                      on_stage: StageCallback | None = None) -> dict[str, Any]:
+                      on_stage: OnStage | None = None) -> dict[str, Any]:
     """Boost buffer ``b`` of ``run`` (seed ``booster.seed + b``, whichever process runs it) and write its maps;
     returns the record :meth:`SequenceRun.record` stores. The state file is not touched here."""
     start, stop = run.spans[b]
@@ -337,7 +337,7 @@ def run_to_dir(
     overwrite: bool = False,
     progress: Callable[[int, int], None] | bool | None = None,
     iteration_progress: Callable[[int, int], None] | None = None,
-    on_stage: StageCallback | None = None,
+    on_stage: OnStage | None = None,
 ) -> dict[str, Any]:
     """Boost ``frames`` buffer by buffer, writing ``<out_dir>/<stem>.png`` as each buffer completes.
 
@@ -356,20 +356,12 @@ def run_to_dir(
     """
     video = booster.load(frames, name=name)
     run = open_run(booster, video, out_dir, overwrite=overwrite)
-    counter = IterationProgress(iteration_progress, booster.config.finetune.iterations, len(run.spans))
-    bar = FrameBar(video.name, len(video), enabled=progress is True)
-    frames_done = both(progress if callable(progress) else None, bar.frames_done)
-    stages = both_stages(on_stage, bar.stage if bar.enabled else None)
-    try:
+    with SequenceProgress(video.name, len(video), len(run.spans), progress, on_stage, iteration_progress,
+                          booster.config.finetune.iterations, bar=progress is True) as tell:
+        if not run.todo:
+            tell.done_note = f"{video.name}: already done ({len(video)} frames in {run.out})"
         for b, (start, stop) in enumerate(run.spans):
             if b in run.todo:
-                if stages is not None:
-                    stages("frames", start, len(video))
-                    stages("buffer", b + 1, len(run.spans))
-                run.record(b, run_buffer_to_dir(booster, video, run, b, on_iteration=counter.for_buffer(b),
-                                                on_stage=stages))
-            counter.buffer_done(b)
-            frames_done(stop, len(video))
-    finally:
-        bar.close(None if run.todo else f"{video.name}: already done ({len(video)} frames in {run.out})")
+                run.record(b, run_buffer_to_dir(booster, video, run, b, **tell.buffer(b, start)))
+            tell.done(b, stop)
     return run.finish(booster, video)
