@@ -160,7 +160,6 @@ class FrameBar:
                  file: IO[str] | None = None) -> None:
         self.desc, self.total, self.enabled, self.leave, self.file = desc, total, enabled, leave, file
         self.base, self.where, self.bar = 0, "", None  # frames of finished buffers, "buffer b/B", the bar
-        self.drawn = False
 
     def _bar(self) -> Any:
         if self.bar is None:
@@ -168,7 +167,7 @@ class FrameBar:
 
             self.bar = tqdm(total=self.total, desc=self.desc, unit="frame", leave=self.leave, smoothing=0,
                             dynamic_ncols=True, file=self.file if self.file is not None else sys.stderr)
-            self.bar.n, self.drawn = self.base, True
+            self.bar.n = self.base
         return self.bar
 
     def frames_done(self, done: int, total: int) -> None:
