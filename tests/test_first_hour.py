@@ -43,12 +43,14 @@ def test_threads_option_sets_torch_threads_and_none_leaves_them():
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
-        _booster(ArrayTarget({}))
-        assert torch.get_num_threads() == 2  # threads=None: untouched
+        assert _booster(ArrayTarget({})).threads == 1  # the command line's default (issue 21)
+        assert torch.get_num_threads() == 2  # building a Booster changes nothing
         b = _booster(ArrayTarget({}), threads=1)
         assert torch.get_num_threads() == 2 and b.threads == 1  # applied while a buffer runs, not process-wide
+        assert _booster(ArrayTarget({}), threads=0).threads == 0  # torch's own setting
+        assert _booster(ArrayTarget({}), threads=None).threads == 0  # None: the same, as before
         with pytest.raises(InputError, match="threads"):
-            _booster(ArrayTarget({}), threads=0)
+            _booster(ArrayTarget({}), threads=-1)
     finally:
         torch.set_num_threads(before)
 
@@ -206,11 +208,17 @@ def dataset(tmp_path, monkeypatch):
     def fast(target, **kw):  # the CLI's Booster with the fast test doubles
         made.append(kw)
         return real(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=_tiny_spatial(), config=_config(),
-                    device="cpu", seed=kw.get("seed", 0))
+                    device="cpu", seed=kw.get("seed", 0), threads=kw.get("threads", 1))
 
     monkeypatch.setattr(booster_mod, "Booster", fast)
-    set_threads = []
-    monkeypatch.setattr(torch, "set_num_threads", set_threads.append)
+    set_threads, now = [], [2]  # torch's setting as the fakes see it: 2, a 2-core machine's default
+
+    def set_num_threads(n):
+        set_threads.append(n)
+        now[0] = n
+
+    monkeypatch.setattr(torch, "set_num_threads", set_num_threads)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: now[0])
     return tmp_path, set_threads
 
 
@@ -233,8 +241,8 @@ def test_dataset_run_skips_sequences_without_maps_and_exits_3(dataset, capsys):
     assert "sequence 1/3 a: 6 frames" in out
     assert len(list((root / "out" / "a").glob("*.png"))) == 6
     assert not (root / "out" / "b").exists() and not (root / "out" / "c").exists()
-    assert set_threads == [1]  # the documented default of the command line
-    assert re.search(r"sequence 1/3 a: .*it", err)  # the bar's prefix
+    assert set_threads == [1]  # the documented default of the command line; the Booster agrees: not set again
+    assert re.search(r"sequence 1/3 a: .*6/6 .*frame", err)  # the bar's prefix, in frames (issue 21)
 
 
 def test_dataset_run_of_chosen_sequences_exits_0(dataset, capsys):
@@ -242,8 +250,8 @@ def test_dataset_run_of_chosen_sequences_exits_0(dataset, capsys):
     assert main(_boost(root, "--sequences", "a", "--threads", "0", "-q")) == 0
     out, err = capsys.readouterr()
     assert "sequence 1/1 a: 6 frames" in out and "boosted 1 of 1 sequences" in out
-    assert "it/s" not in err and "it]" not in err  # -q: no bar
-    assert set_threads == []  # --threads 0 keeps torch's default
+    assert "frame/s" not in err and "frame]" not in err and "fine-tuning" not in err  # -q: no bar
+    assert set_threads == []  # --threads 0 keeps torch's default, in the Booster too (it gets threads=0)
     assert main(_boost(root, "--sequences", "a,zz", "-q")) == 2
     assert "--sequences: no sequence zz in the input; it holds: a, b, c" in capsys.readouterr().err
 

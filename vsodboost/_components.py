@@ -17,8 +17,13 @@ from .target import TargetModel
 __all__ = ["build_config", "build_target", "build_flow", "build_mqpm", "build_spatial", "notify"]
 
 
-def build_target(target: Any) -> TargetModel:
-    """A :class:`TargetModel`, or the name of a registered target buildable without arguments."""
+def build_target(target: Any, device: str | torch.device = "cpu") -> TargetModel:
+    """A :class:`TargetModel`, or the name of a registered target buildable without arguments; None: the
+    default target (:data:`vsodboost.target.DEFAULT_TARGET`, the shipped U²-Net-p) on ``device``."""
+    if target is None:
+        from .target import DEFAULT_TARGET
+
+        target = plugins.targets().create(DEFAULT_TARGET, device=device)
     if isinstance(target, str):
         try:
             target = plugins.targets().create(target)

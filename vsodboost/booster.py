@@ -31,7 +31,7 @@ from . import __version__
 from ._checks import check_int
 from ._components import build_config, build_flow, build_mqpm, build_spatial, build_target, notify
 from ._device import resolve_device
-from ._steps import IterationProgress, Stopwatch, progress_bar, seeded, torch_threads
+from ._steps import OnStage, SequenceProgress, Stopwatch, check_threads, counting, seeded, torch_threads
 from .config import BoostConfig, FinetuneConfig
 from .errors import InputError
 from .flow import buffer_flows, check_flow_size, flow_size, flow_to_color
@@ -54,7 +54,7 @@ class Booster:
     """Boost a target VSOD model on the video at hand.
 
     Args:
-        target: a :class:`~vsodboost.TargetModel` or the name of a registered target (``"ssav"``, …).
+        target: a ``TargetModel``, a registered target's name, or None: the shipped U²-Net-p (self-boosting).
         flow: a flow backend or its registry name (default ``"dis"``, needs no weights).
         mqpm: an MQPM predictor, ``"default"`` (shipped weights) or a checkpoint path.
         spatial: an ``nn.Module`` or a spatial-model registry name; None: the preset's (``"u2netp"`` by default).
@@ -62,23 +62,23 @@ class Booster:
         preset: a name of :data:`vsodboost.presets.PRESETS` — ``"quality"`` (default: U²-Net-p, mean fusion),
             ``"fast"`` (Lite0 U-Net, geometric fusion), ``"paper"`` (U²-Net-p, ``replace``).
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``…
-        seed: same seed → same maps on CPU (buffer ``b`` uses ``seed + b``; the process's RNG is left as it was).
-        threads: torch CPU threads while a buffer is computed (the caller's setting is restored after each);
-            None (default) leaves torch as it is. 1 is fastest on a machine with other jobs running (docs/threads.md).
+        seed: buffer ``b`` uses ``seed + b``, the process's RNG left as it was (README: "When are maps
+            bit-identical?"). threads: torch CPU threads while a buffer runs, the caller's restored after it:
+            1 as the CLI's (docs/threads.md); 0 or None: torch's own.
         selector: which frames step 2 mines (:class:`~vsodboost.mining.FrameSelector`; default: the paper's).
         observers: :class:`~vsodboost.results.BoostObserver` objects told about each buffer (``vsodboost bench``).
     """
 
-    def __init__(self, target: TargetModel | str, *, flow: Any = "dis", mqpm: Any = "default", spatial: Any = None,
-                 config: BoostConfig | Mapping[str, Any] | None = None, preset: str | None = None,
-                 device: str | torch.device = "auto", seed: int = 0, threads: int | None = None,
-                 selector: FrameSelector | None = None, observers: Sequence[BoostObserver] = ()) -> None:
-        self.threads = None if threads is None else check_int(
-            "threads", threads, lo=1, hint=" (torch CPU threads; None leaves torch's setting; 1 on a busy machine)")
+    def __init__(self, target: TargetModel | str | None = None, *, flow: Any = "dis", mqpm: Any = "default",
+                 spatial: Any = None, config: BoostConfig | Mapping[str, Any] | None = None,
+                 preset: str | None = None, device: str | torch.device = "auto", seed: int = 0,
+                 threads: int | None = 1, selector: FrameSelector | None = None,
+                 observers: Sequence[BoostObserver] = ()) -> None:
+        self.threads = check_threads(threads)
         self.device = resolve_device(device)
         self.seed = check_int("seed", seed, lo=0, hi=2**63 - 1, hint=" (any integer in [0, 2**63-1]; 0 is the default)")
         self.preset, self.config = build_config(preset, config, self.device)
-        self.target = build_target(target)
+        self.target = build_target(target, self.device)  # None: the shipped U²-Net-p (DEFAULT_TARGET)
         self.flow = build_flow(flow, self.device)
         self.mqpm = build_mqpm(mqpm, self.device)
         spatial = self.preset.spatial if spatial is None else spatial
@@ -139,25 +139,28 @@ class Booster:
         cfg, model, losses, tuned = self.config.finetune, self.spatial if init is None else init, [], None
         with seeded(seed, self.device):
             with clock("finetune"):
-                if mined:
+                if mined:  # iterations, then predicted frames, counted for run_buffer's on_stage (clock.tell)
+                    on_iteration = counting(clock.tell, "fine-tuning", cfg.iterations, on_iteration)
                     y = torch.from_numpy(np.stack([target_maps[i] for i in mined]))  # type: ignore[misc]
                     model, losses = finetune(model, frames[mined].to(self.device), y.to(self.device), cfg, seed=seed,
                                              callback=on_iteration)
                     tuned = model
             with clock("predict"):  # timed apart: Table VIII's FPS is inference only
-                maps = predict_maps(model, frames, **cfg.predict_args())
+                told = counting(clock.tell, "prediction", frames.shape[0])
+                maps = predict_maps(model, frames, **cfg.predict_args(), callback=told)
                 if self.device.type == "cuda":
                     torch.cuda.synchronize()
         return maps, losses, tuned
 
     # -- one buffer, one video ------------------------------------------------------------------------------
     def run_buffer(self, video: Video, start: int, stop: int, *, seed: int | None = None,
-                   init: torch.nn.Module | None = None,
+                   init: torch.nn.Module | None = None, on_stage: OnStage | None = None,
                    on_iteration: Callable[[int, float], None] | None = None) -> BufferOutput:
         """Frames ``start:stop`` of ``video`` through motion → mine → fine-tune → fuse, with the documented fallbacks
-        (docs/reliability.md). ``seed`` defaults to ``self.seed + start // buffer_size`` (what :meth:`run` uses)."""
+        (docs/reliability.md). ``seed`` defaults to ``self.seed + start // buffer_size`` (what :meth:`run` uses).
+        ``on_stage(stage, done, total)``: each stage as it starts, each iteration, each batch predicted."""
         seed = self.seed + start // self.config.buffer_size if seed is None else seed
-        clock, where = Stopwatch(), f"buffer {start}:{stop}"
+        clock, where = Stopwatch(on_stage), f"buffer {start}:{stop}"
         with torch_threads(self.threads):
             with clock("read"):  # frames longer than work_max_side: downscaled one by one (vsodboost/workres.py)
                 clip = working_clip(video, start, stop, self.config.work_max_side)
@@ -208,27 +211,24 @@ class Booster:
         return video
 
     def run(self, frames: VideoLike, *, name: str | None = None,
-            progress: Callable[[int, int], None] | bool | None = None,
+            progress: Callable[[int, int], None] | bool | None = None, on_stage: OnStage | None = None,
             iteration_progress: Callable[[int, int], None] | None = None, keep_models: bool = False) -> BoostResult:
         """Boost a whole video (any input :func:`~vsodboost.video.load_video` accepts), buffer by buffer.
 
         ``name``: the sequence name a maps-mode target looks up (default: the folder's). ``keep_models``: each
         buffer's tuned model in :attr:`BoostResult.models` (for :meth:`BoostResult.export`), same maps either way.
-        ``progress``: ``True`` shows a bar; a callable gets ``(frames_done, frames_total)`` after each buffer.
-        ``iteration_progress(done, total)``: after each fine-tuning iteration (total = iterations × buffers)."""
+        ``progress``: None: a bar if stderr is a terminal; True: always; a callable: ``(frames_done, total)``
+        per buffer. ``on_stage``: as :meth:`run_buffer`'s. ``iteration_progress``: (done, total) per step."""
         video = self.load(frames, name=name)
         spans = list(video.buffers(self.config.buffer_size))
         outs: list[BufferOutput] = []
-        with progress_bar(video.name, progress is True, iteration_progress) as iteration_progress:
-            counter = IterationProgress(iteration_progress, self.config.finetune.iterations, len(spans))
+        with SequenceProgress(video.name, len(video), len(spans), progress, on_stage,
+                              iteration_progress, self.config.finetune.iterations) as tell:
             for b, (start, stop) in enumerate(spans):
-                outs.append(self.run_buffer(video, start, stop, seed=self.seed + b,
-                                            on_iteration=counter.for_buffer(b)))
+                outs.append(self.run_buffer(video, start, stop, seed=self.seed + b, **tell.buffer(b, start)))
                 if not keep_models:
                     outs[-1].model = None  # each tuned model is freed with its buffer
-                counter.buffer_done(b)
-                if callable(progress):
-                    progress(stop, len(video))
+                tell.done(b, stop)
         return BoostResult.of(video, outs, config=self.config.to_dict(), provenance=self.provenance(),
                               target=self.target.name, explain=lambda: explain_no_match(self.target, video),
                               keep_models=keep_models)
@@ -247,4 +247,3 @@ class Booster:
         size = self.config.buffer_size if buffer_size is None else check_int("buffer_size", buffer_size, lo=1)
         return stream_buffers(self, iter_source(source), name or source_name(source), size, warm_start=warm_start,
                               keep_models=keep_models)
-

@@ -105,18 +105,20 @@ def dataset_scores(maps: Sequence[np.ndarray], masks: Sequence[np.ndarray]) -> d
 
 
 def run_demo(out_dir: str | os.PathLike[str] = "vsodboost-demo", *, frames: int = 40, device: str = "auto",
-             seed: int = 0, quiet: bool = False, progress: bool = False) -> dict[str, dict[str, float]]:
+             seed: int = 0, quiet: bool = False, progress: bool = False,
+             threads: int = 1) -> dict[str, dict[str, float]]:
     """Run the demo; returns ``{"target", "boosted", "boosted_mean", "boosted_geometric"}`` metrics against the synthetic truth.
 
     The clip's target misses parts of the object on some frames; ``replace`` (the paper's output) recovers them,
     the ``mean`` fusion (the default) halves a target's miss and ``geometric`` (the ``fast`` preset's) keeps it —
-    all three are printed. ``progress`` shows a bar per fine-tuning iteration."""
+    all three are printed. ``progress`` shows the Booster's bar (frames, and the stage); ``threads`` as the
+    Booster's (torch CPU threads while it computes; 0 leaves torch's setting)."""
     from .booster import Booster, BoostConfig, fuse_maps
 
     clip, masks, target_maps = synthetic_clip(frames, seed=seed)
     # the default spatial model with the paper's "replace"; "mean" (default) and "geometric" come from the same maps
     booster = Booster(ArrayTarget(target_maps, name="imperfect_target"), config=BoostConfig(fusion="replace"),
-                      device=device, seed=seed)
+                      device=device, seed=seed, threads=threads)
     if not quiet:
         print(f"vsodboost demo: {frames} synthetic frames (320×240), target = an imperfect VSOD model; device "
               f"{booster.device}")

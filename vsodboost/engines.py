@@ -27,8 +27,11 @@ __all__ = ["BoostSpec", "Job", "LocalEngine", "RayEngine", "build_booster", "get
 
 ENGINES = ("local", "ray")
 
-#: ``progress(job)`` → ``(frames_done(done, total), iterations(done, total))`` callbacks for that job, or None.
-ProgressFactory = Callable[["Job"], "tuple[Callable[[int, int], None] | None, Callable[[int, int], None] | None]"]
+#: ``progress(job)`` → ``(frames_done(done, total), iterations(done, total))`` callbacks for that job, or with
+#: a third, ``on_stage(stage, done, total)`` (``vsodboost._steps.OnStage``); any may be None. The Ray
+#: engine calls it in the driver when the job's folder is opened, then only ``frames_done``, per buffer
+#: written.
+ProgressFactory = Callable[["Job"], "tuple[Callable[..., None] | None, ...]"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,9 @@ class BoostSpec:
     ``target`` is what :class:`Booster` takes (a registered name, or a picklable TargetModel), or a zero-argument
     picklable callable returning one — e.g. ``functools.partial(vsodboost.commands.boost.parse_target, spec,
     args)`` — which is called in the worker. ``flow``, ``mqpm`` and ``spatial`` are names or weight paths (never
-    loaded models); ``config`` is a dict of BoostConfig fields laid over the preset's.
+    loaded models); ``config`` is a dict of BoostConfig fields laid over the preset's. ``threads``: the
+    Booster's ``threads=`` (torch CPU threads while a buffer runs; 1 as the Booster's default, 0 leaves the
+    process's setting).
     """
 
     target: Any
@@ -49,6 +54,7 @@ class BoostSpec:
     preset: str | None = None
     device: str = "auto"
     seed: int = 0
+    threads: int = 1
 
     def build(self) -> "Booster":
         from .booster import Booster
@@ -58,7 +64,7 @@ class BoostSpec:
                                                      and not isinstance(target, type)):
             target = target()
         return Booster(target, flow=self.flow, mqpm=self.mqpm, spatial=self.spatial, config=dict(self.config),
-                       preset=self.preset, device=self.device, seed=self.seed)
+                       preset=self.preset, device=self.device, seed=self.seed, threads=self.threads)
 
 
 @dataclass(frozen=True)
@@ -90,12 +96,19 @@ Outcome = "dict[str, Any] | VsodboostError"
 
 def run_job(booster: "Booster", job: Job, *, overwrite: bool = False,
             progress: Callable[[int, int], None] | None = None,
-            iteration_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+            iteration_progress: Callable[[int, int], None] | None = None,
+            on_stage: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """One sequence through the resumable writer — the unit of work of every engine."""
     from .runner import run_to_dir
 
     return run_to_dir(booster, job.frames, job.out, name=job.name or job.sequence, overwrite=overwrite,
-                      progress=progress, iteration_progress=iteration_progress)
+                      progress=progress, iteration_progress=iteration_progress, on_stage=on_stage)
+
+
+def _callbacks(progress: ProgressFactory | None, job: Job) -> tuple[Any, Any, Any]:
+    """``progress(job)``'s two or three callbacks, padded with None to three."""
+    got = tuple(progress(job) or ()) if progress else ()
+    return (got + (None, None, None))[:3]  # type: ignore[return-value]
 
 
 class LocalEngine:
@@ -110,10 +123,11 @@ class LocalEngine:
         raise."""
         shared = build_booster(spec) if isinstance(spec, BoostSpec) or _is_builder(spec) else spec
         for job in jobs:
-            frames_cb, iter_cb = progress(job) if progress else (None, None)
+            frames_cb, iter_cb, stage_cb = _callbacks(progress, job)
             try:
                 booster = shared if job.spec is None else build_booster(job.spec)
-                yield job, run_job(booster, job, overwrite=overwrite, progress=frames_cb, iteration_progress=iter_cb)
+                yield job, run_job(booster, job, overwrite=overwrite, progress=frames_cb,
+                                   iteration_progress=iter_cb, on_stage=stage_cb)
             except VsodboostError as exc:
                 yield job, exc
 
@@ -208,7 +222,9 @@ class RayEngine:
             progress: ProgressFactory | None = None) -> Iterator[tuple[Job, Any]]:
         """Yield ``(job, summary or VsodboostError)`` per job, in the order given, each as soon as it and those
         before it are done. ``spec``: a :class:`BoostSpec` or a picklable builder, or None when every job has its
-        own. ``progress`` is not called (the work happens in other processes).
+        own. ``progress(job)`` is called in the driver when a job is opened; of its callbacks only
+        ``frames_done(done, total)`` is called, each time one of the job's buffers is written (in the order
+        the buffers finish, ``done`` counting every written frame): the work happens in other processes.
 
         Each job is opened by one task, then each of its buffers left to run is a task of its own, then one task
         finishes it. Tasks wait in a queue and at most ``workers`` are in flight; the queue hands out finishing and
@@ -223,12 +239,13 @@ class RayEngine:
         ray = self.ray
         started = self._start()
         try:
-            yield from self._schedule(ray, spec, jobs, overwrite)
+            yield from self._schedule(ray, spec, jobs, overwrite, progress)
         finally:
             if started:
                 ray.shutdown()
 
-    def _schedule(self, ray: Any, spec: Any, jobs: list[Job], overwrite: bool) -> Iterator[tuple[Job, Any]]:
+    def _schedule(self, ray: Any, spec: Any, jobs: list[Job], overwrite: bool,
+                  progress: ProgressFactory | None = None) -> Iterator[tuple[Job, Any]]:
         task = ray.remote(num_cpus=1, max_retries=0)(_ray_step)
         specs = [ray.put(job.spec if job.spec is not None else spec) for job in jobs]
         limit = self.workers or len(jobs) or 1
@@ -239,6 +256,7 @@ class RayEngine:
         runs: dict[int, Any] = {}
         left: dict[int, set[int]] = {}
         outcomes: dict[int, Any] = {}
+        told: dict[int, Any] = {}  # job → its frames_done callback (or None)
         handed = 0
         while queue or in_flight:
             queue.sort()
@@ -259,12 +277,17 @@ class RayEngine:
                 outcomes[j] = value
             elif step == "open":
                 runs[j], left[j] = value, set(value.todo)
+                told[j] = _callbacks(progress, jobs[j])[0]
                 queue += [(-float(value.spans[k][1] - value.spans[k][0]), j, "buffer", k) for k in value.todo]
                 if not value.todo:
                     queue.append((-1e9, j, "finish", -1))
             elif step == "buffer":
                 runs[j].record(b, value)  # here, in the driver: the one writer of the state file while tasks run
                 left[j].discard(b)
+                if told.get(j) is not None:
+                    spans = runs[j].spans
+                    written = sum(stop - start for k, (start, stop) in enumerate(spans) if k not in left[j])
+                    told[j](written, spans[-1][1])
                 if not left[j]:
                     queue.append((-1e9, j, "finish", -1))
             else:

@@ -1,7 +1,8 @@
 """Boost a video into a folder, buffer by buffer, resumably (docs/reliability.md, "Resume").
 
 :func:`run_to_dir` drives :meth:`Booster.run_buffer` and writes each buffer's maps as it completes; a rerun with the
-same settings — the *resume key*: sequence, frames, config, target identity, flow, weights, seed, frame selector —
+same settings — the *resume key*: sequence, frames, config, target identity, flow, weights, seed,
+frame selector, torch CPU threads —
 skips the buffers already written. The key's parts (:func:`target_identity`, :func:`weights_identity`,
 :func:`selector_identity`) are public so a target can be checked against them.
 """
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 import numpy as np
 import torch
 
-from ._steps import IterationProgress
+from ._steps import OnStage, SequenceProgress, effective_threads
 from .errors import InputError, NoMatchingMapsError, ResumeError, TargetError
 from .io import (LOCK_FILE, check_file_name, check_output_dir, clean_partials, fsync_dir, map_is_complete, out_path,
                  output_lock, sha256_file, write_json_atomic, write_map_atomic)
@@ -109,7 +110,8 @@ KEY_FORMAT = 2
 
 _LABELS = {"format": "resume-key format", "sequence": "sequence name", "frames": "frames", "config": "config",
            "target": "target", "target.root": "target maps root", "flow": "flow backend", "seed": "seed",
-           "mqpm": "MQPM weights", "spatial": "spatial model weights", "selector": "frame selector"}
+           "mqpm": "MQPM weights", "spatial": "spatial model weights", "selector": "frame selector",
+           "threads": "torch CPU threads (maps differ between thread counts; --threads, Booster(threads=))"}
 
 
 def _short(v: Any) -> str:
@@ -165,6 +167,8 @@ def _upgraded(old: Any, new: Mapping[str, Any], video: Video) -> Any:
     old = {**old, "config": cfg}
     if "selector" not in old and new.get("selector") == _DEFAULT_SELECTOR:
         old["selector"] = _DEFAULT_SELECTOR
+    if "threads" not in old and new.get("threads") == _THREADS_BEFORE_KEY:
+        old["threads"] = _THREADS_BEFORE_KEY
     return old
 
 
@@ -176,6 +180,10 @@ def selector_identity(selector: Any) -> str:
 
 
 _DEFAULT_SELECTOR = selector_identity(mqpm_selector)
+
+#: A folder written before the thread count was part of the key is taken as made on 1 thread, the command
+#: line's default then (the Python default was torch's own setting: such a folder resumes only on 1 thread).
+_THREADS_BEFORE_KEY = 1
 
 
 def _flow_identity(flow: Any) -> Any:
@@ -191,6 +199,8 @@ def _settings_key(booster: "Booster", video: Video) -> dict[str, Any]:
         "flow": _flow_identity(booster.flow), "seed": booster.seed,
         "mqpm": weights_identity(booster.mqpm), "spatial": weights_identity(booster.spatial),
         "selector": selector_identity(booster.selector),  # which frames are mined changes the maps
+        # torch's CPU kernels split their sums by thread: maps on 1 and 2 threads differ (docs/threads.md)
+        "threads": effective_threads(booster.threads),
     })
 
 
@@ -353,11 +363,13 @@ def open_run(booster: "Booster", video: Video, out_dir: str | os.PathLike[str], 
 
 
 def run_buffer_to_dir(booster: "Booster", video: Video, run: SequenceRun, b: int, *,
-                      on_iteration: Callable[[int, float], None] | None = None) -> dict[str, Any]:
+                      on_iteration: Callable[[int, float], None] | None = None,
+                      on_stage: OnStage | None = None) -> dict[str, Any]:
     """Boost buffer ``b`` of ``run`` (seed ``booster.seed + b``, whichever process runs it) and write its maps;
     returns the record :meth:`SequenceRun.record` stores. The state file is not touched here."""
     start, stop = run.spans[b]
-    res = booster.run_buffer(video, start, stop, seed=booster.seed + b, on_iteration=on_iteration)
+    res = booster.run_buffer(video, start, stop, seed=booster.seed + b, on_iteration=on_iteration,
+                             on_stage=on_stage)
     sums = {}
     for n, m in zip(video.names[start:stop], res.boosted):
         sums[n] = write_map_atomic(out_path(run.out, f"{n}.png", what="frame name"), m, sync_dir=False)
@@ -381,8 +393,9 @@ def run_to_dir(
     *,
     name: str | None = None,
     overwrite: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], None] | bool | None = None,
     iteration_progress: Callable[[int, int], None] | None = None,
+    on_stage: OnStage | None = None,
 ) -> dict[str, Any]:
     """Boost ``frames`` buffer by buffer, writing ``<out_dir>/<stem>.png`` as each buffer completes.
 
@@ -392,8 +405,10 @@ def run_to_dir(
     holding results made with other settings is refused with :class:`ResumeError` naming what differs; a folder
     holding files that are not ours is refused with :class:`InputError`; both unless ``overwrite``. The folder is
     proved writable before any compute (:class:`OutputError` otherwise). ``progress(frames_done, frames_total)``
-    is called after each buffer, ``iteration_progress(done, total)`` after each fine-tuning iteration (see
-    :meth:`Booster.run`). Returns the summary written; its ``buffers_run`` counts the buffers this call computed
+    is called after each buffer, ``iteration_progress(done, total)`` after each fine-tuning iteration,
+    ``on_stage(stage, done, total)`` at each stage (see :meth:`Booster.run`); ``progress=True`` draws the bar
+    of :meth:`Booster.run` on stderr, or prints ``already done`` when no buffer is left; None: silent.
+    Returns the summary written; its ``buffers_run`` counts the buffers this call computed
     (0 when every buffer was done earlier). The steps are :func:`open_run`, :func:`run_buffer_to_dir` per buffer
     left, :meth:`SequenceRun.record` and :meth:`SequenceRun.finish` (the Ray engine runs them in several processes).
     """
@@ -402,11 +417,12 @@ def run_to_dir(
         check_file_name(n, "frame name")
     with output_lock(out_dir):  # a second run on this folder is refused at once (another process)
         run = open_run(booster, video, out_dir, overwrite=overwrite)
-        counter = IterationProgress(iteration_progress, booster.config.finetune.iterations, len(run.spans))
-        for b, (_, stop) in enumerate(run.spans):
-            if b in run.todo:
-                run.record(b, run_buffer_to_dir(booster, video, run, b, on_iteration=counter.for_buffer(b)))
-            counter.buffer_done(b)
-            if progress is not None:
-                progress(stop, len(video))
+        with SequenceProgress(video.name, len(video), len(run.spans), progress, on_stage, iteration_progress,
+                              booster.config.finetune.iterations, bar=progress is True) as tell:
+            if not run.todo:
+                tell.done_note = f"{video.name}: already done ({len(video)} frames in {run.out})"
+            for b, (start, stop) in enumerate(run.spans):
+                if b in run.todo:
+                    run.record(b, run_buffer_to_dir(booster, video, run, b, **tell.buffer(b, start)))
+                tell.done(b, stop)
         return run.finish(booster, video)

@@ -29,7 +29,11 @@ from .video import Video
 from .workres import downscale_map
 
 __all__ = ["TargetModel", "TargetMaps", "check_target_output", "predict_buffer", "explain_no_match",
-           "check_target_coverage"]
+           "check_target_coverage", "DEFAULT_TARGET"]
+
+#: The target when none is given (``Booster()``, ``vsodboost boost`` without ``--target``): the shipped image
+#: salient-object model U²-Net-p, live, frame by frame; boosting its maps makes it a video model.
+DEFAULT_TARGET = "u2netp"
 
 TargetMaps = list["np.ndarray | None"]
 

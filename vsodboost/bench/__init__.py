@@ -365,7 +365,7 @@ def run_bench(
                                  f"{' and '.join(loaded)} as a name or a weights path, not a loaded model")
             builder = functools.partial(_run_booster, target_, kind=how, record=out, theta=theta, flow=flow_name,
                                         config=config_, preset=preset, device=str(dev),
-                                        seed=seed if seed_ is None else seed_, **weights,
+                                        seed=seed if seed_ is None else seed_, threads=threads, **weights,
                                         models=models if runner.name == "local" else None)
             jobs.append(Job(seq.name, seq.video(), str(root / seq.name), seq.name, spec=builder))
         summaries: dict[str, dict[str, Any]] = {}

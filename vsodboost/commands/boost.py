@@ -7,11 +7,11 @@ import inspect
 import json
 import shutil
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
+from .._steps import STAGES, FrameBar
 from ..errors import InputError, MissingMapsError, NoMatchingMapsError, UsageError, VsodboostError
 from ..presets import PRESETS
 from ..video import FRAME_DIRS, IMAGE_EXTS
@@ -191,6 +191,20 @@ def parse_target(spec: str, target_args: dict[str, Any] | None = None) -> Any:
         raise cli_wording(exc, name) from exc
 
 
+def target_of(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """``--target`` and ``--target-arg`` as ``(spec, options)``; without ``--target``, the default target
+    (the shipped U²-Net-p, ``vsodboost.target.DEFAULT_TARGET``) on ``--device``, said on stderr unless -q."""
+    from ..target import DEFAULT_TARGET
+
+    options = parse_target_args(args.target_arg)
+    if args.target:
+        return args.target, options
+    if not getattr(args, "quiet", False):
+        print("no --target: boosting the maps of the shipped image model U²-Net-p "
+              f"(--target {DEFAULT_TARGET}), run on every frame", file=sys.stderr, flush=True)
+    return DEFAULT_TARGET, {"device": args.device, **options}
+
+
 def sequences_of(frames: Path) -> list[tuple[str, Path]]:
     """A folder of frames → one sequence; a folder of sequence folders (or of ``<seq>/Imgs``) → each of them."""
     if not frames.is_dir():
@@ -251,6 +265,15 @@ def pick_sequences(seqs: list[tuple[str, Path]], wanted: str | None) -> list[tup
     return [(n, by_name[n]) for n in dict.fromkeys(names)]
 
 
+def stage_seconds(summary: dict[str, Any]) -> str:
+    """``target 3.1, flow 1.0, …``: each stage's mean seconds over the buffers recorded in ``summary`` (the
+    live target's own time beside the boost's)."""
+    recs = [b.get("timings", {}) for b in summary["buffers_done"].values()]
+    keys = list(dict.fromkeys(k for r in recs for k in r))
+    return ", ".join(f"{STAGES.get(k, k)} {sum(r.get(k, 0.0) for r in recs) / max(len(recs), 1):.1f}"
+                     for k in keys)
+
+
 def _one_line(exc: BaseException) -> str:
     return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
 
@@ -267,36 +290,39 @@ def run(args: argparse.Namespace) -> int:
                         threads=args.threads)
     apply_threads(args.threads)
     config = load_config(args.config, args.buffer_size)
-    target_name = args.target.partition(":")[0]
-    target_args = parse_target_args(args.target_arg)
-    target = parse_target(args.target, target_args)  # a bad --target fails here, in this process, with CLI wording
+    target_spec, target_args = target_of(args)
+    target_name = target_spec.partition(":")[0]
+    target = parse_target(target_spec, target_args)  # a bad --target fails here, with CLI wording
     check_output_dir(args.out)  # a read-only or misplaced --out fails now, not after a buffer of compute
     lock_out(args, args.out)  # a second run on this --out is refused now, before any model loads
     found = sequences_of(Path(args.frames))
     multi = len(found) > 1
     seqs = pick_sequences(found, args.sequences)
     # picklable settings: a Ray worker rebuilds the Booster from them (the local engine builds it here, once)
-    spec = BoostSpec(target=functools.partial(parse_target, args.target, target_args), flow=args.flow,
+    spec = BoostSpec(target=functools.partial(parse_target, target_spec, target_args), flow=args.flow,
                      mqpm=args.mqpm, spatial=args.spatial, config=config, preset=args.preset, device=args.device,
-                     seed=args.seed)
+                     seed=args.seed, threads=args.threads)
     jobs = [Job(seq, str(path), str(Path(args.out) / seq if multi else Path(args.out)), args.name or seq)
             for seq, path in seqs]
     labels = {job: (f"sequence {k}/{len(jobs)} {job.sequence}" if multi else job.sequence)
               for k, job in enumerate(jobs, 1)}
     existed = {job: Path(job.out).exists() for job in jobs}
-    bars: dict[Job, tqdm] = {}
+    bars: dict[Job, FrameBar] = {}
+    t_start = time.perf_counter()
 
-    def progress(job: Job) -> tuple[Any, Any]:
-        bar = bars[job] = tqdm(total=None, desc=labels[job], unit="it", disable=args.quiet, dynamic_ncols=True)
+    def progress(job: Job) -> tuple[Any, Any, Any]:
+        """Locally, a bar per sequence in frames naming the stage (drawn once a buffer is computed); on Ray, a
+        line from this driver each time one of the sequence's buffers is written."""
+        if engine.name == "local":
+            bar = bars[job] = FrameBar(labels[job], enabled=not args.quiet)
+            return bar.frames_done, None, bar.stage
 
-        def iterations(done: int, total: int) -> None:
-            bar.total, bar.n = total, done
-            bar.refresh()
+        def line(done: int, total: int) -> None:
+            if not args.quiet:
+                print(f"{labels[job]}: {done}/{total} frames written ({time.perf_counter() - t_start:.0f} s "
+                      "since the start)", file=sys.stderr, flush=True)
 
-        def frames_done(done: int, total: int) -> None:
-            bar.set_postfix_str(f"frames {done}/{total}")
-
-        return frames_done, iterations
+        return line, None, None
 
     if engine.name != "local" and not args.quiet:
         print(f"{len(jobs)} sequence(s) on {engine.name} ({engine.workers or 'all'} worker(s), "
@@ -306,13 +332,13 @@ def run(args: argparse.Namespace) -> int:
         from ..booster import Booster
 
         work: Any = Booster(target, flow=args.flow, mqpm=args.mqpm, spatial=args.spatial, config=config,
-                            preset=args.preset, device=args.device, seed=args.seed)
+                            preset=args.preset, device=args.device, seed=args.seed, threads=args.threads)
     else:
         work = spec
     for job, outcome in engine.run(work, jobs, overwrite=args.overwrite, progress=progress):
         bar = bars.pop(job, None)
         if bar is not None:
-            bar.close()
+            bar.close()  # no bar was drawn for a folder already done: its line below says so
         label, out = labels[job], Path(job.out)
         if isinstance(outcome, VsodboostError):
             exc = outcome
@@ -328,7 +354,10 @@ def run(args: argparse.Namespace) -> int:
             continue
         summary = outcome
         mined = sum(len(b["mined"]) for b in summary["buffers_done"].values())
-        print(f"{label}: {len(summary['settings']['frames'])} frames, {mined} mined, maps in {out}")
+        done = "already done — " if summary["buffers_run"] == 0 else ""  # a finished folder: nothing run
+        print(f"{label}: {done}{len(summary['settings']['frames'])} frames, {mined} mined, maps in {out}")
+        if not done:
+            print(f"  seconds per buffer: {stage_seconds(summary)}")
         for w in summary["warnings"]:
             print(f"  warning: {w}")
     if skipped:
@@ -343,8 +372,10 @@ def run(args: argparse.Namespace) -> int:
 def add_booster_arguments(p: argparse.ArgumentParser) -> None:
     """The Booster's options, shared by ``boost``, ``stream`` and ``export``: target, flow, MQPM, preset, spatial model,
     config, buffer size, name, device, seed, threads."""
-    p.add_argument("--target", required=True,
-                   help="registered target name, `precomputed:ROOT`, or `<method>:ROOT` for published maps")
+    p.add_argument("--target", default=None,
+                   help="registered target name, `precomputed:ROOT`, or `<method>:ROOT` for published maps; "
+                        "default: u2netp, the shipped image model U²-Net-p run on every frame "
+                        "(self-boosting: video saliency from an image model, no maps of your own needed)")
     p.add_argument("--target-arg", action="append", metavar="KEY=VALUE", default=None,
                    help="option passed to the target (repeatable; VALUE parsed as JSON when it can be, else a "
                         "string), e.g. --target-arg match=order --target-arg prefix=bird_")

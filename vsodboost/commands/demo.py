@@ -12,7 +12,8 @@ def run(args: argparse.Namespace) -> int:
     from ..demo import run_demo
 
     apply_threads(args.threads)
-    run_demo(args.out, frames=args.frames, device=args.device, seed=args.seed, progress=not args.quiet)
+    run_demo(args.out, frames=args.frames, device=args.device, seed=args.seed, progress=not args.quiet,
+             threads=args.threads)
     return 0
 
 

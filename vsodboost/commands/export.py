@@ -10,8 +10,9 @@ import argparse
 import time
 from pathlib import Path
 
+from .._steps import FrameBar
 from ..errors import InputError
-from ._common import lock_out
+from ._common import add_quiet_argument, lock_out
 from .boost import add_booster_arguments
 from .stream import make_booster
 
@@ -38,7 +39,11 @@ def run(args: argparse.Namespace) -> int:
     start, stop = spans[args.buffer]
     t = time.perf_counter()
     # only this buffer is boosted, with the seed run() gives it, so the model is the one run(keep_models=True) keeps
-    res = booster.run_buffer(video, start, stop, seed=booster.seed + args.buffer)
+    bar = FrameBar(f"{video.name} buffer {args.buffer}", stop - start, enabled=not args.quiet)
+    try:
+        res = booster.run_buffer(video, start, stop, seed=booster.seed + args.buffer, on_stage=bar.stage)
+    finally:
+        bar.close()
     model = res.model
     if model is None:
         raise InputError(f"buffer {args.buffer} (frames {start}:{stop}) mined no frame, so nothing was fine-tuned; "
@@ -73,3 +78,4 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         'and ONNX when the onnx package is installed (pip install "vsodboost[onnx]")')
     p.add_argument("--maps", action="store_true", help="also write the buffer's boosted maps to <out>/maps")
     add_booster_arguments(p)
+    add_quiet_argument(p)

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import InputError, OutputError
 from ._common import apply_threads, lock_out, positive_float
-from .boost import add_booster_arguments, load_config, parse_target, parse_target_args
+from .boost import add_booster_arguments, load_config, parse_target, target_of
 
 
 def make_booster(args: argparse.Namespace) -> Any:
@@ -19,8 +19,9 @@ def make_booster(args: argparse.Namespace) -> Any:
 
     apply_threads(args.threads)
     config = load_config(args.config, args.buffer_size)  # checked now, as `boost` does (UsageError: exit 2)
-    return Booster(parse_target(args.target, parse_target_args(args.target_arg)), flow=args.flow, mqpm=args.mqpm, spatial=args.spatial, config=config,
-                   preset=args.preset, device=args.device, seed=args.seed)
+    return Booster(parse_target(*target_of(args)), flow=args.flow, mqpm=args.mqpm, spatial=args.spatial,
+                   config=config,
+                   preset=args.preset, device=args.device, seed=args.seed, threads=args.threads)
 
 
 def parse_source(spec: str) -> int | str:

@@ -169,9 +169,10 @@ def autocast(device: torch.device, mode: str) -> Any:
 
 @torch.no_grad()
 def predict_maps(model: nn.Module, frames: torch.Tensor, *, input_size: int, batch: int = 8,
-                 autocast_mode: str = "off") -> torch.Tensor:
+                 autocast_mode: str = "off", callback: Callable[[int], None] | None = None) -> torch.Tensor:
     """Saliency maps of uint8 frames (N,3,H,W) → float (N,H,W) in [0,1] at frame size (sigmoid, bilinear back), in
-    batches of ``batch``; ``autocast_mode="bf16"`` runs the model under bfloat16 autocast (maps stay float32)."""
+    batches of ``batch``; ``autocast_mode="bf16"`` runs the model under bfloat16 autocast (maps stay float32);
+    ``callback(frames_done)`` after each batch."""
     model.eval()
     device = next(model.parameters()).device
     h, w = frames.shape[-2:]
@@ -182,6 +183,8 @@ def predict_maps(model: nn.Module, frames: torch.Tensor, *, input_size: int, bat
             y = model(x)
         logits = (y[0] if isinstance(y, tuple) else y).float()
         out.append(F.interpolate(torch.sigmoid(logits), size=(h, w), mode="bilinear", align_corners=False)[:, 0])
+        if callback is not None:
+            callback(min(s + batch, frames.shape[0]))
     return torch.cat(out).float().cpu()
 
 
