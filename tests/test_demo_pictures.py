@@ -14,7 +14,8 @@ import pytest
 
 import vsodboost.booster as booster_mod
 from vsodboost import demo
-from vsodboost.demo import MINED, _panel, write_side_by_side
+from vsodboost.demo import _panel, write_side_by_side
+from vsodboost.report import MINED
 
 
 def _tiny(n=3, h=32, w=40):
