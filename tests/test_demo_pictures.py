@@ -3,14 +3,13 @@ frames are marked, and the side-by-side video has a browser-playable WebM beside
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import types
 from html.parser import HTMLParser
 
 import cv2
 import numpy as np
 import pytest
+from headless import needs_browser, screenshot, video_states
 
 import vsodboost.booster as booster_mod
 from vsodboost import demo
@@ -112,20 +111,16 @@ def test_demo_report_html_names_only_files_that_exist_and_holds_the_scores(tmp_p
     assert 'class="best"' in page_path.read_text(encoding="utf-8")  # the default's row is marked
 
 
-def _browser() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        if shutil.which(name):
-            return shutil.which(name)
-    return None
-
-
-@pytest.mark.skipif(_browser() is None, reason="no headless Chromium/Chrome installed to render report.html")
-def test_demo_report_renders_in_a_headless_browser(tmp_path, monkeypatch):
+@needs_browser
+def test_demo_report_renders_in_a_headless_browser_with_its_video_playing(tmp_path, monkeypatch):
     page_path = _demo_with_stub(tmp_path, monkeypatch)
     shot = tmp_path / "shot.png"
-    proc = subprocess.run([_browser(), "--headless", "--disable-gpu", "--no-sandbox", "--autoplay-policy="
-                           "no-user-gesture-required", f"--screenshot={shot}", "--window-size=1600,1400",
-                           page_path.as_uri()], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    screenshot(page_path, shot, tmp_path)
     img = cv2.imread(str(shot))
     assert img is not None and img.std() > 5  # something was drawn, not a blank page
+    states = video_states(page_path, tmp_path)
+    assert len(states) == 1, states
+    v = states[0]  # the WebM (VP8) source was chosen and decoded: 4 frames at 10 fps
+    assert v["src"].endswith("side_by_side.webm") and v["error"] == 0, v
+    assert v["readyState"] >= 1 and v["duration"] == pytest.approx(0.4, abs=0.05), v
+    assert (v["width"], v["height"]) == (5 * 320, 28 + 240), v
