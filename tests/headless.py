@@ -36,7 +36,8 @@ needs_browser = pytest.mark.skipif(browser() is None, reason="no headless browse
 
 def _run(args: list[str], page: Path, profile: Path) -> subprocess.CompletedProcess:
     cmd = [str(browser()), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-           "--autoplay-policy=no-user-gesture-required", f"--user-data-dir={profile}", *args, page.as_uri()]
+           "--autoplay-policy=no-user-gesture-required", f"--user-data-dir={profile}", *args,
+           page.resolve().as_uri()]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 

@@ -390,8 +390,12 @@ def draw_videos(out: Path, seqs: Sequence[SequenceData], mined: Mapping[str, set
         if first is None:
             continue
         w = max(2, int(round(first.shape[1] * h / first.shape[0] / 2)) * 2)
-        chars = max(4, w // 8 - 1)  # what fits in a column's header
-        labels = ["ground truth", f"target ({target_label})"[:chars], f"boosted ({fusion})"[:chars]]
+        chars = max(6, w // 9)  # what fits in a column's header
+
+        def fit(text: str, chars: int = chars) -> str:
+            return text if len(text) <= chars else text[: chars - 2] + ".."
+
+        labels = ["ground truth", fit(f"target ({target_label})"), fit(f"boosted ({fusion})")]
 
         def frame_at(k: int, seq: SequenceData = seq, stems: list[str] = stems, tmaps: dict = tmaps,
                      bmaps: dict = bmaps, marked: set[str] = marked, frame_of: dict = frame_of,
