@@ -138,3 +138,13 @@ def test_markdown_html_renders_the_report_subset_and_escapes_text():
     assert "---" not in out  # the separator row is no row
     assert "<blockquote>quoted lazily continued</blockquote>" in out
     assert "<ul><li>one</li><li>two</li></ul>" in out and "<pre>vsodboost bench &lt;x&gt;</pre>" in out
+
+
+def test_readme_shows_a_small_screenshot_of_bench_report_html():
+    """The docs' picture of report.html (scripts/report_screenshot.py) is there, referenced and small."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    assert "](docs/report.jpg)" in (root / "README.md").read_text(encoding="utf-8")
+    jpg = root / "docs" / "report.jpg"
+    assert jpg.read_bytes()[:3] == b"\xff\xd8\xff" and jpg.stat().st_size <= 150_000
