@@ -317,6 +317,24 @@ def test_report_videos_replace_a_planted_symlink_and_refuse_a_linked_folder(benc
     assert not list((tmp_path / "elsewhere").iterdir())
 
 
+def test_report_html_shows_the_plots_when_drawn_and_says_why_when_not(bench, tmp_path):
+    """With the [plot] extra the PR curves are <img>s by relative path; report.html is re-rendered from
+    report.json here with a drawn plot (matplotlib may be absent), and with no videos drawn."""
+    from vsodboost.bench._report import render_html
+
+    out, _, _ = bench
+    report = json.loads((out / "report.json").read_text())
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "plots" / "pr curve #1.png").write_bytes(b"png")
+    report.update(plots=[str(tmp_path / "plots" / "pr curve #1.png")], visualisations=[], videos={})
+    text = render_html(report, tmp_path).read_text(encoding="utf-8")
+    page = _Videos()
+    page.feed(text)
+    assert page.images == ["plots/pr%20curve%20%231.png"] and not page.videos  # quoted: '#' is no fragment
+    assert (tmp_path / unquote(page.images[0])).is_file() and "matplotlib is not installed" not in text
+    assert "No videos" in text
+
+
 @needs_browser
 def test_bench_report_html_plays_its_videos_in_a_headless_browser(bench, tmp_path):
     """Chromium loads report.html and decodes each sequence's WebM: readyState ≥ 1 (metadata) and the
