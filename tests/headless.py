@@ -20,7 +20,8 @@ NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"
 _PROBE = """<script>
 function vsodboostProbe(){var out=[];for(const v of document.querySelectorAll('video')){out.push({
 readyState:v.readyState,duration:v.duration,src:v.currentSrc,width:v.videoWidth,height:v.videoHeight,
-error:v.error?v.error.code:0,currentTime:v.currentTime,paused:v.paused});}
+error:v.error?v.error.code:0,currentTime:v.currentTime,paused:v.paused,
+played:Array.from({length:v.played.length},(_,i)=>v.played.end(i)-v.played.start(i)).reduce((a,b)=>a+b,0)});}
 document.getElementById('vsodboost-probe').textContent=JSON.stringify(out);}
 setInterval(vsodboostProbe,100);window.addEventListener('load',vsodboostProbe);
 </script><pre id="vsodboost-probe"></pre>"""
@@ -30,8 +31,10 @@ def browser() -> str | None:
     return next((shutil.which(n) for n in NAMES if shutil.which(n)), None)
 
 
-needs_browser = pytest.mark.skipif(browser() is None, reason="no headless browser (chromium, chromium-browser or "
-                                   "google-chrome) on PATH to render report.html; apt-get install chromium")
+needs_browser = pytest.mark.skipif(
+    browser() is None,
+    reason="no headless browser (chromium, chromium-browser or google-chrome) on PATH to render report.html; "
+           "apt-get install chromium")
 
 
 def _run(args: list[str], page: Path, profile: Path) -> subprocess.CompletedProcess:
@@ -44,9 +47,10 @@ def _run(args: list[str], page: Path, profile: Path) -> subprocess.CompletedProc
 def video_states(page: Path, work: Path, budget_ms: int = 5000) -> list[dict]:
     """Load a copy of ``page`` (beside it, so its relative paths resolve) with a probe script, let it run for
     ``budget_ms`` of virtual time, and return each ``<video>``'s readyState, duration, currentSrc, size, error
-    code, currentTime and paused flag as the browser saw them."""
+    code, currentTime, paused flag and seconds played (summed ``played`` ranges) as the browser saw them."""
     probe = page.with_name(".probe-" + page.name)
-    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", _PROBE + "</body>"), encoding="utf-8")
+    text = page.read_text(encoding="utf-8")
+    probe.write_text(text.replace("</body>", _PROBE + "</body>"), encoding="utf-8")
     try:
         proc = _run([f"--virtual-time-budget={budget_ms}", "--dump-dom"], probe, work / "profile")
     finally:

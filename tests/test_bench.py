@@ -209,7 +209,7 @@ class _Videos(HTMLParser):
 
 
 def _shown(dataset: Path, out: Path, seq: str) -> tuple[list[str], set[str], set[str]]:
-    """The frames a sequence's video shows (annotated or mined, in order), the mined ones, the annotated ones."""
+    """The frames a sequence's video shows (annotated or mined, in order); the mined; the annotated."""
     mined = {n for b in _settings_done(out, seq).values() for n in b["mined"]}
     annotated = {p.stem for p in (dataset / "data" / seq / "ground-truth").iterdir()}
     stems = sorted(p.stem for p in (dataset / "data" / seq / "Imgs").iterdir())
@@ -217,13 +217,13 @@ def _shown(dataset: Path, out: Path, seq: str) -> tuple[list[str], set[str], set
 
 
 def test_report_html_holds_the_tables_plots_and_one_video_per_sequence(bench):
-    """report.html: report.md's tables (Table V, per sequence, I, III, control, VII…), the PR curves (or the note
-    saying why there are none) and one labelled, browser-playable video per sequence whose files exist."""
+    """report.html: report.md's tables (Table V, per sequence, I, III, control, VII…), the PR curves (or the
+    note saying why there are none) and one labelled, browser-playable video per sequence, its files there."""
     out, report, logs = bench
     text = (out / "report.html").read_text(encoding="utf-8")
     heads = re.findall(r"<h2>(.*?)</h2>", text)
-    for want in ("Table V ", "PR curves", "Every sequence", "Table I ", "Table III ", "Control ", "Table VII ",
-                 "Table VIII "):
+    for want in ("Table V ", "PR curves", "Every sequence", "Table I ", "Table III ", "Control ",
+                 "Table VII ", "Table VIII "):
         assert any(h.startswith(want) for h in heads), (want, heads)
     assert heads.index(next(h for h in heads if h.startswith("Table V "))) < heads.index(
         next(h for h in heads if h.startswith("Every sequence")))  # the headline table first, then the videos
@@ -281,7 +281,8 @@ def test_report_videos_show_annotated_and_mined_frames_with_the_mined_ones_marke
         for img, stem in zip(frames, shown):
             assert img[:28].mean() > 200  # the labelled header
             tile = img[28:, :w]
-            edges = [tile[:3, w // 2: w - 8], tile[-3:, 70: w - 8], tile[20: h - 30, :3], tile[10: h - 10, -3:]]
+            edges = [tile[:3, w // 2: w - 8], tile[-3:, 70: w - 8],  # top, bottom (right of the tag)
+                     tile[20: h - 30, :3], tile[10: h - 10, -3:]]  # left, right
             assert all(_green(e) for e in edges) == (stem in mined), stem
             assert any(_green(e) for e in edges) == (stem in mined), stem
             if stem not in annotated:
@@ -306,7 +307,8 @@ def test_report_videos_replace_a_planted_symlink_and_refuse_a_linked_folder(benc
     (copy / "videos" / "alpha.webm").symlink_to(outside)
     got = draw_videos(copy, seqs, mined, target_label="synth", fusion="mean")
     assert outside.read_bytes() == b"keep"
-    assert not (copy / "videos" / "alpha.webm").is_symlink() and len(_frames(copy / "videos" / "alpha.webm")) > 0
+    video = copy / "videos" / "alpha.webm"
+    assert not video.is_symlink() and len(_frames(video)) > 0
     assert got["alpha"]["files"] == [str(copy / "videos" / "alpha.webm")]
     assert not [p for p in (copy / "videos").iterdir() if "tmp" in p.name]  # no temporary left behind
     shutil.rmtree(copy / "videos")
@@ -337,8 +339,8 @@ def test_report_html_shows_the_plots_when_drawn_and_says_why_when_not(bench, tmp
 
 @needs_browser
 def test_bench_report_html_plays_its_videos_in_a_headless_browser(bench, tmp_path):
-    """Chromium loads report.html and decodes each sequence's WebM: readyState ≥ 1 (metadata) and the
-    duration of the frames shown at 8 frames per second."""
+    """Chromium loads report.html and plays each sequence's WebM: readyState ≥ 1 (metadata), the duration of
+    the frames shown at 8 frames per second, the frame size, and playback under way."""
     out, report, _ = bench
     states = video_states(out / "report.html", tmp_path)
     assert len(states) == 2, states
@@ -347,6 +349,7 @@ def test_bench_report_html_plays_its_videos_in_a_headless_browser(bench, tmp_pat
         assert v["readyState"] >= 1 and v["duration"] == pytest.approx(report["videos"][seq]["frames"] / 8,
                                                                        abs=0.07), v
         assert (v["width"], v["height"]) == (4 * 192, 28 + 144), v
+        assert not v["paused"] and v["played"] > 0, v  # autoplaying (muted), as a person opening it sees
 
 
 def test_zero_shot_baselines_are_the_untuned_model_and_its_fusion(bench, dataset, spatial):

@@ -124,13 +124,15 @@ def test_demo_report_renders_in_a_headless_browser_with_its_video_playing(tmp_pa
     assert v["src"].endswith("side_by_side.webm") and v["error"] == 0, v
     assert v["readyState"] >= 1 and v["duration"] == pytest.approx(0.4, abs=0.05), v
     assert (v["width"], v["height"]) == (5 * 320, 28 + 240), v
+    assert not v["paused"] and v["played"] > 0, v  # it autoplays (muted)
 
 
 def test_markdown_html_renders_the_report_subset_and_escapes_text():
     from vsodboost.report import markdown_html
 
     md = ("## Table <V>\n\nA `code` and **bold** & more\non two lines.\n\n| | maxF |\n|---|---:|\n"
-          "| **total** | 0.5 |\n\n> quoted\nlazily continued\n\n- one\n- two\n\n```\nvsodboost bench <x>\n```\n")
+          "| **total** | 0.5 |\n\n> quoted\nlazily continued\n\n- one\n- two\n\n"
+          "```\nvsodboost bench <x>\n```\n")
     out = markdown_html(md)
     assert "<h2>Table &lt;V&gt;</h2>" in out
     assert "<p>A <code>code</code> and <strong>bold</strong> &amp; more on two lines.</p>" in out
