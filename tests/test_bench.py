@@ -4,7 +4,11 @@ MQPM and a random tiny spatial model; the real-data run is in test_bench_realdat
 from __future__ import annotations
 
 import json
+import re
+import shutil
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote
 
 import cv2
 import numpy as np
@@ -15,9 +19,11 @@ from vsodboost.adapters import PrecomputedTarget
 from vsodboost.bench import PROTOCOLS, REPORT_KEYS, TABLE3_ROWS, run_bench
 from vsodboost.cli import main as cli_main
 from vsodboost.testing import synthetic_clip
-from vsodboost.errors import InputError
+from vsodboost.errors import InputError, OutputError
 from vsodboost.metrics.evaluate import evaluate_folders
 from vsodboost.models import saliency_unet
+
+from headless import needs_browser, video_states
 
 
 class StubMQPM:
@@ -185,6 +191,167 @@ def _settings_done(out: Path, seq: str) -> dict:
     return json.loads((out / "boosted" / seq / "vsodboost.json").read_text())["buffers_done"]
 
 
+class _Videos(HTMLParser):
+    """The ``<video>`` elements of a page, each with its ``<source>`` attributes; and every ``<img>`` src."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.videos: list[list[dict]] = []
+        self.images: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "video":
+            self.videos.append([])
+        elif tag == "source":
+            self.videos[-1].append(dict(attrs))
+        elif tag == "img":
+            self.images.append(dict(attrs)["src"])
+
+
+def _shown(dataset: Path, out: Path, seq: str) -> tuple[list[str], set[str], set[str]]:
+    """The frames a sequence's video shows (annotated or mined, in order); the mined; the annotated."""
+    mined = {n for b in _settings_done(out, seq).values() for n in b["mined"]}
+    annotated = {p.stem for p in (dataset / "data" / seq / "ground-truth").iterdir()}
+    stems = sorted(p.stem for p in (dataset / "data" / seq / "Imgs").iterdir())
+    return [s for s in stems if s in annotated or s in mined], mined, annotated
+
+
+def test_report_html_holds_the_tables_plots_and_one_video_per_sequence(bench):
+    """report.html: report.md's tables (Table V, per sequence, I, III, control, VII…), the PR curves (or the
+    note saying why there are none) and one labelled, browser-playable video per sequence, its files there."""
+    out, report, logs = bench
+    text = (out / "report.html").read_text(encoding="utf-8")
+    heads = re.findall(r"<h2>(.*?)</h2>", text)
+    for want in ("Table V ", "PR curves", "Every sequence", "Table I ", "Table III ", "Control ",
+                 "Table VII ", "Table VIII "):
+        assert any(h.startswith(want) for h in heads), (want, heads)
+    assert heads.index(next(h for h in heads if h.startswith("Table V "))) < heads.index(
+        next(h for h in heads if h.startswith("Every sequence")))  # the headline table first, then the videos
+    assert "<h3>Per sequence</h3>" in text and "<td>alpha</td>" in text and "<td>beta</td>" in text
+    assert f"<td>{report['target']['maxF']:.3f}</td>" in text  # the numbers are report.json's
+    assert "random frames, mean of 2 draw(s)" in text and "mining gain" in text
+    page = _Videos()
+    page.feed(text)
+    pngs = [p for p in report["plots"] if p.endswith(".png")]
+    if pngs:  # the [plot] extra is installed: the curves are on the page
+        assert {Path(p).name for p in pngs} <= {Path(unquote(s)).name for s in page.images}
+    else:
+        assert "matplotlib is not installed" in text
+    assert len(page.videos) == 2
+    for seq, sources in zip(("alpha", "beta"), page.videos):
+        srcs = [unquote(a["src"]) for a in sources]
+        assert srcs == [f"videos/{seq}.webm"] and sources[0]["type"] == "video/webm"
+        assert all((out / s).is_file() for s in srcs)
+        assert [str(out / s) for s in srcs] == report["videos"][seq]["files"]
+    assert all((out / unquote(s)).is_file() for s in page.images)
+    assert "videos/alpha.webm" in (out / "report.md").read_text()
+    assert any("report.html" in line for line in logs)
+
+
+def _frames(path: Path) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        frames.append(img)
+    cap.release()
+    return frames
+
+
+def _green(strip: np.ndarray) -> bool:
+    b, g, r = strip.reshape(-1, 3).mean(0)
+    return g - max(b, r) > 60
+
+
+def test_report_videos_show_annotated_and_mined_frames_with_the_mined_ones_marked(bench, dataset):
+    """Each video shows the annotated frames and the mined ones, in order, 144 px high under a white header;
+    a mined frame is framed in green (all four edges), a mined frame without GT has a grey GT tile."""
+    out, report, _ = bench
+    for seq in ("alpha", "beta"):
+        shown, mined, annotated = _shown(dataset, out, seq)
+        assert mined and mined - annotated  # the fixture mines annotated and unannotated frames
+        v = report["videos"][seq]
+        assert (v["frames"], v["mined"]) == (len(shown), len(mined))
+        frames = _frames(Path(v["files"][0]))
+        assert len(frames) == len(shown)
+        h, w = 144, frames[0].shape[1] // 4
+        assert frames[0].shape == (28 + h, 4 * w, 3) and w == 192  # 64×48 frames at 144 px: 4 columns
+        for img, stem in zip(frames, shown):
+            assert img[:28].mean() > 200  # the labelled header
+            tile = img[28:, :w]
+            edges = [tile[:3, w // 2: w - 8], tile[-3:, 70: w - 8],  # top, bottom (right of the tag)
+                     tile[20: h - 30, :3], tile[10: h - 10, -3:]]  # left, right
+            assert all(_green(e) for e in edges) == (stem in mined), stem
+            assert any(_green(e) for e in edges) == (stem in mined), stem
+            if stem not in annotated:
+                assert abs(img[28 + 10: 28 + h - 10, w + 10: 2 * w - 10].mean() - 128) < 12, stem
+
+
+def test_report_videos_replace_a_planted_symlink_and_refuse_a_linked_folder(bench, dataset, tmp_path):
+    """The videos go through the safe writers: a symlink at a video's name is replaced (what it points at is
+    untouched), and a symlinked videos/ folder is refused rather than written through."""
+    from vsodboost.bench._report import draw_videos
+    from vsodboost.datasets import read_dataset
+
+    out, _, _ = bench
+    copy = tmp_path / "out"
+    for d in ("target", "boosted"):
+        shutil.copytree(out / d, copy / d)
+    seqs = read_dataset(dataset / "data", "davsod")
+    mined = {s.name: _shown(dataset, out, s.name)[1] for s in seqs}
+    outside = tmp_path / "outside.webm"
+    outside.write_bytes(b"keep")
+    (copy / "videos").mkdir()
+    (copy / "videos" / "alpha.webm").symlink_to(outside)
+    got = draw_videos(copy, seqs, mined, target_label="synth", fusion="mean")
+    assert outside.read_bytes() == b"keep"
+    video = copy / "videos" / "alpha.webm"
+    assert not video.is_symlink() and len(_frames(video)) > 0
+    assert got["alpha"]["files"] == [str(copy / "videos" / "alpha.webm")]
+    assert not [p for p in (copy / "videos").iterdir() if "tmp" in p.name]  # no temporary left behind
+    shutil.rmtree(copy / "videos")
+    (tmp_path / "elsewhere").mkdir()
+    (copy / "videos").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(OutputError, match="symlink"):
+        draw_videos(copy, seqs, mined, target_label="synth", fusion="mean")
+    assert not list((tmp_path / "elsewhere").iterdir())
+
+
+def test_report_html_shows_the_plots_when_drawn_and_says_why_when_not(bench, tmp_path):
+    """With the [plot] extra the PR curves are <img>s by relative path; report.html is re-rendered from
+    report.json here with a drawn plot (matplotlib may be absent), and with no videos drawn."""
+    from vsodboost.bench._report import render_html
+
+    out, _, _ = bench
+    report = json.loads((out / "report.json").read_text())
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "plots" / "pr curve #1.png").write_bytes(b"png")
+    report.update(plots=[str(tmp_path / "plots" / "pr curve #1.png")], visualisations=[], videos={})
+    text = render_html(report, tmp_path).read_text(encoding="utf-8")
+    page = _Videos()
+    page.feed(text)
+    assert page.images == ["plots/pr%20curve%20%231.png"] and not page.videos  # quoted: '#' is no fragment
+    assert (tmp_path / unquote(page.images[0])).is_file() and "matplotlib is not installed" not in text
+    assert "No videos" in text
+
+
+@needs_browser
+def test_bench_report_html_plays_its_videos_in_a_headless_browser(bench, tmp_path):
+    """Chromium loads report.html and plays each sequence's WebM: readyState ≥ 1 (metadata), the duration of
+    the frames shown at 8 frames per second, the frame size, and playback under way."""
+    out, report, _ = bench
+    states = video_states(out / "report.html", tmp_path)
+    assert len(states) == 2, states
+    for seq, v in zip(("alpha", "beta"), states):
+        assert v["src"].endswith(f"/videos/{seq}.webm") and v["error"] == 0, v
+        assert v["readyState"] >= 1 and v["duration"] == pytest.approx(report["videos"][seq]["frames"] / 8,
+                                                                       abs=0.07), v
+        assert (v["width"], v["height"]) == (4 * 192, 28 + 144), v
+        assert not v["paused"] and v["played"] > 0, v  # autoplaying (muted), as a person opening it sees
+
+
 def test_zero_shot_baselines_are_the_untuned_model_and_its_fusion(bench, dataset, spatial):
     """Table V's honest baselines: the spatial model with no fine-tuning at its native input size, alone and fused
     with the target's maps by the plain ensemble (mean or geometric) that scores best, scored like every other row."""
@@ -343,6 +510,10 @@ def test_control_protocol_compares_mqpm_frames_with_several_random_draws(dataset
     assert c["random_sd"]["maxF"] == pytest.approx(np.std(maxf, ddof=1))
     assert c["mining_gain"]["maxF"] == pytest.approx(report["boosted"]["maxF"] - np.mean(maxf))
     assert ("more than twice" in c["verdict"]) and any(line.startswith("control: mining gain") for line in logs)
+    assert "## Control — MQPM-mined frames vs random frames" in (tmp_path / "c" / "report.md").read_text()
+    # vis_frames=0: no pictures and no videos; report.html says so
+    assert report["videos"] is None and not (tmp_path / "c" / "videos").exists()
+    assert "Videos skipped" in (tmp_path / "c" / "report.html").read_text(encoding="utf-8")
     # the draws differ in their frames: the first draw's mined frames are not all the second's
     states = [json.loads((Path(d["run"]) / "alpha" / "vsodboost.json").read_text()) for d in c["draws"][:2]]
     mined = [[tuple(b["mined"]) for b in st["buffers_done"].values()] for st in states]

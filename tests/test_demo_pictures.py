@@ -3,18 +3,18 @@ frames are marked, and the side-by-side video has a browser-playable WebM beside
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import types
 from html.parser import HTMLParser
 
 import cv2
 import numpy as np
 import pytest
+from headless import needs_browser, screenshot, video_states
 
 import vsodboost.booster as booster_mod
 from vsodboost import demo
-from vsodboost.demo import MINED, _panel, write_side_by_side
+from vsodboost.demo import _panel, write_side_by_side
+from vsodboost.report import MINED
 
 
 def _tiny(n=3, h=32, w=40):
@@ -111,20 +111,42 @@ def test_demo_report_html_names_only_files_that_exist_and_holds_the_scores(tmp_p
     assert 'class="best"' in page_path.read_text(encoding="utf-8")  # the default's row is marked
 
 
-def _browser() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        if shutil.which(name):
-            return shutil.which(name)
-    return None
-
-
-@pytest.mark.skipif(_browser() is None, reason="no headless Chromium/Chrome installed to render report.html")
-def test_demo_report_renders_in_a_headless_browser(tmp_path, monkeypatch):
+@needs_browser
+def test_demo_report_renders_in_a_headless_browser_with_its_video_playing(tmp_path, monkeypatch):
     page_path = _demo_with_stub(tmp_path, monkeypatch)
     shot = tmp_path / "shot.png"
-    proc = subprocess.run([_browser(), "--headless", "--disable-gpu", "--no-sandbox", "--autoplay-policy="
-                           "no-user-gesture-required", f"--screenshot={shot}", "--window-size=1600,1400",
-                           page_path.as_uri()], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    screenshot(page_path, shot, tmp_path)
     img = cv2.imread(str(shot))
     assert img is not None and img.std() > 5  # something was drawn, not a blank page
+    states = video_states(page_path, tmp_path)
+    assert len(states) == 1, states
+    v = states[0]  # the WebM (VP8) source was chosen and decoded: 4 frames at 10 fps
+    assert v["src"].endswith("side_by_side.webm") and v["error"] == 0, v
+    assert v["readyState"] >= 1 and v["duration"] == pytest.approx(0.4, abs=0.05), v
+    assert (v["width"], v["height"]) == (5 * 320, 28 + 240), v
+    assert not v["paused"] and v["played"] > 0, v  # it autoplays (muted)
+
+
+def test_markdown_html_renders_the_report_subset_and_escapes_text():
+    from vsodboost.report import markdown_html
+
+    md = ("## Table <V>\n\nA `code` and **bold** & more\non two lines.\n\n| | maxF |\n|---|---:|\n"
+          "| **total** | 0.5 |\n\n> quoted\nlazily continued\n\n- one\n- two\n\n"
+          "```\nvsodboost bench <x>\n```\n")
+    out = markdown_html(md)
+    assert "<h2>Table &lt;V&gt;</h2>" in out
+    assert "<p>A <code>code</code> and <strong>bold</strong> &amp; more on two lines.</p>" in out
+    assert "<tr><th></th><th>maxF</th></tr>\n<tr><td><strong>total</strong></td><td>0.5</td></tr>" in out
+    assert "---" not in out  # the separator row is no row
+    assert "<blockquote>quoted lazily continued</blockquote>" in out
+    assert "<ul><li>one</li><li>two</li></ul>" in out and "<pre>vsodboost bench &lt;x&gt;</pre>" in out
+
+
+def test_readme_shows_a_small_screenshot_of_bench_report_html():
+    """The docs' picture of report.html (scripts/report_screenshot.py) is there, referenced and small."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    assert "](docs/report.jpg)" in (root / "README.md").read_text(encoding="utf-8")
+    jpg = root / "docs" / "report.jpg"
+    assert jpg.read_bytes()[:3] == b"\xff\xd8\xff" and jpg.stat().st_size <= 150_000

@@ -14,63 +14,14 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-import cv2
 import numpy as np
 
-from .io import publish, temp_sibling, write_image_atomic
+from .io import write_image_atomic
+from .report import write_side_by_side
+from .report import panel as _panel  # the panel and video code is shared with bench (vsodboost.report)
 from .testing import ArrayTarget, synthetic_clip
 
 __all__ = ["synthetic_clip", "ArrayTarget", "run_demo"]  # the first two live in vsodboost.testing
-
-
-MINED = (0, 200, 0)  # BGR green: the border and tag of a frame the Booster mined
-
-
-def _panel(frames: Sequence[np.ndarray], rows: Sequence[Sequence[np.ndarray]], labels: Sequence[str],
-           idx: Sequence[int], mined: Sequence[int] = ()) -> np.ndarray:
-    """Frame | one map per row, for the frames ``idx``, under a header naming each column; a frame the Booster
-    mined gets a green border and a "mined" tag."""
-    tiles = []
-    for i in idx:
-        frame = np.ascontiguousarray(frames[i][:, :, ::-1])
-        if i in mined:
-            cv2.rectangle(frame, (1, 1), (frame.shape[1] - 2, frame.shape[0] - 2), MINED, 3)
-            cv2.rectangle(frame, (3, frame.shape[0] - 24), (60, frame.shape[0] - 4), MINED, -1)  # tag
-            cv2.putText(frame, "mined", (8, frame.shape[0] - 9), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
-                        (255, 255, 255), 1, cv2.LINE_AA)
-        cols = [frame] + [cv2.cvtColor(np.clip(r[i] * 255 + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
-                          for r in rows]
-        tiles.append(np.concatenate(cols, axis=1))
-    grid = np.concatenate(tiles, axis=0)
-    header = np.full((28, grid.shape[1], 3), 255, np.uint8)
-    w = frames[0].shape[1]
-    for k, lab in enumerate(["frame", *labels]):
-        cv2.putText(header, lab, (k * w + 6, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-    return np.concatenate([header, grid], axis=0)
-
-
-def write_side_by_side(out: Path, frames: Sequence[np.ndarray], rows: Sequence[Sequence[np.ndarray]],
-                       labels: Sequence[str], mined: Sequence[int], fps: int = 10) -> list[Path]:
-    """The labelled side-by-side video, every frame: ``side_by_side.webm`` (VP8: plays in browsers) and
-    ``side_by_side.mp4`` (MPEG-4 Part 2, which OpenCV's wheels can write; most desktop players, not browsers).
-    Returns the files written (a codec this OpenCV lacks is skipped)."""
-    first = _panel(frames, rows, labels, [0], mined)
-    size = (first.shape[1], first.shape[0])
-    written = []
-    for name, fourcc in (("side_by_side.webm", "VP80"), ("side_by_side.mp4", "mp4v")):
-        tmp = temp_sibling(out / name)  # written beside, then renamed: never through a symlink
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*fourcc), fps, size)
-        if not writer.isOpened():
-            tmp.unlink(missing_ok=True)
-            continue
-        try:
-            for i in range(len(frames)):
-                writer.write(_panel(frames, rows, labels, [i], mined))
-        finally:
-            writer.release()
-        publish(tmp, out / name)
-        written.append(out / name)
-    return written
 
 
 def _write_report(out: Path, scores: dict[str, dict[str, float]], videos: Sequence[str], mined: Sequence[str],

@@ -7,8 +7,8 @@ Layout of ``out``::
     motion/<seq>/, theta/<seq>/                 MQPM and Θ motion saliency maps (flow resolution)
     spatial/<seq>/                              the fine-tuned spatial model's own maps (= fusion "replace")
     runs/<variant>/<seq>/                       Table II (T sweep), III (MS rows, control), VI (flow backends)
-    plots/, vis/                                PR curves, per-sequence gain bars, side-by-side frames
-    report.json, report.md
+    plots/, vis/, videos/                       PR curves, per-sequence gains, side-by-side frames and videos
+    report.json, report.md, report.html         report.html: the tables, plots and videos on one page
 
 Every score comes from :func:`vsodboost.metrics.evaluate_folders` (pysodmetrics conventions; the same code as
 ``vsodboost eval``), on annotated frames only; "frame-averaged" means every annotated frame weighs the same,
@@ -308,7 +308,7 @@ def run_bench(
     threads: int = 1,
     draws: int = 5,
 ) -> dict[str, Any]:
-    """Boost every sequence of ``data``, score the maps against its GT and write ``out/report.{json,md}``.
+    """Boost every sequence of ``data``, score the maps against its GT, write ``out/report.{json,md,html}``.
 
     Args:
         target: a TargetModel (see :func:`vsodboost.commands.boost.parse_target` for the CLI forms).
@@ -318,7 +318,8 @@ def run_bench(
         protocols: any of :data:`PROTOCOLS`; ``table5`` (target vs boosted) is always computed. ``control`` is
             Table III's control alone, over ``draws`` random draws (seeds ``seed`` … ``seed + draws − 1``): what
             mining adds over random frames with the same pseudo-GT and fusion, with the draws' spread.
-        vis_frames: side-by-side images per sequence (the frames of largest S gain and largest S loss first).
+        vis_frames: side-by-side images per sequence (the frames of largest S gain and largest S loss first);
+            0 also skips report.html's videos (``videos/<seq>.webm``).
         baselines: also score the zero-shot spatial model and its fusion with the target (Table V rows).
         theta: the Θ of Eq. 1 whose maps of the flow are recorded as MS (``theta/``): Table III's baseline and the
             pseudo-GT of its MS rows; a registered name (:func:`vsodboost.mqpm.list_thetas`) or a callable.
@@ -496,14 +497,18 @@ def run_bench(
     if "fig10" in protos:
         report["fig10"] = fig10(out / "target", seqs, mined)
 
-    from ._report import draw_plots, draw_visualisations, render_markdown
+    from ._report import draw_plots, draw_videos, draw_visualisations, render_html, render_markdown
 
     report["plots"] = draw_plots(res_t, res_b, report, out / "plots", label=label)
     report["visualisations"] = draw_visualisations(out, seqs, hq, report, per_sequence=vis_frames)
+    # one labelled video per sequence for report.html; None = not drawn (vis_frames 0)
+    report["videos"] = (draw_videos(out, seqs, mined, target_label=label, fusion=cfg.fusion)
+                        if vis_frames > 0 else None)
     report = no_nan(report)
     write_json_atomic(out / "report.json", report)
     atomic_write_bytes(out / "report.md", render_markdown(report).encode())
-    log(f"wrote {out / 'report.json'} and {out / 'report.md'}")
+    render_html(report, out)
+    log(f"wrote {out / 'report.json'}, {out / 'report.md'} and {out / 'report.html'} (open it in a browser)")
     return report
 
 

@@ -1,8 +1,10 @@
-"""report.md, plots and side-by-side visualisations of ``vsodboost bench``."""
+"""report.md, report.html, plots, side-by-side pictures and videos of ``vsodboost bench``."""
 
 from __future__ import annotations
 
+import html
 import math
+import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -11,9 +13,9 @@ import numpy as np
 
 from ..datasets import SequenceData
 from ..metrics.evaluate import read_map, resize_to
-from ..io import write_figure_atomic, write_image_atomic
+from ..io import index_maps, make_subdir, write_figure_atomic, write_image_atomic
 
-__all__ = ["render_markdown", "draw_plots", "draw_visualisations"]
+__all__ = ["render_markdown", "render_html", "draw_plots", "draw_visualisations", "draw_videos"]
 
 _COLS = ("frames", "maxF", "meanF", "adpF", "S", "MAE", "meanE", "wF")
 _LOWER_BETTER = {"MAE"}
@@ -146,6 +148,20 @@ def _render(r: Mapping[str, Any], *, figures: bool) -> str:
             mg = t3["mining_gain"]
             lines += ["What mining adds beyond fusion (MS+MQPM+target − control): "
                       + ", ".join(f"{k} {_d(mg[k], k)}" for k in ("maxF", "S", "MAE")) + ".", ""]
+    if "control" in r:
+        c = r["control"]
+        rows_c = [(f"random frames, seed {d['seed']}", d) for d in c["draws"]]
+        rows_c += [(f"random frames, mean of {len(c['draws'])} draw(s)", c["random_mean"]),
+                   ("MQPM frames (the Booster)", c["mqpm"])]
+        cols_c = ("frames", "maxF", "S", "MAE")
+        lines += ["## Control — MQPM-mined frames vs random frames", "",
+                  f"{c['definition']}; same pseudo-GT and fusion, frame-averaged over all annotated frames.",
+                  "",
+                  _metric_rows(rows_c, cols_c),
+                  "| mining gain (Booster − mean of draws) | | "
+                  + " | ".join(_d(c["mining_gain"].get(k), k) for k in cols_c[1:]) + " |", "",
+                  "Spread of the draws (sd): " + ", ".join(f"{k} {_f(c['random_sd'].get(k), k)}"
+                                                           for k in cols_c[1:]) + f". {c['verdict']}.", ""]
     if "table7" in r:
         t7 = r["table7"]
         names = {"overall": "boosted, all annotated frames (overall)",
@@ -208,6 +224,11 @@ def _render(r: Mapping[str, Any], *, figures: bool) -> str:
             lines.append(f"![{Path(p).stem}]({Path(p).relative_to(Path(p).parent.parent)})")
         else:
             lines.append(f"- {p}")
+    videos = [f for v in (r.get("videos") or {}).values() for f in v["files"]]
+    if videos:
+        lines += ["", "Videos per sequence (frame | GT | target | boosted, mined frames framed in green; "
+                      "open report.html to watch them): "
+                  + ", ".join(f"`{Path(f).relative_to(Path(f).parent.parent)}`" for f in videos)]
     vis = r.get("visualisations", [])
     if vis:
         lines += ["", "Side by side (frame | GT | target | boosted | MQPM motion map; maps min-max normalised as the evaluator "
@@ -335,3 +356,115 @@ def draw_visualisations(out: Path, seqs: Sequence[SequenceData], hq: Mapping[str
             write_image_atomic(f, np.concatenate(tiles, axis=1), [cv2.IMWRITE_JPEG_QUALITY, 88])
             written.append(str(f))
     return written
+
+
+# --------------------------------------------------------------------------------------------- report.html
+
+def _gray(m: np.ndarray, size: tuple[int, int], *, mask: bool = False) -> np.ndarray:
+    """A uint8 map as [0, 1] at ``size`` (w, h): a GT mask binarised as the evaluator does (> 128), a map
+    min-max normalised as the evaluator sees it."""
+    m = cv2.resize(m, size, interpolation=cv2.INTER_NEAREST if mask else cv2.INTER_AREA)
+    return (m > 128).astype(np.float32) if mask else _minmax(m).astype(np.float32) / 255.0
+
+
+def draw_videos(out: Path, seqs: Sequence[SequenceData], mined: Mapping[str, set[str]], *, target_label: str,
+                fusion: str, height: int = 144, fps: int = 8) -> dict[str, dict[str, Any]]:
+    """``videos/<seq>.webm`` (VP8, plays in browsers; ``.mp4`` only where this OpenCV cannot write VP8):
+    frame | GT | target | boosted, ``height`` pixels high, the frames the Booster mined framed in green, each
+    frame's name in its corner. Frames shown: the annotated ones and the mined ones (a mined frame without GT
+    shows a grey GT), so a sparsely annotated dataset gives a short video. Maps as the evaluator sees them
+    (min-max). Returns ``{seq: {"files": [...], "frames": shown, "mined": mined among them}}``."""
+    from ..report import ALL_CODECS, panel, write_video
+
+    folder: Path | None = None
+    written: dict[str, dict[str, Any]] = {}
+    h = max(2, height - height % 2)  # VP8 wants even sizes
+    for seq in seqs:
+        tdir, bdir = out / "target" / seq.name, out / "boosted" / seq.name
+        tmaps = index_maps(tdir) if tdir.is_dir() else {}
+        bmaps = index_maps(bdir, (".png",)) if bdir.is_dir() else {}
+        marked = mined.get(seq.name, set())
+        frame_of = dict(zip(seq.stems, seq.frames))
+        stems = [s for s in seq.stems if (s in seq.gt or s in marked) and s in tmaps and s in bmaps]
+        first = cv2.imread(str(frame_of[stems[0]])) if stems else None
+        if first is None:
+            continue
+        w = max(2, int(round(first.shape[1] * h / first.shape[0] / 2)) * 2)
+        chars = max(6, w // 9)  # what fits in a column's header
+
+        def fit(text: str, chars: int = chars) -> str:
+            return text if len(text) <= chars else text[: chars - 2] + ".."
+
+        labels = ["ground truth", fit(f"target ({target_label})"), fit(f"boosted ({fusion})")]
+
+        def frame_at(k: int, seq: SequenceData = seq, stems: list[str] = stems, tmaps: dict = tmaps,
+                     bmaps: dict = bmaps, marked: set[str] = marked, frame_of: dict = frame_of,
+                     w: int = w, labels: list[str] = labels) -> np.ndarray:
+            stem = stems[k]
+            img = cv2.imread(str(frame_of[stem]))
+            rgb = (cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)[:, :, ::-1] if img is not None
+                   else np.full((h, w, 3), 128, np.uint8))
+            gt = (_gray(read_map(seq.gt[stem])[0], (w, h), mask=True) if stem in seq.gt
+                  else np.full((h, w), 0.5, np.float32))
+            maps = [[gt], [_gray(read_map(tmaps[stem])[0], (w, h))],
+                    [_gray(read_map(bmaps[stem])[0], (w, h))]]
+            return panel([rgb], maps, labels, [0], mined=[0] if stem in marked else [], captions=[stem])
+
+        folder = folder or make_subdir(out, "videos")
+        files = write_video(folder, seq.name, len(stems), frame_at, fps=fps, codecs=ALL_CODECS,
+                            first_only=True)
+        written[seq.name] = {"files": [str(f) for f in files], "frames": len(stems),
+                             "mined": sum(s in marked for s in stems)}
+    return written
+
+
+def _rel(path: str, out: Path) -> str:
+    return os.path.relpath(path, out)
+
+
+def render_html(r: Mapping[str, Any], out: Path) -> Path:
+    """``out/report.html``: report.md's text and tables (same rendering), the PR curves and gain bars, one
+    labelled video per sequence and the side-by-side pictures; every file named by its path relative to
+    ``out``."""
+    from ..report import image, markdown_html, video, write_report
+
+    title, _, md = render_markdown(r, figures=False).partition("\n")
+    chunks: list[tuple[str, list[str]]] = [("", [])]
+    for line in md.split("\n"):
+        if line.startswith("## "):
+            chunks.append((line[3:], []))
+        else:
+            chunks[-1][1].append(line)
+    sections = [(head, markdown_html("\n".join(body))) for head, body in chunks]
+
+    plots = [p for p in r.get("plots", []) if p.endswith(".png")]
+    notes = [p for p in r.get("plots", []) if not p.endswith(".png")]
+    figs = "".join(image(_rel(p, out), alt=Path(p).stem) for p in plots)
+    figs += "".join(f'<p class="note">{html.escape(n)}</p>' for n in notes) or ("" if plots else
+                                                                        '<p class="note">No plots drawn.</p>')
+    videos = r.get("videos")
+    t, b = r["target"]["per_sequence"], r["boosted"]["per_sequence"]
+    if videos is None:
+        vids = '<p class="note">Videos skipped (vis_frames = 0, <code>--vis-frames 0</code>).</p>'
+    elif not any(v["files"] for v in videos.values()):
+        vids = '<p class="note">No videos: no sequence had target and boosted maps, or this OpenCV writes ' \
+               'neither VP8 nor mp4v.</p>'
+    else:
+        vids = ('<p class="note">Columns: frame | ground truth | target | boosted; the frames the Booster '
+                'mined (fine-tuned on) are framed in green and tagged “mined”; each frame’s name is in its '
+                'corner. Shown: the annotated frames and the mined ones, in order (a mined frame without '
+                'annotation has a grey GT); maps min-max normalised as the evaluator sees them.</p>')
+        for seq, v in videos.items():
+            s_t, s_b = (t.get(seq) or {}).get("S"), (b.get(seq) or {}).get("S")
+            cap = (f"{seq}: {v['frames']} frames shown, {v['mined']} of them mined (of "
+                   f"{r.get('mined', {}).get(seq, '–')} mined in all); S {_f(s_t, 'S')} → {_f(s_b, 'S')}")
+            vids += video([_rel(f, out) for f in v["files"]], caption=cap) if v["files"] else \
+                f'<p class="note">{html.escape(seq)}: no video (this OpenCV writes neither VP8 nor mp4v)</p>'
+    vis = "".join(image(_rel(p, out), alt=Path(p).stem) for p in r.get("visualisations", []))
+    head = [s for s in sections if s[0].startswith("Table V ")]
+    rest = [s for s in sections[1:] if s not in head]
+    ordered = [sections[0], *head, ("PR curves and per-sequence gains", figs),
+               ("Every sequence: frame | GT | target | boosted", vids), *rest]
+    if vis:
+        ordered.append(("Largest S gain and loss frames (frame | GT | target | boosted | MQPM motion)", vis))
+    return write_report(out / "report.html", title.lstrip("# "), ordered)

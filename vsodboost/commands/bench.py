@@ -85,7 +85,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--draws", type=positive_int, default=5,
                    help="control: random draws (seeds --seed … --seed+N-1) the MQPM's frames are compared with")
     p.add_argument("--flows", default="dis,farneback", help="Table VI: flow backends (default dis,farneback)")
-    p.add_argument("--vis-frames", type=non_negative_int, default=2, help="side-by-side images per sequence (0: none)")
+    p.add_argument("--vis-frames", type=non_negative_int, default=2,
+                   help="side-by-side images per sequence (0: none, and no videos in report.html)")
     add_device_argument(p)
     add_seed_argument(p)
     add_threads_argument(p)
