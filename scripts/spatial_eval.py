@@ -33,7 +33,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--weights-pattern", help="path with {k} for the fold")
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--spatial", help="a spatial registry name used for every sequence instead of --weights-pattern")
+    ap.add_argument("--spatial", help="a spatial registry name or checkpoint used for every sequence instead of "
+                    "--weights-pattern")
     ap.add_argument("--input-size", type=int, default=224)
     ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args()
@@ -44,7 +45,11 @@ def main() -> None:
     if not args.spatial and not args.weights_pattern:
         ap.error("give --weights-pattern or --spatial")
     shared = None
-    if args.spatial:
+    if args.spatial and Path(args.spatial).is_file():  # a checkpoint, e.g. `vsodboost train spatial --init u2netp`
+        from vsodboost.spatial import spatial_from_file
+
+        shared = spatial_from_file(args.spatial)
+    elif args.spatial:
         from vsodboost import plugins
 
         shared = plugins.spatial_models().create(args.spatial)
