@@ -480,7 +480,7 @@ def test_bench_warns_and_marks_rows_of_sequences_a_model_was_trained_on(distinct
     md = (tmp_path / "o" / "report.md").read_text()
     assert "alpha (in-sample)" in md and "beta (in-sample)" not in md and "**In-sample:** alpha" in md
     # the spatial model records nothing: named as unknown, never silently taken as out-of-sample
-    assert any("does not record its training sequences" in line and "spatial" in line for line in logs)
+    assert any("does not record its training sequences" in line and "spatial SaliencyUNet" in line for line in logs)
 
 
 def test_bench_prints_no_in_sample_warning_for_a_namesake_with_other_gt(dataset, spatial, tmp_path):

@@ -704,7 +704,11 @@ def in_sample_check(seqs: Sequence[SequenceData], specs: Mapping[str, Any], mode
             w = _weights_for(spec, seq.name)
             model = models.mqpm(w) if kind == "mqpm" else models.spatial(w)
             prov = getattr(model, "provenance", None)
-            who = f"{kind} {Path(str(prov.get('file'))).name if isinstance(prov, Mapping) and prov.get('file') else w}"
+            if isinstance(prov, Mapping) and prov.get("file"):
+                label = Path(str(prov["file"])).name
+            else:  # a name, or a loaded model without a file (its repr would be its whole layer list)
+                label = w if isinstance(w, str) else type(w).__name__
+            who = f"{kind} {label}"
             entries, desc = trained_on_of(prov)
             described[who] = desc
             if entries is None:
