@@ -62,6 +62,9 @@ class FinetuneConfig:
     deep_supervision: bool = True  # models returning (fused, side maps) in training (U²-Net) learn on every side map
     grad_clip: float = 0.5  # as the authors' code (clip by value)
     predict_batch: int = 8
+    # square side the fine-tuned model predicts at; 0: input_size (the measured default). U²-Net-p was trained at
+    # 320 and scores clearly higher there zero-shot than at 224 (docs/booster.md, "Predicting at 320")
+    predict_size: int = 0
     # "bf16": the forward passes of fine-tuning and prediction under torch.autocast(bfloat16) — for CUDA (less memory,
     # tensor cores); "off": float32, the measured default (docs/booster.md, "Time and memory")
     autocast: Literal["off", "bf16"] = "off"
@@ -73,6 +76,10 @@ class FinetuneConfig:
         _set(self, "lr", check_float(w + "lr", self.lr, lo=0.0, lo_open=True, hint=" (1e-4 is the default)"))
         _set(self, "weight_decay", check_float(w + "weight_decay", self.weight_decay, lo=0.0))
         _set(self, "input_size", check_int(w + "input_size", self.input_size, lo=64))
+        _set(self, "predict_size", check_int(w + "predict_size", self.predict_size, lo=0))
+        if self.predict_size and self.predict_size % 32:
+            raise InputError(f"finetune.predict_size must be 0 (= input_size) or a multiple of 32, got "
+                             f"{self.predict_size}")
         if self.input_size % 32:
             raise InputError(f"finetune.input_size must be a multiple of 32 and ≥ 64, got {self.input_size}")
         check_bool(w + "hflip", self.hflip)
@@ -87,7 +94,8 @@ class FinetuneConfig:
 
     def predict_args(self) -> dict[str, Any]:
         """How :func:`~vsodboost.spatial.finetune.predict_maps` runs under this config (size, batch, autocast)."""
-        return {"input_size": self.input_size, "batch": self.predict_batch, "autocast_mode": self.autocast}
+        return {"input_size": self.predict_size or self.input_size, "batch": self.predict_batch,
+                "autocast_mode": self.autocast}
 
 
 @_records_fields_set

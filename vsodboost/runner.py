@@ -144,6 +144,8 @@ _ADDED_FIELDS: dict[str, Callable[[Any, Video], bool]] = {
     "work_max_side": lambda v, video: v == 0 or max(video.height, video.width) <= v,
     # bfloat16 autocast of the spatial model: "off" is the float32 every earlier run used
     "finetune.autocast": lambda v, video: v == "off",
+    # prediction size: 0 is "at input_size", what every earlier run did
+    "finetune.predict_size": lambda v, video: v == 0,
 }
 
 
