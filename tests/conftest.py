@@ -47,6 +47,31 @@ def make_clip(tmp_path: Path, seq: str = "seq", n: int = 6, h: int = 48, w: int 
     return folder, frames
 
 
+#: The smallest Booster settings a CLI test runs with (one fine-tuning step at 64², no flow downscale).
+TINY_CONFIG = {"flow_max_side": 0, "finetune": {"iterations": 1, "batch_size": 2, "input_size": 64}}
+
+
+def write_clip_and_maps(tmp_path: Path, frames, target, seq: str = "seq", buffer_size: int = 4
+                        ) -> tuple[Path, Path, list[str]]:
+    """``frames`` (RGB uint8) as PNGs in ``tmp_path/frames/<seq>``, the target's float maps (by 5-digit stem) in
+    ``tmp_path/maps/<seq>`` and :data:`TINY_CONFIG` in ``tmp_path/cfg.json``. Returns the frames folder, the maps
+    folder and the CLI options of a tiny run on them (target, spatial model, config, buffer size, device)."""
+    import json
+
+    import cv2
+
+    folder, maps = tmp_path / "frames" / seq, tmp_path / "maps" / seq
+    folder.mkdir(parents=True)
+    maps.mkdir(parents=True)
+    for i, f in enumerate(frames):
+        cv2.imwrite(str(folder / f"{i:05d}.png"), f[:, :, ::-1])
+        cv2.imwrite(str(maps / f"{i:05d}.png"), (target[f"{i:05d}"] * 255).astype(np.uint8))
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps(TINY_CONFIG))
+    return folder, maps, ["--target", f"precomputed:{tmp_path / 'maps'}", "--spatial", "timm_unet", "--config",
+                          str(cfg), "--buffer-size", str(buffer_size), "--device", "cpu"]
+
+
 @pytest.fixture
 def clip_factory(tmp_path):
     def _make(**kw):

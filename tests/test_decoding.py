@@ -9,6 +9,7 @@ import logging
 import cv2
 import numpy as np
 import pytest
+from conftest import write_clip_and_maps
 from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
 from test_eval_cli import make_davsod
 
@@ -36,13 +37,7 @@ def _booster(target, **kw):
 
 
 def _disk(tmp_path, clip):
-    frames, target = clip
-    seq, maps = tmp_path / "frames" / "seq", tmp_path / "maps" / "seq"
-    seq.mkdir(parents=True)
-    maps.mkdir(parents=True)
-    for i, f in enumerate(frames):
-        cv2.imwrite(str(seq / f"{i:05d}.png"), f[:, :, ::-1])
-        cv2.imwrite(str(maps / f"{i:05d}.png"), (target[f"{i:05d}"] * 255).astype(np.uint8))
+    seq, maps, _ = write_clip_and_maps(tmp_path, *clip)
     return seq, maps
 
 

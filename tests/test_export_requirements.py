@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 import sys
 
-import cv2
-import numpy as np
 import pytest
 import torch
+from conftest import write_clip_and_maps
 
 from vsodboost.booster import Booster
 from vsodboost.cli import main
@@ -27,17 +26,8 @@ def no_onnx(monkeypatch):
 @pytest.fixture
 def clip_args(tmp_path):
     frames, _, target = synthetic_clip(8, h=48, w=64, seed=2)
-    seq, maps = tmp_path / "frames" / "clip", tmp_path / "maps" / "clip"
-    seq.mkdir(parents=True)
-    maps.mkdir(parents=True)
-    for i, f in enumerate(frames):
-        cv2.imwrite(str(seq / f"{i:05d}.png"), f[:, :, ::-1])
-        cv2.imwrite(str(maps / f"{i:05d}.png"), (target[f"{i:05d}"] * 255).astype(np.uint8))
-    cfg = tmp_path / "cfg.json"
-    cfg.write_text(json.dumps({"flow_max_side": 0, "finetune": {"iterations": 1, "batch_size": 2,
-                                                               "input_size": 64}}))
-    return [str(seq), "--target", f"precomputed:{tmp_path / 'maps'}", "--spatial", "timm_unet", "--config",
-            str(cfg), "--buffer-size", "4", "--device", "cpu"]
+    seq, _, common = write_clip_and_maps(tmp_path, frames, target, seq="clip")
+    return [str(seq), *common]
 
 
 def _tiny():

@@ -8,11 +8,11 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from conftest import write_clip_and_maps
 from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
 
 import vsodboost.io as vio
@@ -160,19 +160,9 @@ sys.exit(main(sys.argv[3:]))
 
 
 def test_two_cli_runs_started_at_the_same_instant_one_runs_the_other_is_refused(clip, tmp_path):
-    frames, target = clip
-    seq, maps = tmp_path / "frames" / "seq", tmp_path / "maps" / "seq"
-    seq.mkdir(parents=True)
-    maps.mkdir(parents=True)
-    for i, f in enumerate(frames):
-        cv2.imwrite(str(seq / f"{i:05d}.png"), f[:, :, ::-1])
-        cv2.imwrite(str(maps / f"{i:05d}.png"), (target[f"{i:05d}"] * 255).astype(np.uint8))
-    cfg = tmp_path / "cfg.json"
-    cfg.write_text(json.dumps({"flow_max_side": 0, "finetune": {"iterations": 1, "batch_size": 2,
-                                                                "input_size": 64}}))
+    seq, _, common = write_clip_and_maps(tmp_path, *clip, buffer_size=3)
     out = tmp_path / "out"
-    argv = ["boost", str(seq), "--target", f"precomputed:{tmp_path / 'maps'}", "--out", str(out), "--spatial",
-            "timm_unet", "--config", str(cfg), "--buffer-size", "3", "--device", "cpu", "-q"]
+    argv = ["boost", str(seq), "--out", str(out), *common, "-q"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     gate = tmp_path / "gate"
     gate.mkdir()

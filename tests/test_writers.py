@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import write_clip_and_maps
 from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
 
 import vsodboost.io as vio
@@ -165,18 +166,8 @@ def test_writer_helpers_replace_links_and_refuse_linked_subfolders(tmp_path):
 
 
 def _disk(tmp_path: Path, clip) -> tuple[Path, list[str]]:
-    frames, target = clip
-    seq, maps = tmp_path / "frames" / "clip", tmp_path / "maps" / "clip"
-    seq.mkdir(parents=True)
-    maps.mkdir(parents=True)
-    for i, f in enumerate(frames):
-        cv2.imwrite(str(seq / f"{i:05d}.png"), f[:, :, ::-1])
-        cv2.imwrite(str(maps / f"{i:05d}.png"), (target[f"{i:05d}"] * 255).astype(np.uint8))
-    cfg = tmp_path / "cfg.json"
-    cfg.write_text(json.dumps({"flow_max_side": 0, "finetune": {"iterations": 1, "batch_size": 2,
-                                                                "input_size": 64}}))
-    return seq, ["--target", f"precomputed:{tmp_path / 'maps'}", "--spatial", "timm_unet", "--config", str(cfg),
-                 "--buffer-size", "4", "--device", "cpu"]
+    seq, _, common = write_clip_and_maps(tmp_path, *clip, seq="clip")
+    return seq, common
 
 
 def test_cli_stream_mp4_and_export_maps_never_write_through_links(clip, tmp_path, capsys):
