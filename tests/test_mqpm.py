@@ -367,8 +367,9 @@ def test_shipped_weights_load_strictly_offline_with_provenance():
 
 @pytest.mark.realdata
 def test_shipped_mqpm_localises_the_moving_object(shared_data):
-    """On real DIS flows the shipped MQPM's motion map finds the swan (a sequence it was trained on: this checks
-    the shipped file and the inference path, not generalisation; docs/mqpm.md has the cross-validated numbers)."""
+    """On real DIS flows the shipped MQPM's motion map finds the swan — held out: the shipped file is trained on
+    DAVIS-TR, which does not hold blackswan (S .70 measured; the earlier file, trained on this very sequence,
+    scored above .75). An upside-down map of the same values must score clearly lower."""
     from vsodboost.flow import buffer_flows, create_flow
     from vsodboost.metrics import s_measure
 
@@ -379,7 +380,9 @@ def test_shipped_mqpm_localises_the_moving_object(shared_data):
     gt = torch.stack([torch.from_numpy(cv2.imread(str(seq.gt[s]), cv2.IMREAD_GRAYSCALE))
                       for s in seq.stems[10:14]])
     assert prob.shape == (4,) and motion.shape == gt.shape
-    assert float(s_measure(motion, gt).mean()) > 0.75
+    held_out = float(s_measure(motion, gt).mean())
+    assert held_out > 0.65
+    assert held_out > float(s_measure(motion.flip(-2), gt).mean()) + 0.1
 
 
 def test_summed_losses_are_eqs_6_and_7_as_written():
