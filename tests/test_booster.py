@@ -161,7 +161,8 @@ def test_presets_choose_the_spatial_model_and_recipe_and_explicit_settings_win()
 
     target = ArrayTarget({})
     quality = Booster(target, mqpm=FlowMagnitudeMQPM(), device="cpu")
-    assert isinstance(quality.spatial, U2Net) and quality.config == BoostConfig()
+    assert isinstance(quality.spatial, U2Net)  # trains at 224², predicts at U²-Net-p's own 320², else the defaults
+    assert quality.config == BoostConfig.from_dict({"finetune": {"predict_size": 320}})
     assert quality.provenance()["preset"] == "quality"
     fast = Booster(target, mqpm=FlowMagnitudeMQPM(), preset="fast", device="cpu",
                    config={"period": 3, "finetune": {"iterations": 7}})

@@ -55,3 +55,26 @@ def test_whole_configs_still_win_whole_and_the_merge_is_stable():
     assert first.fusion == "mean" and first.finetune.loss == "bce"
     again = _booster(preset="paper", config=pickle.loads(pickle.dumps(first))).config
     assert again == first
+
+
+def test_predict_size_sets_the_prediction_size_apart_from_the_training_size():
+    """finetune.predict_size: 0 predicts at input_size (every run before it), N at N² — the quality preset's 320
+    is U²-Net-p's own size; a size that is not a multiple of 32 is refused."""
+    import pytest as _pytest
+
+    from vsodboost.config import FinetuneConfig
+    from vsodboost.errors import InputError
+    from vsodboost.presets import PRESETS
+
+    assert FinetuneConfig().predict_args()["input_size"] == 224
+    assert FinetuneConfig(predict_size=320).predict_args()["input_size"] == 320
+    assert PRESETS["quality"].config["finetune"]["predict_size"] == 320
+    with _pytest.raises(InputError, match="predict_size"):
+        FinetuneConfig(predict_size=100)
+
+
+def test_a_folder_written_before_predict_size_resumes_only_at_the_old_size():
+    from vsodboost.runner import _ADDED_FIELDS
+
+    same = _ADDED_FIELDS["finetune.predict_size"]
+    assert same(0, None) and not same(320, None)

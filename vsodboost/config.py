@@ -62,8 +62,8 @@ class FinetuneConfig:
     deep_supervision: bool = True  # models returning (fused, side maps) in training (U²-Net) learn on every side map
     grad_clip: float = 0.5  # as the authors' code (clip by value)
     predict_batch: int = 8
-    # square side the fine-tuned model predicts at; 0: input_size (the measured default). U²-Net-p was trained at
-    # 320 and scores clearly higher there zero-shot than at 224 (docs/booster.md, "Predicting at 320")
+    # square side the fine-tuned model predicts at; 0: input_size. The quality and paper presets set 320, U²-Net-p's
+    # own size: +.009 maxF on DAVIS, +.001 on ViSal against 224 (docs/booster.md, "The numbers to quote")
     predict_size: int = 0
     # "bf16": the forward passes of fine-tuning and prediction under torch.autocast(bfloat16) — for CUDA (less memory,
     # tensor cores); "off": float32, the measured default (docs/booster.md, "Time and memory")

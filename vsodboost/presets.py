@@ -30,9 +30,9 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "quality": Preset(
-        "quality", "u2netp", {},
-        "U²-Net-p (DUTS-trained, shipped) fine-tuned per buffer, its map averaged with the target's: the default "
-        "(BoostConfig's own defaults)",
+        "quality", "u2netp", {"finetune": {"predict_size": 320}},
+        "U²-Net-p (DUTS-trained, shipped) fine-tuned per buffer at 224², predicting at its own 320², its map "
+        "averaged with the target's: the default (BoostConfig's defaults otherwise)",
     ),
     "fast": Preset(
         "fast", "lite0", {"fusion": "geometric", "finetune": {"input_size": 224, "iterations": 30,
@@ -40,7 +40,8 @@ PRESETS: dict[str, Preset] = {
         "the Lite0 U-Net (saliency-pretrained, shipped): about 4× cheaper on CPU, fused with the target",
     ),
     "paper": Preset(
-        "paper", "u2netp", {"fusion": "replace", "period": 5, "finetune": {"loss": "bce", "pseudo_gt": "soft"}},
+        "paper", "u2netp", {"fusion": "replace", "period": 5,
+                            "finetune": {"loss": "bce", "pseudo_gt": "soft", "predict_size": 320}},
         "the paper's configuration as closely as our weights allow: the spatial model's map replaces the target's "
         "(Sec. V-C), BCE only, T = 1/5 (docs/booster.md lists what still differs)",
     ),
