@@ -170,8 +170,9 @@ class BoostResult:
         meta = {"sequence": self.sequence, "buffer": buffer % len(self.models), "frames": [b.start, b.stop],
                 "mined": [self.names[i] for i in b.mined], "exported_model": WHAT_IS_EXPORTED,
                 "provenance": self.provenance}
-        return export_spatial(model, out_dir, input_size=int(self.config["finetune"]["input_size"]),
-                              formats=formats, meta=meta)
+        ft = self.config["finetune"]
+        size = int(ft.get("predict_size") or ft["input_size"])  # where the Booster predicted (predict_size)
+        return export_spatial(model, out_dir, input_size=size, formats=formats, meta=meta)
 
 
 @dataclass

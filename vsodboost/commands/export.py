@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     meta = {"sequence": video.name, "buffer": args.buffer, "frames": [start, stop],
             "mined": [video.names[i] for i in res.report.mined], "exported_model": WHAT_IS_EXPORTED,
             "provenance": booster.provenance()}
-    export_spatial(model, out, input_size=booster.config.finetune.input_size, formats=formats, meta=meta)
+    size = booster.config.finetune.predict_args()["input_size"]  # where the Booster predicts (predict_size)
+    export_spatial(model, out, input_size=size, formats=formats, meta=meta)
     if args.maps:
         maps = make_subdir(out, "maps")  # never through a symlink planted as <out>/maps
         for n in video.names[start:stop]:
