@@ -78,3 +78,12 @@ def test_a_folder_written_before_predict_size_resumes_only_at_the_old_size():
 
     same = _ADDED_FIELDS["finetune.predict_size"]
     assert same(0, None) and not same(320, None)
+
+
+def test_a_callers_input_size_brings_the_prediction_size_with_it():
+    from vsodboost.presets import PRESETS, merge_config
+
+    q = PRESETS["quality"].config
+    assert merge_config(q, {"finetune": {"iterations": 5}})["finetune"]["predict_size"] == 320
+    assert "predict_size" not in merge_config(q, {"finetune": {"input_size": 64}})["finetune"]
+    assert merge_config(q, {"finetune": {"input_size": 64, "predict_size": 96}})["finetune"]["predict_size"] == 96

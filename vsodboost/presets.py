@@ -58,11 +58,16 @@ def get_preset(name: str) -> Preset:
 
 
 def merge_config(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """``base`` updated by ``override``, one level deep for the nested ``finetune`` mapping."""
+    """``base`` updated by ``override``, one level deep for the nested ``finetune`` mapping. A preset's
+    ``finetune.predict_size`` goes with its training size: an override that sets ``input_size`` without
+    ``predict_size`` predicts at its own ``input_size`` (``predict_size`` 0), not at the preset's 320."""
     out = copy.deepcopy(dict(base))
     for k, v in override.items():
         if k == "finetune" and isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
-            out[k] = {**out[k], **v}
+            merged = {**out[k], **v}
+            if "input_size" in v and "predict_size" not in v:
+                merged.pop("predict_size", None)
+            out[k] = merged
         else:
             out[k] = v
     return out
