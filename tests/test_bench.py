@@ -469,7 +469,7 @@ def test_bench_warns_and_marks_rows_of_sequences_a_model_was_trained_on(distinct
 
     dataset = distinct_gt
     alpha = next(s for s in read_dataset(dataset / "data", "davsod") if s.name == "alpha")
-    mq = TrainedOnMQPM([trained_on_entry("synthetic", alpha)])
+    mq = TrainedOnMQPM([trained_on_entry("synthetic", alpha.name, len(alpha.annotated), alpha.fingerprint())])
     logs: list[str] = []
     report = run_bench(dataset / "data", layout="davsod", target=PrecomputedTarget(dataset / "maps", name="synth"),
                        out=tmp_path / "o", mqpm=mq, spatial=spatial, config=CONFIG, protocols=("table5",),

@@ -245,7 +245,7 @@ def test_in_sample_matches_by_gt_fingerprint_not_by_name_alone(tmp_path):
         return SequenceData(name, [d / "0.jpg"], {"0": d / "0.png"})
 
     boat_tr, boat_visal, renamed = seq("boat", 255), seq("boat", 128), seq("ship", 255)
-    rec = [trained_on_entry("DAVIS2016-train", boat_tr)]
+    rec = [trained_on_entry("DAVIS2016-train", "boat", 1, boat_tr.fingerprint())]
     assert in_sample(rec, boat_tr)
     assert not in_sample(rec, boat_visal)          # a namesake with other GT
     assert in_sample(rec, renamed)                 # a renamed copy of a training sequence

@@ -226,12 +226,10 @@ def find_shared_data() -> Path | None:
     return None
 
 
-
-def trained_on_entry(dataset: str, seq: SequenceData, frames: int | None = None) -> dict[str, Any]:
+def trained_on_entry(dataset: str, sequence: str, frames: int, fingerprint: str) -> dict[str, Any]:
     """What a checkpoint records of one training sequence (``meta["trained_on"]``): the dataset's folder name, the
     sequence name, how many annotated frames were used and the GT :meth:`~SequenceData.fingerprint`."""
-    return {"dataset": dataset, "sequence": seq.name, "frames": len(seq.annotated) if frames is None else frames,
-            "gt_fingerprint": seq.fingerprint()}
+    return {"dataset": dataset, "sequence": sequence, "frames": frames, "gt_fingerprint": fingerprint}
 
 
 def in_sample(trained_on: Iterable[Mapping[str, Any]], seq: SequenceData, fingerprint: str | None = None) -> bool:

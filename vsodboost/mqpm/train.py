@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from .._device import resolve_device
 from .._steps import seeded, torch_threads
 from .._weights import load_checkpoint, load_state_dict_strict
+from ..datasets import trained_on_entry
 from ..errors import InputError
 from ..io import atomic_write, atomic_write_bytes
 from ..models import SaliencyUNet, UNetConfig
@@ -329,8 +330,8 @@ def train_mqpm(cfg: TrainConfig, *, flow_sets: Sequence[FlowSet] | None = None) 
     data_meta = {"theta": theta_name, "datasets": sorted({fs.dataset for fs in train_sets}),
                  "sequences": len(train_sets),
                  "frames": len(ts), "lambda": ts.lam, "hq_fraction": float(ts.labels.mean()),
-                 "trained_on": [{"dataset": fs.dataset, "sequence": fs.sequence, "frames": len(fs),
-                                 "gt_fingerprint": fs.fingerprint} for fs in train_sets],
+                 "trained_on": [trained_on_entry(fs.dataset, fs.sequence, len(fs), fs.fingerprint)
+                                for fs in train_sets],
                  "validated_on": [fs.sequence for fs in val_sets]}
     net = train_network(cfg, ts, vs, work_dir=work, meta=data_meta)
     meta = {"train_config": cfg.to_dict(), "data": data_meta, "train_seconds": round(time.time() - t0, 1),

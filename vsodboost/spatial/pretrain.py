@@ -100,7 +100,7 @@ def pretrain_spatial(
                  "spatial model (Lite0 U-Net + MSDA), saliency-pretrained"),
         "data": [f"{Path(r).name} ({l})" for r, l in data],
         "sequences": [s.name for s in seqs],
-        "trained_on": [trained_on_entry(ds, s) for ds, s in named],
+        "trained_on": [trained_on_entry(ds, s.name, len(s.annotated), s.fingerprint()) for ds, s in named],
         "excluded": sorted(excluded),
         "frames": int(x.shape[0]),
         "iterations": iterations, "batch_size": batch_size, "lr": lr, "input_size": input_size, "seed": seed,
