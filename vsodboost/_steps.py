@@ -12,7 +12,7 @@ from typing import IO, Any, Callable, Iterator
 import torch
 
 __all__ = ["Stopwatch", "IterationProgress", "seeded", "torch_threads", "effective_threads", "both",
-           "both_stages", "check_threads", "counting", "show_bar", "FrameBar", "SequenceProgress", "OnStage",
+           "check_threads", "counting", "show_bar", "FrameBar", "SequenceProgress", "OnStage",
            "STAGES"]
 
 #: ``on_stage(stage, done, total)``: what a buffer is doing now — ``"read"``, ``"target"``, ``"flow"``,
@@ -89,11 +89,12 @@ def effective_threads(n: int | None) -> int:
     return n or torch.get_num_threads()
 
 
-def both(a: Callable[[int, int], None] | None, b: Callable[[int, int], None]) -> Callable[[int, int], None]:
-    """Call ``a`` (when given) and ``b`` with the same progress."""
-    if a is None:
-        return b
-    return lambda done, total: (a(done, total), b(done, total))  # type: ignore[func-returns-value]
+def both(a: Callable[..., None] | None, b: Callable[..., None] | None) -> Callable[..., None] | None:
+    """Call ``a`` and ``b`` (either may be None) with the same arguments: progress ``(done, total)`` or a stage
+    event ``(stage, done, total)``; None when both are."""
+    if a is None or b is None:
+        return a or b
+    return lambda *args: (a(*args), b(*args))  # type: ignore[func-returns-value]
 
 
 class IterationProgress:
@@ -113,13 +114,6 @@ class IterationProgress:
     def buffer_done(self, b: int) -> None:
         if self.callback is not None:
             self.callback((b + 1) * self.per, self.total)
-
-
-def both_stages(a: OnStage | None, b: OnStage | None) -> OnStage | None:
-    """Call ``a`` and ``b`` (either may be None) with the same stage event."""
-    if a is None or b is None:
-        return a or b
-    return lambda s, d, t: (a(s, d, t), b(s, d, t))  # type: ignore[func-returns-value]
 
 
 def counting(on_stage: OnStage | None, stage: str, total: int,
@@ -217,7 +211,7 @@ class SequenceProgress:
         self.total, self.buffers = total, buffers
         self.bar = FrameBar(name, total, enabled=show_bar(progress) if bar is None else bar)
         self.frames = both(progress if callable(progress) else None, self.bar.frames_done)
-        self.stages = both_stages(on_stage, self.bar.stage if self.bar.enabled else None)
+        self.stages = both(on_stage, self.bar.stage if self.bar.enabled else None)
         self.counter = IterationProgress(iteration_progress, iterations, buffers)
         self.done_note: str | None = None
 

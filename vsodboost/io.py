@@ -40,7 +40,7 @@ __all__ = ["atomic_write", "atomic_write_bytes", "atomic_link_or_copy", "write_m
            "encode_map", "map_is_complete", "clean_partials", "fsync_dir", "check_output_dir", "TMP_SUFFIX",
            "MAP_EXTS", "read_map", "map_to_unit", "index_maps", "no_nan", "check_file_name", "out_path",
            "make_subdir", "temp_sibling", "publish", "write_image_atomic", "write_figure_atomic", "output_lock",
-           "LOCK_FILE", "sha256_bytes", "sha256_file"]
+           "LOCK_FILE", "sha256_bytes"]
 
 #: Extensions of saliency-map files, in order of preference when a stem exists twice.
 MAP_EXTS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp")
@@ -170,17 +170,6 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def sha256_file(path: str | os.PathLike[str]) -> str | None:
-    """The sha256 of a regular file's bytes; None when it is missing, unreadable or a symlink (never ours)."""
-    p = Path(path)
-    try:
-        if p.is_symlink():
-            return None
-        return sha256_bytes(p.read_bytes())
-    except OSError:
-        return None
-
-
 def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any], *, sync_dir: bool = True,
                  verify: Callable[[Path], None] | None = None) -> None:
     """Write ``path`` through a fsync-ed temporary sibling and a rename: ``write(f)`` fills the binary file ``f``
@@ -278,8 +267,10 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, default=str) + "\n").encode())
 
 
-def map_is_complete(path: str | os.PathLike[str], size: tuple[int, int] | None = None) -> bool:
-    """True when ``path`` is a whole PNG that decodes (to ``size`` = (H, W) when given)."""
+def map_is_complete(path: str | os.PathLike[str], size: tuple[int, int] | None = None, *,
+                    sha256: str | None = None) -> bool:
+    """True when ``path`` is a whole PNG that decodes (to ``size`` = (H, W) when given) and, when ``sha256`` is
+    given, whose bytes have that sha256 (a resume telling its own map from a replaced one)."""
     p = Path(path)
     if p.is_symlink():  # we never write links: someone put it there, and it may point anywhere
         return False
@@ -287,7 +278,7 @@ def map_is_complete(path: str | os.PathLike[str], size: tuple[int, int] | None =
         data = p.read_bytes()
     except OSError:
         return False
-    if not data.endswith(_PNG_END):
+    if not data.endswith(_PNG_END) or (sha256 is not None and sha256_bytes(data) != sha256):
         return False
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     return img is not None and (size is None or tuple(img.shape[:2]) == tuple(size))

@@ -170,8 +170,9 @@ class BoostResult:
         meta = {"sequence": self.sequence, "buffer": buffer % len(self.models), "frames": [b.start, b.stop],
                 "mined": [self.names[i] for i in b.mined], "exported_model": WHAT_IS_EXPORTED,
                 "provenance": self.provenance}
-        ft = self.config["finetune"]
-        size = int(ft.get("predict_size") or ft["input_size"])  # where the Booster predicted (predict_size)
+        from .config import BoostConfig
+
+        size = BoostConfig.from_dict(self.config).finetune.predict_args()["input_size"]  # where it predicted
         return export_spatial(model, out_dir, input_size=size, formats=formats, meta=meta)
 
 

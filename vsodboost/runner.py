@@ -25,7 +25,7 @@ import torch
 from ._steps import OnStage, SequenceProgress, effective_threads
 from .errors import InputError, NoMatchingMapsError, ResumeError, TargetError
 from .io import (LOCK_FILE, check_file_name, check_output_dir, clean_partials, fsync_dir, map_is_complete, out_path,
-                 output_lock, sha256_file, write_json_atomic, write_map_atomic)
+                 output_lock, write_json_atomic, write_map_atomic)
 from .mining import mqpm_selector
 from .target import explain_no_match
 from .video import Video, VideoLike
@@ -251,13 +251,8 @@ def _maps_intact(out: Path, names: list[str], entry: Mapping[str, Any], size: tu
     record holds checksums (runs since checksums were recorded) — the same bytes (sha256) as written. Records
     without checksums (older folders) fall back to the whole-PNG check alone."""
     sums = entry.get("sha256")
-    for n in names:
-        path = out / f"{n}.png"
-        if not map_is_complete(path, size):
-            return False
-        if isinstance(sums, dict) and sha256_file(path) != sums.get(n):
-            return False
-    return True
+    return all(map_is_complete(out / f"{n}.png", size, sha256=sums.get(n, "") if isinstance(sums, dict) else None)
+               for n in names)  # each map read once: whole, of the frame size, and the bytes recorded
 
 
 def _unreadable(state_file: Path) -> bool:

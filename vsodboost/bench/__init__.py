@@ -552,13 +552,13 @@ def _zero_shot_baselines(out: Path, seqs: Sequence[SequenceData], spatial_of: Ca
         if not todo:
             continue
         model = spatial_of(seq.name)
+        model_size = native_input_size(model, cfg.finetune.input_size)
         n_pred += len(todo)
         targets = _maps_in(out / "target" / seq.name)
         for s in range(0, len(todo), cfg.finetune.predict_batch):
             idx = todo[s: s + cfg.finetune.predict_batch]
             frames = torch.stack([video.tensor(i, i + 1)[0] for i in idx])
-            maps = predict_maps(model, frames, input_size=native_input_size(model, cfg.finetune.input_size),
-                                autocast_mode=cfg.finetune.autocast)
+            maps = predict_maps(model, frames, input_size=model_size, autocast_mode=cfg.finetune.autocast)
             for i, m in zip(idx, maps.numpy()):
                 n = video.names[i]
                 write_map_atomic(zs / seq.name / f"{n}.png", m)
