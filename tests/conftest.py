@@ -77,3 +77,13 @@ def clip_factory(tmp_path):
     def _make(**kw):
         return make_clip(tmp_path, **kw)
     return _make
+
+
+def resolved_on_cpu(config):
+    """``config`` as a Booster on the CPU runs it: ``finetune.autocast="auto"`` resolved for this machine (bf16
+    where the CPU computes it natively), as ``Booster.config`` holds it."""
+    import dataclasses
+
+    from vsodboost.spatial.finetune import resolve_autocast
+
+    return dataclasses.replace(config, finetune=resolve_autocast(config.finetune, "cpu"))

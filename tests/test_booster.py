@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import resolved_on_cpu
 from vsodboost import plugins
 from vsodboost.booster import Booster, BoostConfig, run_to_dir
 from vsodboost.testing import ArrayTarget, synthetic_clip
@@ -162,7 +163,9 @@ def test_presets_choose_the_spatial_model_and_recipe_and_explicit_settings_win()
     target = ArrayTarget({})
     quality = Booster(target, mqpm=FlowMagnitudeMQPM(), device="cpu")
     assert isinstance(quality.spatial, U2Net)  # trains at 224², predicts at U²-Net-p's own 320², else the defaults
-    assert quality.config == BoostConfig.from_dict({"finetune": {"predict_size": 320}})
+    # finetune.autocast "auto" is resolved for this machine when the Booster is built (bf16 only where native)
+    assert quality.config == resolved_on_cpu(BoostConfig.from_dict({"finetune": {"predict_size": 320}}))
+    assert quality.config.finetune.autocast in ("bf16", "off")
     assert quality.provenance()["preset"] == "quality"
     fast = Booster(target, mqpm=FlowMagnitudeMQPM(), preset="fast", device="cpu",
                    config={"period": 3, "finetune": {"iterations": 7}})
@@ -173,7 +176,7 @@ def test_presets_choose_the_spatial_model_and_recipe_and_explicit_settings_win()
     paper = Booster(target, mqpm=FlowMagnitudeMQPM(), preset="paper", spatial=_tiny_spatial(), device="cpu")
     assert paper.config.fusion == "replace" and paper.config.finetune.loss == "bce"
     assert not isinstance(paper.spatial, U2Net)  # an explicit spatial model wins over the preset's
-    assert BoostConfig.paper() == paper.config  # the paper's configuration, also without a Booster
+    assert resolved_on_cpu(BoostConfig.paper()) == paper.config  # the paper's configuration, also without a Booster
     assert (BoostConfig.paper().period, BoostConfig.paper().buffer_size) == (5, 100)
     with pytest.raises(UnknownNameError, match="quality"):
         Booster(target, mqpm=FlowMagnitudeMQPM(), preset="best", device="cpu")

@@ -11,7 +11,7 @@ import torch
 from vsodboost.booster import Booster, BoostConfig
 from vsodboost.config import FinetuneConfig
 from vsodboost.presets import PRESETS
-from vsodboost.spatial.finetune import resolve_autocast
+from conftest import resolved_on_cpu
 from vsodboost.testing import ArrayTarget
 
 
@@ -46,16 +46,11 @@ def test_a_field_named_at_its_default_value_still_wins_and_nested_finetune_merge
     assert b.config.fusion == "geometric"
 
 
-def _resolved(config):
-    """``config`` as a Booster on the CPU runs it: ``finetune.autocast="auto"`` made bf16 or off for this machine."""
-    return dataclasses.replace(config, finetune=resolve_autocast(config.finetune, "cpu"))
-
-
 def test_whole_configs_still_win_whole_and_the_merge_is_stable():
     # dataclasses.replace and a full dict give every field: such a config is taken as it is (as before)
     whole = dataclasses.replace(BoostConfig(), buffer_size=7)
-    assert _booster(preset="paper", config=whole).config == _resolved(whole)
-    assert _booster(preset="quality", config=BoostConfig.paper()).config == _resolved(BoostConfig.paper())
+    assert _booster(preset="paper", config=whole).config == resolved_on_cpu(whole)
+    assert _booster(preset="quality", config=BoostConfig.paper()).config == resolved_on_cpu(BoostConfig.paper())
     # rebuilding a Booster from another's config (engines, bench) gives the same config, pickled or not
     first = _booster(preset="paper", config={"fusion": "mean"}).config
     assert first.fusion == "mean" and first.finetune.loss == "bce"
