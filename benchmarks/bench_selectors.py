@@ -40,6 +40,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sequences", help="comma-separated sequence names (default: all of the dataset's)")
     args = ap.parse_args()
     names = args.selectors.split(",")
     unknown = [n for n in names if n not in SELECTORS]
@@ -49,7 +50,8 @@ def main() -> None:
     if data is None:
         raise SystemExit("bench_selectors: no shared data (../shared/data or $VSODBOOST_DATA)")
     layout, kw, method = SETS[args.dataset]
-    seqs = read_dataset(data / args.dataset, layout, **kw)
+    seqs = read_dataset(data / args.dataset, layout, **kw,
+                        sequences=args.sequences.split(",") if args.sequences else None)
     target = adapters.precomputed(data / "results" / method / args.dataset)
     config = json.loads(Path(args.config).read_text()) if args.config else {}
     torch.set_num_threads(args.threads)
