@@ -273,3 +273,23 @@ def test_u2netp_target_follows_the_contract_and_finds_the_object():
     assert "06736c7b504a" in repr(target)
     with pytest.raises(InputError, match="input_size"):
         adapters.u2netp(input_size=8)
+
+
+def test_the_davis_tr_prior_is_the_recorded_file_and_knows_it_saw_davis_train_only():
+    """u2netp_davis (Sec. V-C's video-domain prior, an option): the file its card names, loaded by name offline,
+    and its training record lists the 30 DAVIS-TR sequences (so bench can tell in-sample from held-out) and no
+    DAVIS val sequence of ../shared/data."""
+    from vsodboost.datasets import trained_on_of
+    from vsodboost.spatial._plugin import U2NETP_DAVIS_WEIGHTS
+
+    card = (U2NETP_DAVIS_WEIGHTS.parent / "u2netp_davistr.md").read_text()
+    assert sha256_file(U2NETP_DAVIS_WEIGHTS) in card
+    net = plugins.spatial_models().create("u2netp_davis")
+    assert net.provenance["sha256"] == sha256_file(U2NETP_DAVIS_WEIGHTS)
+    entries, _ = trained_on_of(net.provenance)
+    names = {e["sequence"] for e in entries}
+    assert len(names) == 30 and {e["dataset"] for e in entries} == {"DAVIS2016-train"} and "bear" in names
+    val = {"blackswan", "breakdance", "car-roundabout", "cows", "dog", "drift-straight", "horsejump-high", "libby",
+           "paragliding-launch", "scooter-black"}
+    assert not names & val
+    assert net.provenance["init"]["sha256"] == SHIPPED_SHA256  # trained further from the DUTS weights we ship

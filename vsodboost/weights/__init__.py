@@ -30,5 +30,6 @@ __all__ = ["SHIPPED", "WeightSpec", "export_state_dict", "home_dir", "load_check
            "offline", "rename_keys", "resolve_weights", "save_checkpoint", "sha256_file", "state_dict_diff",
            "unwrap_state_dict"]
 
-#: The folder of the weights shipped in the package (``mqpm_lite0_dis.pt``, ``spatial_lite0.pt``, ``u2netp.pt``).
+#: The folder of the weights shipped in the package (``mqpm_lite0_dis.pt``, ``spatial_lite0.pt``, ``u2netp.pt``,
+#: ``u2netp_davistr.pt``).
 SHIPPED = Path(__file__).parent
