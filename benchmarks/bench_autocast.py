@@ -17,7 +17,8 @@ import time
 import torch
 
 from vsodboost.plugins import spatial_models
-from vsodboost.spatial import FinetuneConfig, finetune, predict_maps
+from vsodboost.config import FinetuneConfig
+from vsodboost.spatial import finetune, predict_maps
 
 
 def main() -> None:

@@ -25,7 +25,8 @@ import time
 import torch
 
 from vsodboost import adapters
-from vsodboost.booster import Booster, resolve_device
+from vsodboost._device import resolve_device
+from vsodboost.booster import Booster
 from vsodboost.errors import InputError
 from vsodboost.datasets import find_shared_data, read_dataset
 

@@ -25,7 +25,7 @@ import torch
 
 def load_pairs(data: Path, limit: int | None) -> list[tuple[np.ndarray, np.ndarray]]:
     from vsodboost.datasets import read_dataset
-    from vsodboost.metrics.evaluate import read_map
+    from vsodboost.io import read_map
 
     pairs = []
     root = data / "results" / "PDB" / "DAVIS2016"

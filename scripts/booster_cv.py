@@ -34,11 +34,14 @@ import torch
 from folds import fold_of
 
 from vsodboost import adapters
-from vsodboost.booster import Booster, BoostConfig, run_to_dir
+from vsodboost.booster import Booster
+from vsodboost.config import BoostConfig
+from vsodboost.runner import run_to_dir
 from vsodboost.bench import block_of, gain_of
 from vsodboost.datasets import find_shared_data, read_dataset
+from vsodboost.io import read_unit_map
 from vsodboost.metrics.evaluate import evaluate_folders
-from vsodboost.spatial import load_unet_checkpoint
+from vsodboost.models.checkpoint import load_unet_checkpoint
 
 SETS = {
     "davis": ("DAVIS2016", "davis", "PDB", {"split": "val"}),
@@ -52,7 +55,8 @@ def _fuse_folders(boosted_root: Path, target_root: Path, names: list[str]) -> di
     import cv2
     import numpy as np
 
-    from vsodboost.booster import fuse_maps, write_map_atomic
+    from vsodboost.fusion import fuse_maps
+    from vsodboost.io import write_map_atomic
 
     out = {}
     for how in ("mean", "geometric"):
@@ -63,7 +67,7 @@ def _fuse_folders(boosted_root: Path, target_root: Path, names: list[str]) -> di
             for f in sorted((boosted_root / seq).glob("*.png")):
                 b = cv2.imread(str(f), cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0
                 t_file = tdir / f.name
-                t = adapters.read_map(t_file, b.shape) if t_file.is_file() else None
+                t = read_unit_map(t_file, b.shape) if t_file.is_file() else None
                 write_map_atomic(root / seq / f.name, fuse_maps(b, t, how))
         out[how] = root
     return out

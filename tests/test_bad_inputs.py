@@ -23,12 +23,14 @@ import torch
 import vsodboost.io as vio
 from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
 from vsodboost import adapters
-from vsodboost.booster import Booster, BoostConfig, run_to_dir
+from vsodboost.booster import Booster
+from vsodboost.config import BoostConfig
+from vsodboost.runner import run_to_dir
 from vsodboost.cli import main
 from vsodboost.testing import ArrayTarget, synthetic_clip
 from vsodboost.errors import InputError, MissingMapsError, OutputError, ResumeError, TargetError
 from vsodboost.models import saliency_unet
-from vsodboost.spatial.finetune import FinetuneConfig
+from vsodboost.config import FinetuneConfig
 from vsodboost.video import load_video, read_image
 
 N, H, W = 12, 48, 64

@@ -125,7 +125,7 @@ def _settings(run: Path, seq: str) -> dict:
 def test_table5_reports_the_papers_replace_beside_the_fused_output(bench, dataset, spatial):
     """One run scores both outputs: the fine-tuned spatial model's own maps (fusion "replace", the paper's) and the
     configured fusion of those maps with the target's, frame by frame."""
-    from vsodboost.adapters import read_map as read_target_map
+    from vsodboost.io import read_unit_map as read_target_map
     from vsodboost.fusion import fuse_maps
 
     out, report, _ = bench
@@ -355,9 +355,9 @@ def test_bench_report_html_plays_its_videos_in_a_headless_browser(bench, tmp_pat
 def test_zero_shot_baselines_are_the_untuned_model_and_its_fusion(bench, dataset, spatial):
     """Table V's honest baselines: the spatial model with no fine-tuning at its native input size, alone and fused
     with the target's maps by the plain ensemble (mean or geometric) that scores best, scored like every other row."""
-    from vsodboost.adapters import read_map
+    from vsodboost.io import read_unit_map as read_map
     from vsodboost.bench import BASELINE_FUSIONS, native_input_size
-    from vsodboost.booster import fuse_maps
+    from vsodboost.fusion import fuse_maps
     from vsodboost.spatial import predict_maps
 
     out, report, _ = bench

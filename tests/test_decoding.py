@@ -15,7 +15,8 @@ from test_eval_cli import make_davsod
 
 import vsodboost.io as vio
 from vsodboost import adapters
-from vsodboost.booster import Booster, run_to_dir
+from vsodboost.booster import Booster
+from vsodboost.runner import run_to_dir
 from vsodboost.cli import main
 from vsodboost.errors import InputError
 from vsodboost.metrics.evaluate import evaluate_folders

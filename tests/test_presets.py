@@ -8,7 +8,8 @@ import pickle
 
 import torch
 
-from vsodboost.booster import Booster, BoostConfig
+from vsodboost.booster import Booster
+from vsodboost.config import BoostConfig
 from vsodboost.config import FinetuneConfig
 from vsodboost.presets import PRESETS
 from vsodboost.testing import ArrayTarget

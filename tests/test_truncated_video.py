@@ -13,7 +13,7 @@ import pytest
 
 from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
 from vsodboost.booster import Booster
-from vsodboost.demo import ArrayTarget
+from vsodboost.testing import ArrayTarget
 from vsodboost.errors import InputError
 from vsodboost.stream import iter_source
 from vsodboost.video import _file_truncation, load_video

@@ -15,8 +15,10 @@ import torch
 import torch.nn.functional as F
 
 from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
-from vsodboost.booster import Booster, BoostConfig, run_to_dir
-from vsodboost.demo import ArrayTarget, synthetic_clip
+from vsodboost.booster import Booster
+from vsodboost.config import BoostConfig
+from vsodboost.runner import run_to_dir
+from vsodboost.testing import ArrayTarget, synthetic_clip
 from vsodboost.errors import InputError, TargetError
 from vsodboost.io import map_is_complete
 from vsodboost.video import Video, load_video

@@ -46,12 +46,15 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from ..booster import Booster, BoostConfig, write_json_atomic
+from ..booster import Booster
+from ..config import BoostConfig
+from ..io import write_json_atomic
 from ..datasets import SequenceData, read_dataset
 from ..errors import InputError
 from ..metrics.accumulator import SODMetrics
 from ..io import atomic_write_bytes, index_maps, no_nan
-from ..metrics.evaluate import evaluate_folders, read_map, resize_to
+from ..io import read_map
+from ..metrics.evaluate import evaluate_folders, resize_to
 from ._runs import RandomFramesBooster, RecordingBooster
 
 __all__ = ["run_bench", "table1", "table7", "fig10", "block_of", "gain_of", "mined_of", "hq_of", "PROTOCOLS",
@@ -146,7 +149,7 @@ def _run_booster(target: Any, *, kind: str, models: "_Models | None" = None, rec
     """The Booster of one bench run: ``kind`` ``"main"`` (records target, motion, Θ and spatial maps under
     ``record``), ``"random"`` (random frames, Table III's control rows) or ``"mqpm"`` (the Booster as it is).
     ``models`` caches loaded weights in this process; without it (a Ray worker) they load from names or paths."""
-    from ..booster import resolve_device
+    from .._device import resolve_device
 
     models = models or _Models(resolve_device(device))
     kw.update(mqpm=models.mqpm(mqpm), spatial=models.spatial(spatial), device=device)
@@ -252,7 +255,7 @@ def versions() -> dict[str, str]:
     import cv2
     import torch
 
-    from .. import __version__
+    from .._version import __version__
 
     out = {"vsodboost": __version__, "python": platform.python_version(), "torch": torch.__version__,
            "numpy": np.__version__, "opencv": cv2.__version__}
@@ -330,7 +333,7 @@ def run_bench(
     Returns:
         The report (also written to ``out/report.json``).
     """
-    from ..booster import resolve_device
+    from .._device import resolve_device
     from ..engines import get_engine
 
     runner = get_engine(engine, address=address, workers=workers, threads=threads)  # bad options fail first
@@ -534,8 +537,9 @@ def _zero_shot_baselines(out: Path, seqs: Sequence[SequenceData], spatial_of: Ca
     the zero-shot folder, the fused folder of each fusion, the input size and the number of frames predicted now."""
     import torch
 
-    from ..adapters import read_map as read_target_map
-    from ..booster import fuse_maps, write_map_atomic
+    from ..io import read_unit_map as read_target_map
+    from ..fusion import fuse_maps
+    from ..io import write_map_atomic
     from ..spatial import predict_maps
 
     size = native_input_size(spatial_of(seqs[0].name), cfg.finetune.input_size) if seqs else 0

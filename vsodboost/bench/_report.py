@@ -12,7 +12,8 @@ import cv2
 import numpy as np
 
 from ..datasets import SequenceData
-from ..metrics.evaluate import read_map, resize_to
+from ..io import read_map
+from ..metrics.evaluate import resize_to
 from ..io import index_maps, make_subdir, write_figure_atomic, write_image_atomic
 
 __all__ = ["render_markdown", "render_html", "draw_plots", "draw_visualisations", "draw_videos"]

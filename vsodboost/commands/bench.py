@@ -20,7 +20,7 @@ def _csv(s: str) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from ..bench import run_bench
-    from ..booster import BoostConfig
+    from ..config import BoostConfig
     from ..presets import get_preset, merge_config
     from .boost import load_config, parse_target
 

@@ -224,7 +224,7 @@ def sequences_of(frames: Path) -> list[tuple[str, Path]]:
 def load_config(path: str | None, buffer_size: int | None) -> dict[str, Any]:
     """``--config`` JSON (+ ``--buffer-size``) → the BoostConfig fields given, checked now; every problem is a
     :class:`UsageError` (exit 2). Returns the dict, so the Booster can lay it over its defaults."""
-    from ..booster import BoostConfig
+    from ..config import BoostConfig
 
     fields: dict[str, Any] = {}
     if path:
