@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from vsodboost import plugins
-from vsodboost.booster import Booster, BoostConfig, run_to_dir
+from vsodboost.booster import Booster
+from vsodboost.config import BoostConfig
+from vsodboost.runner import run_to_dir
 from vsodboost.testing import ArrayTarget, synthetic_clip
 from vsodboost.errors import InputError, TargetError
 from vsodboost.models import saliency_unet

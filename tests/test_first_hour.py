@@ -21,6 +21,7 @@ from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
 from vsodboost import plugins
 from vsodboost.booster import Booster
 from vsodboost.cli import build_parser, iter_parsers, main
+from vsodboost.runner import run_to_dir
 from vsodboost.commands.boost import parse_target, parse_target_args
 from vsodboost.testing import ArrayTarget, synthetic_clip
 from vsodboost.errors import InputError, NoMatchingMapsError, TargetError, UsageError
@@ -122,7 +123,7 @@ def test_no_matching_name_says_counts_and_examples_and_suggests_order(tmp_path, 
     assert isinstance(err.value, TargetError)  # callers catching the old type still catch it
     assert "no map for any of the 6 frames of 'bird'" in msg
     with pytest.raises(NoMatchingMapsError):
-        booster_mod.run_to_dir(b, frames, tmp_path / "out", name="bird")
+        run_to_dir(b, frames, tmp_path / "out", name="bird")
     assert not (tmp_path / "out").exists()  # nothing written
 
 

@@ -19,7 +19,8 @@ from conftest import write_clip_and_maps
 from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
 
 import vsodboost.io as vio
-from vsodboost.booster import Booster, run_to_dir
+from vsodboost.booster import Booster
+from vsodboost.runner import run_to_dir
 from vsodboost.cli import main
 from vsodboost.errors import InputError, OutputError
 from vsodboost.export import ExportedSpatial, export_spatial

@@ -27,27 +27,30 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 import torch
 
-from . import __version__
+from ._version import __version__
 from ._checks import check_int
 from ._components import build_config, build_flow, build_mqpm, build_spatial, build_target, notify
 from ._device import resolve_device
 from ._steps import OnStage, SequenceProgress, Stopwatch, check_threads, counting, seeded, torch_threads
-from .config import BoostConfig, FinetuneConfig
+from ._deprecated import moved_names
+from .config import BoostConfig
 from .errors import InputError
 from .flow import buffer_flows, check_flow_size, flow_size, flow_to_color
-from .fusion import collapse, fuse_buffer, fuse_maps
-from .io import write_json_atomic, write_map_atomic
+from .fusion import collapse, fuse_buffer
 from .mining import FrameSelector, Selection, consistency, mqpm_selector, teachable, without_motion
 from .results import BoostObserver, BoostResult, BufferOutput, BufferReport, MiningRecord, StreamBuffer
-from .runner import run_to_dir, target_identity, weights_identity  # re-exported: their home is vsodboost.runner
 from .spatial.finetune import finetune, predict_maps
+from .stream import iter_source, source_name, stream_buffers
 from .target import TargetModel, check_target_coverage, explain_no_match, predict_buffer
 from .video import Video, VideoLike, load_video
 from .workres import area_resize_frames, full_size_maps, working_clip, working_size
 
-__all__ = ["Booster", "BoostConfig", "BoostObserver", "BoostResult", "BufferOutput", "BufferReport", "FinetuneConfig",
-           "StreamBuffer", "fuse_maps", "resolve_device", "run_to_dir", "target_identity", "weights_identity",
-           "write_map_atomic", "write_json_atomic"]
+__all__ = ["Booster"]
+
+__getattr__ = moved_names(__name__, {  # re-exported here before each name had one home; gone in the next release
+    "fuse_maps": "vsodboost.fusion", "run_to_dir": "vsodboost.runner", "target_identity": "vsodboost.runner",
+    "weights_identity": "vsodboost.runner", "write_map_atomic": "vsodboost.io", "write_json_atomic": "vsodboost.io",
+    "FinetuneConfig": "vsodboost.config"})
 
 
 class Booster:
@@ -242,8 +245,6 @@ class Booster:
         arrays, opened now (:class:`InputError` if it cannot be). ``buffer_size`` defaults to ``config.buffer_size``.
         ``warm_start=True`` fine-tunes each buffer from the previous buffer's tuned model (a departure from the
         paper); ``keep_models`` puts each tuned model in :attr:`StreamBuffer.model`."""
-        from .stream import iter_source, source_name, stream_buffers
-
         size = self.config.buffer_size if buffer_size is None else check_int("buffer_size", buffer_size, lo=1)
         return stream_buffers(self, iter_source(source), name or source_name(source), size, warm_start=warm_start,
                               keep_models=keep_models)
