@@ -224,8 +224,9 @@ def test_save_never_overwrites_without_permission(clip, tmp_path):
     res.save(tmp_path)
     with pytest.raises(InputError, match="already holds"):
         res.save(tmp_path)
-    summary = json.loads((tmp_path / "vsodboost.json").read_text())
+    summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["frames"] == 4 and summary["config"]["period"] == 5
+    assert not (tmp_path / "vsodboost.json").exists()  # that name is a resumable run's state (run_to_dir) alone
 
 
 def test_spatial_registry_has_the_paper_model_and_a_timm_unet():

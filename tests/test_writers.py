@@ -85,7 +85,7 @@ def test_boost_result_save_replaces_planted_links_and_never_follows_them(clip, t
     frames, target = clip
     res = _booster(ArrayTarget(target)).run(frames, name="demo")
     out = tmp_path / "saved"
-    victims = _plant(out, [f"{n}.png" for n in res.names] + ["vsodboost.json"], tmp_path / "outside")
+    victims = _plant(out, [f"{n}.png" for n in res.names] + ["summary.json"], tmp_path / "outside")
     with pytest.raises(InputError, match="already holds maps"):  # a link under a map's name counts as a map
         res.save(out)
     res.save(out, overwrite=True)
