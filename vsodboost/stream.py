@@ -20,14 +20,14 @@ import cv2
 import numpy as np
 
 from .errors import InputError, NoMatchingMapsError, VsodboostError
+from .results import StreamBuffer
 from .video import _REENCODE, IMAGE_EXTS, Video, _file_truncation, _to_rgb_uint8, load_video
 from .workres import downscale_frame, working_size
 
 if TYPE_CHECKING:
     import torch
 
-    from .booster import Booster
-    from .results import StreamBuffer
+    from .booster import Booster  # stream_buffers drives a Booster it is given: a type only, never imported
 
 _log = logging.getLogger("vsodboost.booster")
 
@@ -247,8 +247,6 @@ def _guarded(frames: Iterator[Frame], where: Any) -> Iterator[Any]:
 
 def _stream_buffer(booster: "Booster", seq: str, chunk: list[Frame], index: int, start: int,
                    init: "torch.nn.Module | None", full_size: tuple[int, int] | None) -> "StreamBuffer":
-    from .results import StreamBuffer
-
     n = len(chunk)
     video = booster.load(Video(arrays=[f for _, f, _ in chunk], names=[nm for nm, _, _ in chunk], name=seq,
                                full_size=full_size), check_coverage=False)
