@@ -168,7 +168,8 @@ def test_table3_rows_are_the_papers_definitions(bench, dataset):
 def test_table7_and_fig10_score_the_mined_frames(bench, dataset):
     """Table VII's training row is the boosted maps on exactly the mined annotated frames; Fig. 10 ranks each
     sequence's annotated frames by the target's S-measure and marks the mined ones."""
-    from vsodboost.bench import _resample, evaluate_subset
+    from vsodboost.bench import evaluate_subset
+    from vsodboost.bench._tables import _resample
     from vsodboost.datasets import read_dataset
 
     out, report, _ = bench
@@ -292,7 +293,7 @@ def test_report_videos_show_annotated_and_mined_frames_with_the_mined_ones_marke
 def test_report_videos_replace_a_planted_symlink_and_refuse_a_linked_folder(bench, dataset, tmp_path):
     """The videos go through the safe writers: a symlink at a video's name is replaced (what it points at is
     untouched), and a symlinked videos/ folder is refused rather than written through."""
-    from vsodboost.bench._report import draw_videos
+    from vsodboost.bench._figures import draw_videos
     from vsodboost.datasets import read_dataset
 
     out, _, _ = bench
@@ -429,7 +430,7 @@ def test_other_settings_are_refused_without_overwrite(bench, dataset, spatial):
 
 
 def test_weights_mapping_per_sequence(tmp_path):
-    from vsodboost.bench import _weights_for
+    from vsodboost.bench._provenance import _weights_for
 
     m = tmp_path / "w.json"
     m.write_text(json.dumps({"alpha": "a.pt", "*": "rest.pt"}))

@@ -108,6 +108,11 @@ def test_no_import_circle():
             visit(node, [node])
 
 
+def test_bench_is_an_application_of_small_modules():
+    sizes = {p.name: len(p.read_text().splitlines()) for p in (ROOT / "vsodboost" / "bench").glob("*.py")}
+    assert max(sizes.values()) <= 300, sizes
+
+
 def test_no_module_outside_booster_py_touches_a_booster_private():
     private = {n for n in vars(Booster) if n.startswith("_") and not n.startswith("__")}
     private |= {"_run_buffer", "_iterations", "_on_iteration", "_stream", "_stream_buffer", "_predict_target"}
