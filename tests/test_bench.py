@@ -519,3 +519,20 @@ def test_control_protocol_compares_mqpm_frames_with_several_random_draws(dataset
     states = [json.loads((Path(d["run"]) / "alpha" / "vsodboost.json").read_text()) for d in c["draws"][:2]]
     mined = [[tuple(b["mined"]) for b in st["buffers_done"].values()] for st in states]
     assert mined[0] != mined[1]
+
+
+def test_cli_takes_boosts_target_and_config_options(dataset, tmp_path, monkeypatch):
+    import vsodboost.bench as bench_pkg
+
+    seen = {}
+    monkeypatch.setattr(bench_pkg, "run_bench", lambda data, **kw: seen.update(kw))
+    rc = cli_main(["bench", "--data", str(dataset / "data"), "--layout", "davsod", "--target",
+                   f"precomputed:{dataset / 'maps'}", "--target-arg", "normalize=no", "--buffer-size", "7",
+                   "--preset", "fast", "--out", str(tmp_path / "o"), "--device", "cpu", "-q"])
+    assert rc == 0 and seen["target"].normalize is False  # --target-arg reaches the target, as in `boost`
+    assert seen["config"].buffer_size == 7 and seen["config"].fusion == "geometric"  # over the preset's
+    assert seen["spatial"] == "lite0"
+    with pytest.raises(SystemExit) as exc:  # checked as `boost` checks it: a usage error
+        cli_main(["bench", "--data", str(dataset / "data"), "--layout", "davsod", "--target",
+                  f"precomputed:{dataset / 'maps'}", "--buffer-size", "0", "--out", str(tmp_path / "o")])
+    assert exc.value.code == 2
