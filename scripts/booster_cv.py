@@ -42,11 +42,9 @@ from vsodboost.datasets import find_shared_data, read_dataset
 from vsodboost.io import read_unit_map
 from vsodboost.metrics.evaluate import evaluate_folders
 from vsodboost.models.checkpoint import load_unet_checkpoint
+from vsodboost.datasets import SHARED_SETS
 
-SETS = {
-    "davis": ("DAVIS2016", "davis", "PDB", {"split": "val"}),
-    "visal": ("ViSal", "davsod", "MGA", {}),
-}
+SETS = {k: (s.folder, s.layout, s.method, {"split": s.split} if s.split else {}) for k, s in SHARED_SETS.items()}
 
 
 def _fuse_folders(boosted_root: Path, target_root: Path, names: list[str]) -> dict[str, Path]:

@@ -26,9 +26,10 @@ from vsodboost.datasets import find_shared_data, read_dataset
 from vsodboost.metrics.evaluate import evaluate_folders
 from vsodboost.models.checkpoint import load_unet_checkpoint
 from vsodboost.spatial import predict_maps
+from vsodboost.datasets import SHARED_SETS
 
 
-TARGETS = {"DAVIS2016": "PDB", "ViSal": "MGA"}
+TARGETS = {s.folder: s.method for s in SHARED_SETS.values()}
 
 
 def main() -> None:
