@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -77,3 +78,52 @@ def clip_factory(tmp_path):
     def _make(**kw):
         return make_clip(tmp_path, **kw)
     return _make
+
+
+def truncate(path: Path, keep: float = 0.6) -> None:
+    """Cut a file to ``keep`` of its bytes, as a copy killed mid-write leaves it."""
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+# -- stand-ins of the Booster tests (imported as `from conftest import ...`) ---------------------------------
+class FlowMagnitudeMQPM:
+    """Stand-in MQPM: HQ when the colour-coded flow is saturated enough; motion map = saturation."""
+
+    provenance = {"file": "stub"}
+
+    def __init__(self, threshold: float = 0.0) -> None:
+        self.threshold = threshold
+        self.calls = 0
+
+    def predict(self, flow_images: Any) -> tuple[Any, Any]:
+        self.calls += 1
+        x = flow_images.float() / 255.0
+        sat = x.max(1).values - x.min(1).values
+        prob = (sat.mean((1, 2)) > self.threshold).float() * 0.9
+        return prob, sat
+
+
+_SPATIAL: Any = None
+
+
+def tiny_spatial() -> Any:
+    """One random-weight Lite0 U-Net for the session: the Booster never modifies it (test_booster checks)."""
+    global _SPATIAL
+    if _SPATIAL is None:
+        import torch
+
+        from vsodboost.models import saliency_unet
+
+        torch.manual_seed(0)
+        _SPATIAL = saliency_unet("tf_efficientnet_lite0", pretrained=False, cls_head=False)
+    return _SPATIAL
+
+
+def tiny_config(**kw: Any) -> Any:
+    """The smallest BoostConfig the Booster tests run (one fine-tuning step at 64², no flow downscale)."""
+    from vsodboost.config import BoostConfig
+
+    ft = {"iterations": 1, "batch_size": 2, "input_size": 64, "predict_batch": 16}
+    ft.update(kw.pop("finetune", {}))
+    return BoostConfig(finetune=ft, flow_max_side=0, **kw)

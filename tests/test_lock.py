@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import write_clip_and_maps
-from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
+from conftest import FlowMagnitudeMQPM, tiny_config, tiny_spatial
 
 import vsodboost.io as vio
 from vsodboost.booster import Booster
@@ -54,8 +54,8 @@ def clip():
 
 
 def _booster(target):
-    return Booster(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=_tiny_spatial(),
-                   config=_config(buffer_size=3), device="cpu")
+    return Booster(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=tiny_spatial(),
+                   config=tiny_config(buffer_size=3), device="cpu")
 
 
 def test_a_second_writer_is_refused_at_once_naming_the_holder(clip, holder):

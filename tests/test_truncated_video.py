@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
+from conftest import FlowMagnitudeMQPM, tiny_config, tiny_spatial
 from vsodboost.booster import Booster
 from vsodboost.testing import ArrayTarget
 from vsodboost.errors import InputError
@@ -71,7 +71,7 @@ def test_mp4_cut_before_its_index_names_the_missing_moov(tmp_path):
 
 def test_booster_refuses_a_truncated_file_before_any_compute(tmp_path):
     cut = _cut(_write(tmp_path / "clip.avi", "MJPG"), 0.5)
-    b = Booster(ArrayTarget({}), mqpm=FlowMagnitudeMQPM(), spatial=_tiny_spatial(), config=_config(), device="cpu")
+    b = Booster(ArrayTarget({}), mqpm=FlowMagnitudeMQPM(), spatial=tiny_spatial(), config=tiny_config(), device="cpu")
     b.run_buffer = None  # type: ignore[assignment]  # refused before the first buffer
     with pytest.raises(InputError, match=rf"its container reports {N} frames but only \d+ decode"):
         b.run(cut)

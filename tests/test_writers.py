@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import write_clip_and_maps
-from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
+from conftest import FlowMagnitudeMQPM, tiny_config, tiny_spatial
 
 import vsodboost.io as vio
 from vsodboost.booster import Booster
@@ -39,8 +39,8 @@ def clip():
 
 
 def _booster(target, **kw):
-    return Booster(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=_tiny_spatial(),
-                   config=kw.pop("config", _config(buffer_size=4)), device="cpu", **kw)
+    return Booster(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=tiny_spatial(),
+                   config=kw.pop("config", tiny_config(buffer_size=4)), device="cpu", **kw)
 
 
 def _plant(folder: Path, names: list[str], outside: Path) -> dict[str, Path]:
