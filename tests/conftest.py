@@ -127,3 +127,42 @@ def tiny_config(**kw: Any) -> Any:
     ft = {"iterations": 1, "batch_size": 2, "input_size": 64, "predict_batch": 16}
     ft.update(kw.pop("finetune", {}))
     return BoostConfig(finetune=ft, flow_max_side=0, **kw)
+
+
+def buffer6_booster(target: Any, **kw: Any) -> Any:
+    """A Booster of the stand-ins on the CPU, 6-frame buffers (two buffers on :func:`clip12`'s clip)."""
+    from vsodboost.booster import Booster
+
+    return Booster(target, flow=kw.pop("flow", "dis"), mqpm=FlowMagnitudeMQPM(), spatial=kw.pop("spatial", tiny_spatial()),
+                   config=kw.pop("config", tiny_config(buffer_size=6)), device="cpu", **kw)
+
+
+@pytest.fixture(scope="module")
+def clip12():
+    """12 synthetic frames (48×64, stacked uint8) and the imperfect target's maps, by 5-digit stem."""
+    from vsodboost.testing import synthetic_clip
+
+    frames, _, target = synthetic_clip(12, h=48, w=64, seed=1)
+    return np.stack(frames), target
+
+
+@pytest.fixture(scope="module")
+def disk12(tmp_path_factory, clip12):
+    """:func:`clip12` on disk: ``frames/seq/<stem>.png``, two identical maps roots ``maps_a/seq`` and
+    ``maps_b/seq``, and ``cfg.json`` (6-frame buffers, one fine-tuning step)."""
+    import json
+
+    import cv2
+
+    frames, target = clip12
+    root = tmp_path_factory.mktemp("disk")
+    for sub in ("frames/seq", "maps_a/seq", "maps_b/seq"):
+        (root / sub).mkdir(parents=True)
+    for i, f in enumerate(frames):
+        cv2.imwrite(str(root / "frames/seq" / f"{i:05d}.png"), f[:, :, ::-1])
+        for m in ("maps_a", "maps_b"):
+            cv2.imwrite(str(root / m / "seq" / f"{i:05d}.png"), (target[f"{i:05d}"] * 255).astype(np.uint8))
+    (root / "cfg.json").write_text(json.dumps(
+        {"buffer_size": 6, "flow_max_side": 0,
+         "finetune": {"iterations": 1, "batch_size": 2, "input_size": 64, "predict_batch": 16}}))
+    return root

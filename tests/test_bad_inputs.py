@@ -17,44 +17,18 @@ import numpy as np
 import pytest
 
 import vsodboost.io as vio
-from conftest import FlowMagnitudeMQPM, tiny_config, tiny_spatial, truncate
+from conftest import buffer6_booster, tiny_config, truncate
 from vsodboost import adapters
-from vsodboost.booster import Booster
 from vsodboost.runner import run_to_dir
 from vsodboost.cli import main
-from vsodboost.testing import ArrayTarget, synthetic_clip
+from vsodboost.testing import ArrayTarget
 from vsodboost.errors import InputError, MissingMapsError, OutputError, TargetError
 from vsodboost.video import load_video, read_image
 
 N, H, W = 12, 48, 64
 
 
-@pytest.fixture(scope="module")
-def clip():
-    frames, _, target = synthetic_clip(N, h=H, w=W, seed=1)
-    return np.stack(frames), target
-
-
-@pytest.fixture(scope="module")
-def disk(tmp_path_factory, clip):
-    """``frames/seq/<stem>.png`` and two identical maps roots ``maps_a/seq``, ``maps_b/seq``."""
-    frames, target = clip
-    root = tmp_path_factory.mktemp("disk")
-    for sub in ("frames/seq", "maps_a/seq", "maps_b/seq"):
-        (root / sub).mkdir(parents=True)
-    for i, f in enumerate(frames):
-        cv2.imwrite(str(root / "frames/seq" / f"{i:05d}.png"), f[:, :, ::-1])
-        for m in ("maps_a", "maps_b"):
-            cv2.imwrite(str(root / m / "seq" / f"{i:05d}.png"), (target[f"{i:05d}"] * 255).astype(np.uint8))
-    (root / "cfg.json").write_text(json.dumps(
-        {"buffer_size": 6, "flow_max_side": 0,
-         "finetune": {"iterations": 1, "batch_size": 2, "input_size": 64, "predict_batch": 16}}))
-    return root
-
-
-def _booster(target, **kw):
-    return Booster(target, flow=kw.pop("flow", "dis"), mqpm=FlowMagnitudeMQPM(), spatial=kw.pop("spatial", tiny_spatial()),
-                   config=kw.pop("config", tiny_config(buffer_size=6)), device="cpu", **kw)
+_booster = buffer6_booster
 
 
 SEED_CASES = [
@@ -86,8 +60,8 @@ def test_truncated_frame_is_refused_naming_the_file(clip_factory, ext, match):
     assert f"00002{ext}" in str(err.value) and "re-extract" in str(err.value)
 
 
-def test_truncated_target_map_is_refused_naming_the_file(clip, tmp_path):
-    frames, target = clip
+def test_truncated_target_map_is_refused_naming_the_file(clip12, tmp_path):
+    frames, target = clip12
     (tmp_path / "maps" / "demo").mkdir(parents=True)
     for i in range(6):
         cv2.imwrite(str(tmp_path / "maps" / "demo" / f"{i:05d}.jpg"), (target[f"{i:05d}"] * 255).astype(np.uint8))
@@ -104,8 +78,8 @@ def test_jpeg_with_trailing_zero_padding_is_accepted(clip_factory):
 
 
 @pytest.mark.parametrize("h,w", [(8, 8), (15, 64), (64, 11)], ids=["8x8", "15x64-strip", "64x11"])
-def test_frames_too_small_for_the_flow_backend_are_refused_before_compute(clip, h, w):
-    _, target = clip
+def test_frames_too_small_for_the_flow_backend_are_refused_before_compute(clip12, h, w):
+    _, target = clip12
     b = _booster(ArrayTarget({}), config=tiny_config(buffer_size=6))
     frames = np.zeros((4, h, w, 3), np.uint8)
     with pytest.raises(InputError, match=rf"are {w}×{h} \(W×H\); flow backend 'dis' needs at least 16×16 px"):
@@ -124,8 +98,8 @@ class Raising:
         raise self.exc
 
 
-def test_target_exception_is_wrapped_with_the_buffer_and_frames(clip):
-    frames, _ = clip
+def test_target_exception_is_wrapped_with_the_buffer_and_frames(clip12):
+    frames, _ = clip12
     boom = RuntimeError("CUDA out of memory")
     with pytest.raises(TargetError, match=r"target 'flaky' \(Raising\) raised RuntimeError: CUDA out of memory") as err:
         _booster(Raising(boom)).run(frames, name="demo")
@@ -133,8 +107,8 @@ def test_target_exception_is_wrapped_with_the_buffer_and_frames(clip):
     assert err.value.__cause__ is boom
 
 
-def test_typed_target_error_keeps_its_type_and_gains_the_buffer(clip):
-    frames, _ = clip
+def test_typed_target_error_keeps_its_type_and_gains_the_buffer(clip12):
+    frames, _ = clip12
     with pytest.raises(MissingMapsError, match="no maps here") as err:
         _booster(Raising(MissingMapsError("no maps here"))).run(frames, name="demo")
     assert any("buffer 0:6" in n for n in err.value.__notes__)
@@ -148,8 +122,8 @@ def _no_compute(monkeypatch, booster):
     monkeypatch.setattr(booster, "run_buffer", fail)
 
 
-def test_out_is_a_file(clip, tmp_path, monkeypatch):
-    frames, target = clip
+def test_out_is_a_file(clip12, tmp_path, monkeypatch):
+    frames, target = clip12
     b = _booster(ArrayTarget(target))
     _no_compute(monkeypatch, b)
     (tmp_path / "out").write_text("x")
@@ -157,8 +131,8 @@ def test_out_is_a_file(clip, tmp_path, monkeypatch):
         run_to_dir(b, frames, tmp_path / "out", name="demo")
 
 
-def test_out_under_a_file(clip, tmp_path, monkeypatch):
-    frames, target = clip
+def test_out_under_a_file(clip12, tmp_path, monkeypatch):
+    frames, target = clip12
     b = _booster(ArrayTarget(target))
     _no_compute(monkeypatch, b)
     (tmp_path / "f").write_text("x")
@@ -166,8 +140,8 @@ def test_out_under_a_file(clip, tmp_path, monkeypatch):
         run_to_dir(b, frames, tmp_path / "f" / "out", name="demo")
 
 
-def test_out_not_writable_simulated(clip, tmp_path, monkeypatch):
-    frames, target = clip
+def test_out_not_writable_simulated(clip12, tmp_path, monkeypatch):
+    frames, target = clip12
     b = _booster(ArrayTarget(target))
     _no_compute(monkeypatch, b)
     real = os.open
@@ -183,8 +157,8 @@ def test_out_not_writable_simulated(clip, tmp_path, monkeypatch):
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root ignores folder permissions")
-def test_out_read_only_folder(clip, tmp_path, monkeypatch):
-    frames, target = clip
+def test_out_read_only_folder(clip12, tmp_path, monkeypatch):
+    frames, target = clip12
     b = _booster(ArrayTarget(target))
     _no_compute(monkeypatch, b)
     ro = tmp_path / "ro"
@@ -213,8 +187,8 @@ def test_disk_full_on_json_keeps_the_old_file_and_leaves_no_partial(tmp_path, mo
     assert sorted(p.name for p in tmp_path.iterdir()) == ["vsodboost.json"]
 
 
-def test_disk_full_during_a_run_is_a_typed_error(clip, tmp_path, monkeypatch):
-    frames, target = clip
+def test_disk_full_during_a_run_is_a_typed_error(clip12, tmp_path, monkeypatch):
+    frames, target = clip12
     b = _booster(ArrayTarget(target))
     _enospc(monkeypatch)
     with pytest.raises(OutputError, match="No space left on device"):
@@ -240,8 +214,8 @@ def _cli(argv, capsys):
     return rc, err
 
 
-def _boost_argv(disk, tmp, *extra):
-    return ["boost", disk / "frames" / "seq", "--target", f"precomputed:{disk / 'maps_a'}", "--out", tmp / "o",
+def _boost_argv(disk12, tmp, *extra):
+    return ["boost", disk12 / "frames" / "seq", "--target", f"precomputed:{disk12 / 'maps_a'}", "--out", tmp / "o",
             "--quiet", *extra]
 
 
@@ -285,8 +259,8 @@ def _file(folder: Path, name: str, text: str) -> Path:
 
 
 @pytest.mark.parametrize("make,code,match", [c[1:] for c in CLI_CASES], ids=[c[0] for c in CLI_CASES])
-def test_cli_refuses_with_one_clean_line(disk, tmp_path, capsys, make, code, match):
-    rc, err = _cli(make(disk, tmp_path), capsys)
+def test_cli_refuses_with_one_clean_line(disk12, tmp_path, capsys, make, code, match):
+    rc, err = _cli(make(disk12, tmp_path), capsys)
     assert rc == code
     lines = [ln for ln in err.splitlines() if "error:" in ln]
     assert len(lines) == 1 and lines[0].startswith("vsodboost ")
@@ -297,8 +271,8 @@ def test_cli_refuses_with_one_clean_line(disk, tmp_path, capsys, make, code, mat
 # ---------------------------------------------------------------------------------------------------------------
 # documented fallbacks, each with its warning
 @pytest.mark.parametrize("value", [0.0, 1.0], ids=["all-zero-target", "all-one-target"])
-def test_flat_target_maps_keep_the_target_with_a_warning(clip, value):
-    frames, _ = clip
+def test_flat_target_maps_keep_the_target_with_a_warning(clip12, value):
+    frames, _ = clip12
     flat = {f"{i:05d}": np.full((H, W), value, np.float32) for i in range(N)}
     res = _booster(ArrayTarget(flat)).run(frames, name="demo")
     assert res.mined == []
@@ -307,8 +281,8 @@ def test_flat_target_maps_keep_the_target_with_a_warning(clip, value):
     assert any("kept the target's maps" in w for w in res.warnings) and all(b.fallback for b in res.buffers)
 
 
-def test_partly_flat_target_is_never_mined_from_its_flat_frames(clip):
-    frames, target = clip
+def test_partly_flat_target_is_never_mined_from_its_flat_frames(clip12):
+    frames, target = clip12
     maps = dict(target)
     for i in range(0, N, 2):
         maps[f"{i:05d}"] = np.zeros((H, W), np.float32)
@@ -317,8 +291,8 @@ def test_partly_flat_target_is_never_mined_from_its_flat_frames(clip):
     assert any("flat" in w and "3 frame(s)" in w and "not used for fine-tuning" in w for w in res.warnings)
 
 
-def test_collapsed_finetune_keeps_the_target_with_a_warning(clip, tmp_path):
-    frames, target = clip
+def test_collapsed_finetune_keeps_the_target_with_a_warning(clip12, tmp_path):
+    frames, target = clip12
     b = _booster(ArrayTarget(target), config=tiny_config(buffer_size=6, finetune={"lr": 1e6, "iterations": 3}))
     summary = run_to_dir(b, frames, tmp_path, name="demo")
     assert sum("fine-tuning collapsed" in w and "lower finetune.lr (now 1e+06)" in w
@@ -349,8 +323,8 @@ def test_a_frame_named_like_a_legacy_temporary_is_kept(tmp_path):
     assert [p.name for p in removed] == ["a.5678efgh.png"] and (tmp_path / "a.1234abcd.png").exists()
 
 
-def test_sequence_name_must_be_a_string(clip):
-    frames, target = clip
+def test_sequence_name_must_be_a_string(clip12):
+    frames, target = clip12
     with pytest.raises(InputError, match=r"name must be a string \(the sequence name a maps-mode target looks up\), "
                                          r"got 5 \(int\)"):
         _booster(ArrayTarget(target)).run(frames, name=5)

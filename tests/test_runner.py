@@ -11,58 +11,30 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 import torch
 
 import vsodboost.io as vio
-from conftest import FlowMagnitudeMQPM, tiny_config, tiny_spatial, truncate
+from conftest import buffer6_booster, tiny_config, truncate
 from vsodboost import adapters
-from vsodboost.booster import Booster
 from vsodboost.errors import InputError, ResumeError, TargetError
 from vsodboost.models import saliency_unet
 from vsodboost.runner import run_to_dir
-from vsodboost.testing import ArrayTarget, synthetic_clip
+from vsodboost.testing import ArrayTarget
 
 N, H, W = 12, 48, 64
 
 
-@pytest.fixture(scope="module")
-def clip():
-    frames, _, target = synthetic_clip(N, h=H, w=W, seed=1)
-    return np.stack(frames), target
-
-
-@pytest.fixture(scope="module")
-def disk(tmp_path_factory, clip):
-    """``frames/seq/<stem>.png`` and two identical maps roots ``maps_a/seq``, ``maps_b/seq``."""
-    frames, target = clip
-    root = tmp_path_factory.mktemp("disk")
-    for sub in ("frames/seq", "maps_a/seq", "maps_b/seq"):
-        (root / sub).mkdir(parents=True)
-    for i, f in enumerate(frames):
-        cv2.imwrite(str(root / "frames/seq" / f"{i:05d}.png"), f[:, :, ::-1])
-        for m in ("maps_a", "maps_b"):
-            cv2.imwrite(str(root / m / "seq" / f"{i:05d}.png"), (target[f"{i:05d}"] * 255).astype(np.uint8))
-    (root / "cfg.json").write_text(json.dumps(
-        {"buffer_size": 6, "flow_max_side": 0,
-         "finetune": {"iterations": 1, "batch_size": 2, "input_size": 64, "predict_batch": 16}}))
-    return root
-
-
-def _booster(target, **kw):
-    return Booster(target, flow=kw.pop("flow", "dis"), mqpm=FlowMagnitudeMQPM(), spatial=kw.pop("spatial", tiny_spatial()),
-                   config=kw.pop("config", tiny_config(buffer_size=6)), device="cpu", **kw)
+_booster = buffer6_booster
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # resume: a rerun with anything different is refused, naming the setting
 @pytest.fixture(scope="module")
-def done_dir(tmp_path_factory, disk):
+def done_dir(tmp_path_factory, disk12):
     out = tmp_path_factory.mktemp("resume") / "out"
-    b = _booster(adapters.precomputed(disk / "maps_a"))
-    run_to_dir(b, disk / "frames" / "seq", out)
+    b = _booster(adapters.precomputed(disk12 / "maps_a"))
+    run_to_dir(b, disk12 / "frames" / "seq", out)
     return out
 
 
@@ -87,16 +59,16 @@ RESUME_CASES = [
 
 
 @pytest.mark.parametrize("make,match", [c[1:] for c in RESUME_CASES], ids=[c[0] for c in RESUME_CASES])
-def test_rerun_with_other_settings_is_refused_naming_them(disk, done_dir, make, match):
+def test_rerun_with_other_settings_is_refused_naming_them(disk12, done_dir, make, match):
     before = {p.name: p.read_bytes() for p in done_dir.iterdir()}
     with pytest.raises(ResumeError, match=match) as err:
-        run_to_dir(make(disk), disk / "frames" / "seq", done_dir)
+        run_to_dir(make(disk12), disk12 / "frames" / "seq", done_dir)
     assert "pass --overwrite" in str(err.value)
     assert {p.name: p.read_bytes() for p in done_dir.iterdir()} == before  # nothing touched
 
 
-def test_rerun_with_fewer_frames_is_refused(clip, tmp_path):
-    frames, target = clip
+def test_rerun_with_fewer_frames_is_refused(clip12, tmp_path):
+    frames, target = clip12
     run_to_dir(_booster(ArrayTarget(target)), frames, tmp_path / "o", name="demo")
     with pytest.raises(ResumeError, match=r"frames: 12 items .* → 10 items"):
         run_to_dir(_booster(ArrayTarget(target)), frames[:10], tmp_path / "o", name="demo")
@@ -104,25 +76,25 @@ def test_rerun_with_fewer_frames_is_refused(clip, tmp_path):
 
 @pytest.mark.parametrize("content,match", [("{trunc", "is unreadable"), ("[1, 2]", "is not a vsodboost run state")],
                          ids=["state-truncated", "state-not-object"])
-def test_broken_state_file_is_refused(clip, tmp_path, content, match):
-    frames, target = clip
+def test_broken_state_file_is_refused(clip12, tmp_path, content, match):
+    frames, target = clip12
     (tmp_path / "vsodboost.json").write_text(content)
     with pytest.raises(InputError, match=match + r".*remove it or choose another --out"):
         run_to_dir(_booster(ArrayTarget(target)), frames, tmp_path, name="demo")
 
 
-def test_state_from_an_older_key_format_is_refused_naming_the_format(clip, tmp_path):
-    frames, target = clip
+def test_state_from_an_older_key_format_is_refused_naming_the_format(clip12, tmp_path):
+    frames, target = clip12
     (tmp_path / "vsodboost.json").write_text(json.dumps({"settings": {"sequence": "demo", "target": "arrays"},
                                                          "buffers_done": {}}))
     with pytest.raises(ResumeError, match=r"resume-key format: \(absent\) → 2"):
         run_to_dir(_booster(ArrayTarget(target)), frames, tmp_path, name="demo")
 
 
-def test_folder_from_before_work_max_side_resumes_only_where_nothing_would_be_resized(clip, tmp_path):
+def test_folder_from_before_work_max_side_resumes_only_where_nothing_would_be_resized(clip12, tmp_path):
     """A config field added later (work_max_side) does not invalidate a folder whose maps it would not change: the
     frames fit, so the old key is read as the new one; a working size that would resize them is still refused."""
-    frames, target = clip
+    frames, target = clip12
     first = run_to_dir(_booster(ArrayTarget(target)), frames, tmp_path, name="demo")
     state = json.loads((tmp_path / "vsodboost.json").read_text())
     del state["settings"]["config"]["work_max_side"]  # as written before the field existed
@@ -140,13 +112,13 @@ def test_folder_from_before_work_max_side_resumes_only_where_nothing_would_be_re
     assert _key_diff(big, new) == ["config.work_max_side: (absent) → 1280"]
 
 
-def test_a_folder_mined_by_another_frame_selector_is_refused_and_an_old_folder_resumes_with_the_default(clip,
+def test_a_folder_mined_by_another_frame_selector_is_refused_and_an_old_folder_resumes_with_the_default(clip12,
                                                                                                        tmp_path):
     """The frame selector changes which frames teach, so the maps: it is part of the resume key. A folder written
     before it was recorded resumes with the default (the only selector `vsodboost boost` had) and no other."""
     from vsodboost.bench._runs import random_frames
 
-    frames, target = clip
+    frames, target = clip12
     first = run_to_dir(_booster(ArrayTarget(target)), frames, tmp_path, name="demo")
     assert first["settings"]["selector"] == "vsodboost.mining.mqpm_selector"
     random = _booster(ArrayTarget(target))
@@ -164,9 +136,9 @@ def test_a_folder_mined_by_another_frame_selector_is_refused_and_an_old_folder_r
         run_to_dir(random, frames, tmp_path, name="demo")
 
 
-def test_a_folder_from_before_finetune_autocast_resumes_in_float32_only(clip, tmp_path):
+def test_a_folder_from_before_finetune_autocast_resumes_in_float32_only(clip12, tmp_path):
     """finetune.autocast came later: a key without it is the float32 ("off") run; a bf16 run is refused."""
-    frames, target = clip
+    frames, target = clip12
     first = run_to_dir(_booster(ArrayTarget(target)), frames, tmp_path, name="demo")
     state = json.loads((tmp_path / "vsodboost.json").read_text())
     del state["settings"]["config"]["finetune"]["autocast"]  # as written before the field existed
@@ -180,13 +152,13 @@ def test_a_folder_from_before_finetune_autocast_resumes_in_float32_only(clip, tm
         run_to_dir(bf16, frames, tmp_path, name="demo")
 
 
-def test_the_runners_steps_in_any_buffer_order_give_run_to_dirs_bytes_and_state(clip, tmp_path):
+def test_the_runners_steps_in_any_buffer_order_give_run_to_dirs_bytes_and_state(clip12, tmp_path):
     """The Ray engine runs a sequence's buffers in whatever order its workers free up: open_run, then
     run_buffer_to_dir + record per buffer, then finish. Last buffer first must give run_to_dir's maps and records,
     and a run stopped after that buffer resumes with the others only."""
     from vsodboost.runner import open_run, run_buffer_to_dir
 
-    frames, target = clip
+    frames, target = clip12
     ref = run_to_dir(_booster(ArrayTarget(target)), frames, tmp_path / "ref", name="demo")
     booster = _booster(ArrayTarget(target))
     video = booster.load(frames, name="demo")
@@ -204,8 +176,8 @@ def test_the_runners_steps_in_any_buffer_order_give_run_to_dirs_bytes_and_state(
     assert done["settings"] == ref["settings"]
 
 
-def test_state_exists_before_the_first_map_and_a_killed_first_buffer_resumes(clip, tmp_path, monkeypatch):
-    frames, target = clip
+def test_state_exists_before_the_first_map_and_a_killed_first_buffer_resumes(clip12, tmp_path, monkeypatch):
+    frames, target = clip12
     b = _booster(ArrayTarget(target))
     real = b.run_buffer
 
@@ -221,8 +193,8 @@ def test_state_exists_before_the_first_map_and_a_killed_first_buffer_resumes(cli
     assert set(run_to_dir(b, frames, tmp_path, name="demo")["buffers_done"]) == {"0:6", "6:12"}
 
 
-def test_resume_cleans_partials_redoes_undecodable_maps_and_keeps_warnings(clip, tmp_path, monkeypatch):
-    frames, target = clip
+def test_resume_cleans_partials_redoes_undecodable_maps_and_keeps_warnings(clip12, tmp_path, monkeypatch):
+    frames, target = clip12
     b = _booster(ArrayTarget(target), config=tiny_config(buffer_size=11))  # the 1-frame last buffer warns
     first = run_to_dir(b, frames, tmp_path, name="demo")
     assert first["warnings"] and first["complete"]
@@ -240,8 +212,8 @@ def test_resume_cleans_partials_redoes_undecodable_maps_and_keeps_warnings(clip,
     assert vio.map_is_complete(tmp_path / "00011.png", (H, W))
 
 
-def test_target_identity_must_be_a_dict(clip, tmp_path):
-    frames, target = clip
+def test_target_identity_must_be_a_dict(clip12, tmp_path):
+    frames, target = clip12
 
     class BadIdentity(ArrayTarget):
         def identity(self):
@@ -251,8 +223,8 @@ def test_target_identity_must_be_a_dict(clip, tmp_path):
         run_to_dir(_booster(BadIdentity(target)), frames, tmp_path, name="demo")
 
 
-def test_folder_with_only_our_partials_is_not_foreign(clip, tmp_path):
-    frames, target = clip
+def test_folder_with_only_our_partials_is_not_foreign(clip12, tmp_path):
+    frames, target = clip12
     (tmp_path / ".00000.png.deadbeef.vsodboost-tmp").write_bytes(b"\x89PNG")
     run_to_dir(_booster(ArrayTarget(target)), frames, tmp_path, name="demo")
     assert not list(tmp_path.glob("*" + vio.TMP_SUFFIX)) and len(list(tmp_path.glob("*.png"))) == N
@@ -283,13 +255,13 @@ sys.exit(main(argv))
 """
 
 
-def _boost_proc(disk, out, kill=None):
+def _boost_proc(disk12, out, kill=None):
     from vsodboost import plugins
 
     # the shipped Lite0 U-Net: fast on CPU ("lite0" where presets made "default" another model)
     spatial = "lite0" if "lite0" in plugins.spatial_models().names() else "default"
-    argv = ["boost", str(disk / "frames" / "seq"), "--target", f"precomputed:{disk / 'maps_a'}", "--out", str(out),
-            "--config", str(disk / "cfg.json"), "--spatial", spatial, "--quiet"]
+    argv = ["boost", str(disk12 / "frames" / "seq"), "--target", f"precomputed:{disk12 / 'maps_a'}", "--out", str(out),
+            "--config", str(disk12 / "cfg.json"), "--spatial", spatial, "--quiet"]
     cmd = [sys.executable, "-c", _KILLER, *(kill or ("none", "0")), *argv]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
@@ -299,20 +271,20 @@ def _maps(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.glob("*.png"))}
 
 
-def test_sigkill_at_any_point_then_rerun_gives_the_clean_run_bytes(disk, tmp_path):
+def test_sigkill_at_any_point_then_rerun_gives_the_clean_run_bytes(disk12, tmp_path):
     clean, out = tmp_path / "clean", tmp_path / "out"
-    r = _boost_proc(disk, clean)
+    r = _boost_proc(disk12, clean)
     assert r.returncode == 0, r.stderr
     assert len(_maps(clean)) == N
 
     # 1. killed while the first map of the sequence is being written: a 0-byte temporary is left
-    r = _boost_proc(disk, out, ("write", "2"))
+    r = _boost_proc(disk12, out, ("write", "2"))
     assert r.returncode == -signal.SIGKILL
     assert not _maps(out) and len(list(out.glob("*" + vio.TMP_SUFFIX))) == 1
     assert json.loads((out / "vsodboost.json").read_text())["buffers_done"] == {}
 
     # 2. the rerun is killed between buffers: buffer 0:6 complete and recorded, nothing of 6:12
-    r = _boost_proc(disk, out, ("buffer", "2"))
+    r = _boost_proc(disk12, out, ("buffer", "2"))
     assert r.returncode == -signal.SIGKILL
     state = json.loads((out / "vsodboost.json").read_text())
     assert set(state["buffers_done"]) == {"0:6"} and len(_maps(out)) == 6
@@ -320,12 +292,12 @@ def test_sigkill_at_any_point_then_rerun_gives_the_clean_run_bytes(disk, tmp_pat
     stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")}
 
     # 3. killed inside the second buffer's writes, a whole temporary map not yet renamed
-    r = _boost_proc(disk, out, ("rename", "3"))
+    r = _boost_proc(disk12, out, ("rename", "3"))
     assert r.returncode == -signal.SIGKILL
     assert len(_maps(out)) == 8 and len(list(out.glob("*" + vio.TMP_SUFFIX))) == 1
 
     # 4. a plain rerun finishes: byte-identical maps, no temporaries, buffer 0:6 was not recomputed
-    r = _boost_proc(disk, out)
+    r = _boost_proc(disk12, out)
     assert r.returncode == 0, r.stderr
     assert _maps(out) == _maps(clean)
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in clean.iterdir())
@@ -336,8 +308,8 @@ def test_sigkill_at_any_point_then_rerun_gives_the_clean_run_bytes(disk, tmp_pat
         {k: v["mined"] for k, v in ref["buffers_done"].items()}
 
 
-def test_run_to_dir_resumes_and_refuses_foreign_settings(clip, tmp_path, monkeypatch):
-    frames, target = clip
+def test_run_to_dir_resumes_and_refuses_foreign_settings(clip12, tmp_path, monkeypatch):
+    frames, target = clip12
     b = _booster(ArrayTarget(target), config=tiny_config(buffer_size=6))
     out = tmp_path / "out"
     summary = run_to_dir(b, frames, out, name="demo")
