@@ -151,3 +151,17 @@ def test_readme_usage_folder_of_frames_with_a_maps_mode_target(tmp_path, clip):
     # mean (default): half the fine-tuned model's map where the target is zero, never above one half there
     zero = res.target[0] < 1e-6
     assert zero.any() and np.any(res.boosted[0][zero] > 1e-3) and np.all(res.boosted[0][zero] <= 0.5 + 1e-6)
+
+
+def test_every_driver_seeds_buffer_b_the_same_way(clip, tmp_path, monkeypatch):
+    from vsodboost.runner import run_to_dir
+
+    frames, _, target = clip
+    b = _booster(ArrayTarget(target), config=tiny_config(buffer_size=6), seed=40)
+    assert [b.buffer_seed(k) for k in range(3)] == [40, 41, 42]
+    seeds, real = [], b.run_buffer
+    monkeypatch.setattr(b, "run_buffer", lambda *a, **k: seeds.append(k.get("seed")) or real(*a, **k))
+    b.run(frames, name="demo")
+    run_to_dir(b, frames, tmp_path / "out", name="demo")
+    list(b.stream(iter(frames), name="demo", buffer_size=6))
+    assert seeds == [40, 41] * 3

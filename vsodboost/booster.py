@@ -156,13 +156,18 @@ class Booster:
         return maps, losses, tuned
 
     # -- one buffer, one video ------------------------------------------------------------------------------
+    def buffer_seed(self, b: int) -> int:
+        """The seed of buffer ``b`` (from 0) wherever it runs — :meth:`run`, ``run_to_dir``, the engines, a stream,
+        ``vsodboost export --buffer``: ``seed + b``, so every driver gives the same maps."""
+        return self.seed + b
+
     def run_buffer(self, video: Video, start: int, stop: int, *, seed: int | None = None,
                    init: torch.nn.Module | None = None, on_stage: OnStage | None = None,
                    on_iteration: Callable[[int, float], None] | None = None) -> BufferOutput:
         """Frames ``start:stop`` of ``video`` through motion → mine → fine-tune → fuse, with the documented fallbacks
-        (docs/reliability.md). ``seed`` defaults to ``self.seed + start // buffer_size`` (what :meth:`run` uses).
+        (docs/reliability.md). ``seed`` defaults to :meth:`buffer_seed` of ``start // buffer_size`` (what :meth:`run` uses).
         ``on_stage(stage, done, total)``: each stage as it starts, each iteration, each batch predicted."""
-        seed = self.seed + start // self.config.buffer_size if seed is None else seed
+        seed = self.buffer_seed(start // self.config.buffer_size) if seed is None else seed
         clock, where = Stopwatch(on_stage), f"buffer {start}:{stop}"
         with torch_threads(self.threads):
             with clock("read"):  # frames longer than work_max_side: downscaled one by one (vsodboost/workres.py)
@@ -228,7 +233,7 @@ class Booster:
         with SequenceProgress(video.name, len(video), len(spans), progress, on_stage,
                               iteration_progress, self.config.finetune.iterations) as tell:
             for b, (start, stop) in enumerate(spans):
-                outs.append(self.run_buffer(video, start, stop, seed=self.seed + b, **tell.buffer(b, start)))
+                outs.append(self.run_buffer(video, start, stop, seed=self.buffer_seed(b), **tell.buffer(b, start)))
                 if not keep_models:
                     outs[-1].model = None  # each tuned model is freed with its buffer
                 tell.done(b, stop)

@@ -359,10 +359,10 @@ def open_run(booster: "Booster", video: Video, out_dir: str | os.PathLike[str], 
 def run_buffer_to_dir(booster: "Booster", video: Video, run: SequenceRun, b: int, *,
                       on_iteration: Callable[[int, float], None] | None = None,
                       on_stage: OnStage | None = None) -> dict[str, Any]:
-    """Boost buffer ``b`` of ``run`` (seed ``booster.seed + b``, whichever process runs it) and write its maps;
+    """Boost buffer ``b`` of ``run`` (seed ``booster.buffer_seed(b)``, whichever process runs it) and write its maps;
     returns the record :meth:`SequenceRun.record` stores. The state file is not touched here."""
     start, stop = run.spans[b]
-    res = booster.run_buffer(video, start, stop, seed=booster.seed + b, on_iteration=on_iteration,
+    res = booster.run_buffer(video, start, stop, seed=booster.buffer_seed(b), on_iteration=on_iteration,
                              on_stage=on_stage)
     sums = {}
     for n, m in zip(video.names[start:stop], res.boosted):

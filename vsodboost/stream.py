@@ -168,7 +168,7 @@ def stream_buffers(booster: "Booster", frames: Iterator[Frame], seq: str, size: 
                    keep_models: bool = False) -> Iterator["StreamBuffer"]:
     """:meth:`Booster.stream` behind its checks: gather ``size`` frames (smaller: less latency, fewer frames to mine
     from), boost them as buffer ``index`` with :meth:`Booster.run_buffer` with the seed ``run`` gives it
-    (``booster.seed + index``), so on the same frames ``stream`` and ``run`` give the same maps, and yield.
+    (``booster.buffer_seed(index)``), so on the same frames ``stream`` and ``run`` give the same maps, and yield.
     Frames longer than ``work_max_side`` are downscaled as they arrive, as ``run`` reads them
     (:func:`~vsodboost.workres.working_clip`): a buffer holds working-size frames, never a buffer of full-size ones,
     and its maps are returned at the frames' own size.
@@ -250,7 +250,7 @@ def _stream_buffer(booster: "Booster", seq: str, chunk: list[Frame], index: int,
     n = len(chunk)
     video = booster.load(Video(arrays=[f for _, f, _ in chunk], names=[nm for nm, _, _ in chunk], name=seq,
                                full_size=full_size), check_coverage=False)
-    out = booster.run_buffer(video, 0, n, seed=booster.seed + index, init=init)
+    out = booster.run_buffer(video, 0, n, seed=booster.buffer_seed(index), init=init)
     rep = out.report
     if start:  # the buffer ran as frames 0:n of its own video: report it in stream positions, as run() does
         old, new = f"buffer 0:{n}", f"buffer {start}:{start + n}"
