@@ -14,7 +14,8 @@ from vsodboost.errors import InputError, MissingMapsError
 from vsodboost._deprecated import moved_names
 from vsodboost.io import MAP_EXTS, index_maps, map_to_unit
 from vsodboost.io import read_map as _read_map  # private: `read_map` here was the float reader (below)
-from vsodboost.video import Video, natural_key
+from vsodboost._decode import natural_key
+from vsodboost.video import Video
 
 __all__ = ["PrecomputedTarget"]
 

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping
 
 from .errors import InputError
-from .video import FRAME_DIRS, IMAGE_EXTS, Video, natural_key
+from ._decode import FRAME_DIRS, IMAGE_EXTS, natural_key
+from .video import Video
 
 __all__ = ["SequenceData", "SharedSet", "SHARED_SETS", "read_dataset", "read_davis", "read_davsod", "read_images", "detect_layout",
            "find_shared_data", "trained_on_entry", "in_sample", "trained_on_of"]

@@ -339,7 +339,7 @@ def read_map(path: str | os.PathLike[str]) -> tuple[np.ndarray, str | None]:
     docstring: 16-bit keeps its high byte). A missing, undecodable or truncated file (a JPEG without FF D9, a PNG
     without IEND, which OpenCV would decode partly grey) raises :class:`InputError` naming it.
     """
-    from .video import decode_file
+    from ._decode import decode_file
 
     p = Path(path)
     buf, img = decode_file(p, "saliency map", "re-download or re-export this map")

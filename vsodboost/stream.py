@@ -21,7 +21,8 @@ import numpy as np
 
 from .errors import InputError, NoMatchingMapsError, VsodboostError
 from .results import StreamBuffer
-from .video import _REENCODE, IMAGE_EXTS, Video, _file_truncation, _to_rgb_uint8, load_video
+from ._decode import IMAGE_EXTS, REENCODE, file_truncation, to_rgb_uint8
+from .video import Video, load_video
 from .workres import downscale_frame, working_size
 
 if TYPE_CHECKING:
@@ -73,18 +74,18 @@ def _capture(cap: cv2.VideoCapture, where: str, camera: bool, file: Path | None 
         while True:
             ok, frame = cap.read()
             if not ok:
-                why = _file_truncation(file, i, reported) if file is not None else ""
+                why = file_truncation(file, i, reported) if file is not None else ""
                 if why:
                     raise InputError(f"stream source {file}: {why}. The buffers yielded so far are whole; "
                                      f"the frames read since the last one were not boosted — "
-                                     + _REENCODE.format(p=file, ext=file.suffix))
+                                     + REENCODE.format(p=file, ext=file.suffix))
                 return
             if camera:  # webcams rarely report a position: the capture time since the stream opened
                 ts: float | None = time.monotonic() - t0
             else:
                 ms = cap.get(cv2.CAP_PROP_POS_MSEC)
                 ts = ms / 1000.0 if math.isfinite(ms) and ms >= 0 else None
-            yield f"{i:05d}", _to_rgb_uint8(frame, f"{where} frame {i}", bgr=True), ts
+            yield f"{i:05d}", to_rgb_uint8(frame, f"{where} frame {i}", bgr=True), ts
             i += 1
     finally:
         cap.release()

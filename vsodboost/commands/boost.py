@@ -14,7 +14,7 @@ from typing import Any
 from .._steps import STAGES, FrameBar
 from ..errors import InputError, MissingMapsError, NoMatchingMapsError, UsageError, VsodboostError
 from ..presets import PRESETS
-from ..video import FRAME_DIRS, IMAGE_EXTS
+from .._decode import FRAME_DIRS, IMAGE_EXTS
 from ._common import (add_device_argument, add_engine_arguments, add_quiet_argument, add_seed_argument,
                       add_threads_argument, apply_threads, lock_out, positive_int)
 

@@ -21,7 +21,7 @@ import numpy as np
 from ..datasets import read_dataset
 from ..errors import InputError
 from ..io import MAP_EXTS, folder_sequence, index_maps, read_map
-from ..video import natural_key
+from .._decode import natural_key
 from .accumulator import METRIC_KEYS, SODMetrics
 
 __all__ = ["evaluate_folders", "resize_to"]

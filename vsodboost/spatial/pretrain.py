@@ -21,7 +21,7 @@ from ..datasets import SequenceData, read_dataset, trained_on_entry
 from ..errors import InputError
 from ..models import saliency_unet
 from ..models.checkpoint import save_unet_checkpoint
-from ..video import read_image
+from .._decode import read_image
 from .finetune import finetune
 
 __all__ = ["load_saliency_pairs", "pretrain_spatial"]
