@@ -108,6 +108,33 @@ def test_no_import_circle():
             visit(node, [node])
 
 
+#: Public modules that are the face of a private one: their __all__ may name what the private module defines.
+FACES = {"vsodboost.video": "vsodboost._decode"}
+
+
+def test_a_name_in_a_modules_all_has_its_home_there():
+    """One home per name: a module's ``__all__`` lists what it defines, not what it imports (a package's
+    ``__init__`` gathers its modules' names: that is its job)."""
+    modules, wrong = _modules(), []
+    for name, path in sorted(modules.items()):
+        if path.name == "__init__.py":
+            continue
+        tree = ast.parse(path.read_text(), str(path))
+        home, listed = set(), []
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                home.add(node.name)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                home |= {t.id for t in targets if isinstance(t, ast.Name)}
+                if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
+                    listed = ast.literal_eval(node.value)
+            elif isinstance(node, ast.ImportFrom) and FACES.get(name, "").endswith("." + (node.module or "")):
+                home |= {a.asname or a.name for a in node.names}
+        wrong += [f"{name}.{n}" for n in listed if n not in home]
+    assert not wrong, f"listed in __all__ but defined elsewhere: {wrong}"
+
+
 def test_bench_is_an_application_of_small_modules():
     sizes = {p.name: len(p.read_text().splitlines()) for p in (ROOT / "vsodboost" / "bench").glob("*.py")}
     assert max(sizes.values()) <= 300, sizes
