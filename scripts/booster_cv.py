@@ -109,7 +109,7 @@ def main() -> None:
             mqpm, spatial = models[k]
             cls = Booster
             if args.random_frames:
-                from vsodboost.bench._runs import RandomFramesBooster as cls  # type: ignore[assignment]
+                from vsodboost.bench._runs import random_frames_booster as cls  # type: ignore[assignment]
             booster = cls(target, mqpm=mqpm, spatial=spatial, config=config, device="cpu")
             t0 = time.time()
             summary = run_to_dir(booster, seq.video(), args.out / folder / seq.name, name=seq.name)

@@ -9,7 +9,7 @@ import torch
 
 from conftest import FlowMagnitudeMQPM, tiny_config, tiny_spatial
 from vsodboost import Video
-from vsodboost.bench._runs import RandomFramesBooster, RecordingBooster, random_frames
+from vsodboost.bench._runs import random_frames_booster, recording_booster, random_frames
 from vsodboost.booster import Booster
 from vsodboost.testing import ArrayTarget, synthetic_clip
 from vsodboost.mining import Selection, select_frames
@@ -116,9 +116,9 @@ def test_observers_see_each_buffer_before_run_to_dir_records_it(clip, tmp_path):
 
 def test_bench_boosters_are_plain_boosters_built_through_public_seams(clip, tmp_path):
     frames, target = clip
-    rec = RecordingBooster(ArrayTarget(target), record=tmp_path, flow="dis", mqpm=FlowMagnitudeMQPM(),
+    rec = recording_booster(ArrayTarget(target), record=tmp_path, flow="dis", mqpm=FlowMagnitudeMQPM(),
                            spatial=tiny_spatial(), config=tiny_config(buffer_size=6), device="cpu")
-    rnd = RandomFramesBooster(ArrayTarget(target), flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=tiny_spatial(),
+    rnd = random_frames_booster(ArrayTarget(target), flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=tiny_spatial(),
                               config=tiny_config(buffer_size=6), device="cpu")
     assert type(rec) is Booster and type(rnd) is Booster and rnd.selector is random_frames
     rec.run(frames, name="demo")

@@ -18,7 +18,7 @@ from ..metrics.evaluate import evaluate_folders
 from ._baselines import BASELINE_FUSIONS, _zero_shot_baselines
 from ._provenance import (_check_recorded, _Models, _weights_for, _weights_report, in_sample_check, machine_info,
                           versions)
-from ._runs import RandomFramesBooster, RecordingBooster
+from ._runs import random_frames_booster, recording_booster
 from ._scores import _pick, _timings, block_of, evaluate_subset, gain_of, hq_of, mined_of
 from ._tables import _control, _table3, fig10, table1, table7
 
@@ -47,8 +47,8 @@ def _run_booster(target: Any, *, kind: str, models: "_Models | None" = None, rec
     models = models or _Models(resolve_device(device))
     kw.update(mqpm=models.mqpm(mqpm), spatial=models.spatial(spatial), device=device)
     if kind == "main":
-        return RecordingBooster(target, record=record, theta=theta, **kw)
-    return RandomFramesBooster(target, **kw) if kind == "random" else Booster(target, **kw)
+        return recording_booster(target, record=record, theta=theta, **kw)
+    return random_frames_booster(target, **kw) if kind == "random" else Booster(target, **kw)
 
 
 def run_bench(

@@ -17,7 +17,7 @@ from ..io import atomic_link_or_copy, write_map_atomic
 from ..mining import Selection, select_frames
 from ..results import BufferOutput, MiningRecord
 
-__all__ = ["RecordingBooster", "RandomFramesBooster", "Recorder", "random_frames"]
+__all__ = ["recording_booster", "random_frames_booster", "Recorder", "random_frames"]
 
 
 class Recorder:
@@ -71,7 +71,7 @@ class Recorder:
             return None
 
 
-def RecordingBooster(target: Any, *, record: Path, theta: Any = "default", **kw: Any) -> Booster:
+def recording_booster(target: Any, *, record: Path, theta: Any = "default", **kw: Any) -> Booster:
     """A :class:`Booster` with a :class:`Recorder` observing it (what ``vsodboost bench``'s main run records)."""
     return Booster(target, observers=[Recorder(record, target, theta)], **kw)
 
@@ -89,6 +89,6 @@ def random_frames(hq_prob: np.ndarray, consistency: np.ndarray, has_target: np.n
                      warnings=sel.warnings + ([f"random control: kept {pick}"] if pick else []))
 
 
-def RandomFramesBooster(target: Any, **kw: Any) -> Booster:
+def random_frames_booster(target: Any, **kw: Any) -> Booster:
     """A :class:`Booster` whose mined frames are :func:`random_frames`."""
     return Booster(target, selector=random_frames, **kw)
