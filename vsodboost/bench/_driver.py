@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from ..booster import Booster
 from ..config import BoostConfig
 from ..datasets import read_dataset
 from ..errors import InputError
@@ -18,7 +16,7 @@ from ..metrics.evaluate import evaluate_folders
 from ._baselines import BASELINE_FUSIONS, _zero_shot_baselines
 from ._provenance import (_check_recorded, _Models, _weights_for, _weights_report, in_sample_check, machine_info,
                           versions)
-from ._runs import random_frames_booster, recording_booster
+from ._runs import BenchRuns
 from ._scores import _pick, _timings, block_of, evaluate_subset, gain_of, hq_of, mined_of
 from ._tables import _control, _table3, fig10, table1, table7
 
@@ -35,20 +33,6 @@ DEFAULT_PERIODS: tuple[int, ...] = (1, 2, 3, 4, 5, 10)
 
 
 DEFAULT_FLOWS: tuple[str, ...] = ("dis", "farneback")
-
-
-def _run_booster(target: Any, *, kind: str, models: "_Models | None" = None, record: Path | None = None,
-                 theta: Any = "default", mqpm: Any, spatial: Any, device: str, **kw: Any) -> Booster:
-    """The Booster of one bench run: ``kind`` ``"main"`` (records target, motion, Θ and spatial maps under
-    ``record``), ``"random"`` (random frames, Table III's control rows) or ``"mqpm"`` (the Booster as it is).
-    ``models`` caches loaded weights in this process; without it (a Ray worker) they load from names or paths."""
-    from .._device import resolve_device
-
-    models = models or _Models(resolve_device(device))
-    kw.update(mqpm=models.mqpm(mqpm), spatial=models.spatial(spatial), device=device)
-    if kind == "main":
-        return recording_booster(target, record=record, theta=theta, **kw)
-    return random_frames_booster(target, **kw) if kind == "random" else Booster(target, **kw)
 
 
 def run_bench(
@@ -123,37 +107,9 @@ def run_bench(
     models = _Models(dev)
     out.mkdir(parents=True, exist_ok=True)
 
-    def boost(kind: str, root: Path, *, flow_name: str = flow, config_: BoostConfig = cfg,
-              target_: Any = target, random_frames: bool = False, seed_: int | None = None
-              ) -> dict[str, dict[str, Any]]:
-        """One run of every sequence into ``root/<seq>``, on the engine: one job per sequence, whose Booster is
-        built where the job runs (Ray: from names and paths, so loaded models are refused)."""
-        from ..engines import Job
-
-        how = "main" if kind == "main" else "random" if random_frames else "mqpm"
-        jobs = []
-        for seq in seqs:
-            weights = {"mqpm": _weights_for(mqpm, seq.name), "spatial": _weights_for(spatial, seq.name)}
-            loaded = [k for k, w in weights.items() if not isinstance(w, str)]
-            if loaded and runner.name != "local":
-                raise InputError(f"--engine {runner.name} rebuilds the models in each worker: give "
-                                 f"{' and '.join(loaded)} as a name or a weights path, not a loaded model")
-            builder = functools.partial(_run_booster, target_, kind=how, record=out, theta=theta, flow=flow_name,
-                                        config=config_, preset=preset, device=str(dev),
-                                        seed=seed if seed_ is None else seed_, threads=threads, **weights,
-                                        models=models if runner.name == "local" else None)
-            jobs.append(Job(seq.name, seq.video(), str(root / seq.name), seq.name, spec=builder))
-        summaries: dict[str, dict[str, Any]] = {}
-        t0 = time.perf_counter()
-        for job, outcome in runner.run(None, jobs, overwrite=overwrite):
-            if isinstance(outcome, Exception):
-                raise outcome
-            summaries[job.sequence] = outcome
-            n_buf, n_run = len(outcome["buffers_done"]), outcome["buffers_run"]
-            state = "done earlier, skipped" if n_run == 0 else f"{n_run}/{n_buf} buffer(s) run"
-            log(f"[{kind}{'' if runner.name == 'local' else ' on ' + runner.name}] {job.sequence}: "
-                f"{len(outcome['settings']['frames'])} frames, {state} ({time.perf_counter() - t0:.1f} s since start)")
-        return summaries
+    boost = BenchRuns(runner, seqs, out, target=target, mqpm=mqpm, spatial=spatial, flow=flow, config=cfg,
+                      preset=preset, theta=theta, device=dev, seed=seed, threads=threads, overwrite=overwrite,
+                      models=models, log=log)
 
     def evaluate(root: Path) -> dict[str, Any]:
         return evaluate_folders(root, data, layout=layout, sequences=names, progress=False)
