@@ -80,6 +80,16 @@ def clip_factory(tmp_path):
     return _make
 
 
+def resolved_on_cpu(config):
+    """``config`` as a Booster on the CPU runs it: ``finetune.autocast="auto"`` resolved for this machine (bf16
+    where the CPU computes it natively), as ``Booster.config`` holds it."""
+    import dataclasses
+
+    from vsodboost.spatial.finetune import resolve_autocast
+
+    return dataclasses.replace(config, finetune=resolve_autocast(config.finetune, "cpu"))
+
+
 def truncate(path: Path, keep: float = 0.6) -> None:
     """Cut a file to ``keep`` of its bytes, as a copy killed mid-write leaves it."""
     data = path.read_bytes()

@@ -52,3 +52,22 @@ def test_bad_arguments(kw):
 def test_length_mismatch():
     with pytest.raises(InputError, match="lengths differ"):
         select_frames(np.ones(3), np.ones(2), np.ones(3, bool))
+
+
+def test_alternative_selectors_keep_one_frame_per_period_by_their_own_score():
+    from vsodboost.mining import SELECTORS, consistency_selector, hq_rank_selector
+
+    hq = np.array([0.9, 0.1, 0.2, 0.8, 0.3, 0.7, 0.6])
+    cons = np.array([0.1, 0.9, 0.5, 0.2, 0.3, 0.4, 0.8])
+    has = np.ones(7, bool)
+    kw = dict(period=3, threshold=0.5, seed=0)
+    assert SELECTORS["mqpm"](hq, cons, has, **kw).indices == [5, 6]  # HQ frames 0, 3, 5, 6, then consistency
+    sel = consistency_selector(hq, cons, has, **kw)  # every frame a candidate, the most consistent of each 3
+    assert sel.indices == [1, 5, 6] and sel.candidates == list(range(7))
+    assert hq_rank_selector(hq, cons, has, **kw).indices == [0, 3, 6]  # the most likely HQ of each 3
+    has[[1, 5]] = False  # frames without a target map are never candidates
+    assert consistency_selector(hq, cons, has, **kw).indices == [2, 6]
+    assert hq_rank_selector(hq, cons, has, **kw).indices == [0, 6]
+    none = consistency_selector(hq, cons, np.zeros(7, bool), **kw)
+    assert none.indices == [] and none.fallback and "no map" in none.warnings[0]
+

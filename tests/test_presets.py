@@ -14,6 +14,7 @@ from vsodboost.booster import Booster
 from vsodboost.config import BoostConfig
 from vsodboost.config import FinetuneConfig
 from vsodboost.presets import PRESETS
+from conftest import resolved_on_cpu
 from vsodboost.testing import ArrayTarget
 
 
@@ -51,8 +52,8 @@ def test_a_field_named_at_its_default_value_still_wins_and_nested_finetune_merge
 def test_whole_configs_still_win_whole_and_the_merge_is_stable():
     # dataclasses.replace and a full dict give every field: such a config is taken as it is (as before)
     whole = dataclasses.replace(BoostConfig(), buffer_size=7)
-    assert _booster(preset="paper", config=whole).config == whole
-    assert _booster(preset="quality", config=BoostConfig.paper()).config == BoostConfig.paper()
+    assert _booster(preset="paper", config=whole).config == resolved_on_cpu(whole)
+    assert _booster(preset="quality", config=BoostConfig.paper()).config == resolved_on_cpu(BoostConfig.paper())
     # rebuilding a Booster from another's config (engines, bench) gives the same config, pickled or not
     first = _booster(preset="paper", config={"fusion": "mean"}).config
     assert first.fusion == "mean" and first.finetune.loss == "bce"
@@ -100,7 +101,9 @@ def test_presets_choose_the_spatial_model_and_recipe_and_explicit_settings_win()
     target = ArrayTarget({})
     quality = Booster(target, mqpm=FlowMagnitudeMQPM(), device="cpu")
     assert isinstance(quality.spatial, U2Net)  # trains at 224², predicts at U²-Net-p's own 320², else the defaults
-    assert quality.config == BoostConfig.from_dict({"finetune": {"predict_size": 320}})
+    # finetune.autocast "auto" is resolved for this machine when the Booster is built (bf16 only where native)
+    assert quality.config == resolved_on_cpu(BoostConfig.from_dict({"finetune": {"predict_size": 320}}))
+    assert quality.config.finetune.autocast in ("bf16", "off")
     assert quality.provenance()["preset"] == "quality"
     fast = Booster(target, mqpm=FlowMagnitudeMQPM(), preset="fast", device="cpu",
                    config={"period": 3, "finetune": {"iterations": 7}})
@@ -111,7 +114,7 @@ def test_presets_choose_the_spatial_model_and_recipe_and_explicit_settings_win()
     paper = Booster(target, mqpm=FlowMagnitudeMQPM(), preset="paper", spatial=tiny_spatial(), device="cpu")
     assert paper.config.fusion == "replace" and paper.config.finetune.loss == "bce"
     assert not isinstance(paper.spatial, U2Net)  # an explicit spatial model wins over the preset's
-    assert BoostConfig.paper() == paper.config  # the paper's configuration, also without a Booster
+    assert resolved_on_cpu(BoostConfig.paper()) == paper.config  # the paper's configuration, also without a Booster
     assert (BoostConfig.paper().period, BoostConfig.paper().buffer_size) == (5, 100)
     with pytest.raises(UnknownNameError, match="quality"):
         Booster(target, mqpm=FlowMagnitudeMQPM(), preset="best", device="cpu")

@@ -86,7 +86,7 @@ def test_bf16_autocast_trains_and_predicts_close_to_float32_and_off_is_float32(n
     # the CPU's bf16 weight gradient read uninitialised memory and this test failed at random (NaN loss)
     frames, targets = _data()
     kw = dict(iterations=3, batch_size=2, input_size=CPU_BF16_MIN_INPUT)
-    tuned32, losses32 = finetune(net, frames, targets, FinetuneConfig(**kw), seed=0)
+    tuned32, losses32 = finetune(net, frames, targets, FinetuneConfig(**kw, autocast="off"), seed=0)
     tuned16, losses16 = finetune(net, frames, targets, FinetuneConfig(**kw, autocast="bf16"), seed=0)
     assert all(np.isfinite(losses16)) and losses16 != losses32, (losses16, losses32)  # bf16 really ran
     assert np.allclose(losses16, losses32, rtol=0.05, atol=0.02), (losses16, losses32)
@@ -104,7 +104,8 @@ def test_bf16_fine_tuning_on_the_cpu_refuses_inputs_whose_gradients_read_garbage
     frames, targets = _data()
     with pytest.raises(InputError, match=r"input_size >= 96, got 64.*autocast='off'"):
         finetune(net, frames, targets, FinetuneConfig(iterations=1, input_size=64, autocast="bf16"))
-    finetune(net, frames, targets, FinetuneConfig(iterations=1, input_size=64))  # float32 at 64 is fine
+    finetune(net, frames, targets, FinetuneConfig(iterations=1, input_size=64, autocast="off"))  # float32 is fine
+    finetune(net, frames, targets, FinetuneConfig(iterations=1, input_size=64))  # "auto" falls back to float32
     # a Booster says so when it is built, before any flow or mining is computed
     from vsodboost.booster import Booster
     from vsodboost.testing import ArrayTarget
@@ -165,3 +166,36 @@ def test_train_spatial_cli_writes_a_loadable_checkpoint_and_honours_exclude(tmp_
     model = load_unet_checkpoint(out, cls_head=False)
     assert model.provenance["sequences"] == ["alpha"] and model.provenance["excluded"] == ["beta"]
     assert model.provenance["frames"] == 2 and model.provenance["iterations"] == 2
+
+
+def test_auto_autocast_is_bf16_only_where_native_and_large_enough(monkeypatch):
+    import importlib
+
+    ft = importlib.import_module("vsodboost.spatial.finetune")  # the module (the package exports the function)
+
+    monkeypatch.setattr(ft, "bf16_native", lambda device: True)
+    assert ft.resolve_autocast(FinetuneConfig(input_size=224), "cpu").autocast == "bf16"
+    assert ft.resolve_autocast(FinetuneConfig(input_size=64), "cpu").autocast == "off"  # CPU bf16 grads at 2x2
+    assert ft.resolve_autocast(FinetuneConfig(input_size=224, autocast="off"), "cpu").autocast == "off"
+    monkeypatch.setattr(ft, "bf16_native", lambda device: False)
+    assert ft.resolve_autocast(FinetuneConfig(input_size=224), "cpu").autocast == "off"
+    assert ft.resolve_autocast(FinetuneConfig(input_size=224, autocast="bf16"), "cpu").autocast == "bf16"  # forced
+    # the Booster records what it computes with, so a resume on other hardware is told the maps would differ
+    from vsodboost.booster import Booster
+    from vsodboost.testing import ArrayTarget
+
+    booster = Booster(ArrayTarget({}), spatial="lite0", config={"finetune": {"input_size": 224}}, device="cpu")
+    assert booster.config.finetune.autocast == "off"
+    assert booster.provenance()["config"]["finetune"]["autocast"] == "off"
+
+
+def test_channels_last_changes_speed_not_what_is_learned(net):
+    frames, targets = _data()
+    kw = dict(iterations=4, batch_size=2, input_size=64, autocast="off")
+    tuned_cl, losses_cl = finetune(net, frames, targets, FinetuneConfig(**kw), seed=0)
+    tuned, losses = finetune(net, frames, targets, FinetuneConfig(**kw, channels_last=False), seed=0)
+    assert next(p for p in tuned_cl.parameters() if p.ndim == 4).is_contiguous(memory_format=torch.channels_last)
+    assert np.allclose(losses_cl, losses, rtol=1e-2), (losses_cl, losses)  # float rounding, grown by training
+    a = predict_maps(tuned_cl, frames, input_size=64, channels_last=True)
+    b = predict_maps(tuned, frames, input_size=64)
+    assert float((a - b).abs().max()) < 0.02

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import os
 from pathlib import Path
 from typing import Any, Mapping
@@ -72,9 +74,10 @@ def build_config(preset: str | None, config: BoostConfig | Mapping[str, Any] | N
                  device: torch.device) -> tuple[Any, BoostConfig]:
     """The preset (default ``quality``) and the config: the preset's fields, then the caller's — a mapping's
     keys, or the fields a :class:`BoostConfig` was made with (:meth:`BoostConfig.set_fields`); checked against
-    ``device`` (bf16 on the CPU: :func:`~vsodboost.spatial.finetune.check_autocast`)."""
+    ``device``: ``finetune.autocast="auto"`` becomes ``"bf16"`` or ``"off"`` here, once, so a run records and resumes
+    by what it computes with (:func:`~vsodboost.spatial.finetune.resolve_autocast`)."""
     from .presets import DEFAULT_PRESET, get_preset, merge_config  # presets name spatial models: import late
-    from .spatial.finetune import check_autocast
+    from .spatial.finetune import resolve_autocast
 
     if preset is not None and not isinstance(preset, str):  # ["fast"] would fail as "unhashable" in the lookup
         raise InputError(f"preset must be a preset name (a string) such as 'fast', got {preset!r} "
@@ -84,8 +87,7 @@ def build_config(preset: str | None, config: BoostConfig | Mapping[str, Any] | N
         raise InputError(f"config must be a BoostConfig or a mapping of its fields, got {type(config).__name__}")
     given = config.set_fields() if isinstance(config, BoostConfig) else dict(config or {})
     config = BoostConfig.from_dict(merge_config(chosen.config, given))
-    check_autocast(config.finetune, device)
-    return chosen, config
+    return chosen, dataclasses.replace(config, finetune=resolve_autocast(config.finetune, device))
 
 
 def notify(observers: Any, event: str, *args: Any) -> None:

@@ -65,9 +65,14 @@ class FinetuneConfig:
     # square side the fine-tuned model predicts at; 0: input_size. The quality and paper presets set 320, U²-Net-p's
     # own size: +.009 maxF on DAVIS, +.001 on ViSal against 224 (docs/booster.md, "The numbers to quote")
     predict_size: int = 0
-    # "bf16": the forward passes of fine-tuning and prediction under torch.autocast(bfloat16) — for CUDA (less memory,
-    # tensor cores); "off": float32, the measured default (docs/booster.md, "Time and memory")
-    autocast: Literal["off", "bf16"] = "off"
+    # "bf16": the forward passes of fine-tuning and prediction under torch.autocast(bfloat16); "off": float32; "auto"
+    # (default): bf16 where the hardware computes it natively (CUDA with bf16, a CPU with AVX512-BF16 or AMX) and the
+    # input is large enough for the CPU's bf16 kernels, else float32 — resolved once, when the Booster is built, and
+    # recorded (spatial.finetune.resolve_autocast). Measured: docs/booster.md, "Speed levers"
+    autocast: Literal["off", "bf16", "auto"] = "auto"
+    # the spatial model and its inputs in channels-last memory format while fine-tuning and predicting: the CPU's
+    # oneDNN convolutions run 1.4-2x faster on it (same arithmetic up to float rounding; docs/booster.md)
+    channels_last: bool = True
 
     def __post_init__(self) -> None:
         w = "finetune."
@@ -90,12 +95,14 @@ class FinetuneConfig:
         check_bool(w + "deep_supervision", self.deep_supervision)
         _set(self, "grad_clip", check_float(w + "grad_clip", self.grad_clip, lo=0.0, hint=" (0 disables clipping)"))
         _set(self, "predict_batch", check_int(w + "predict_batch", self.predict_batch, lo=1))
-        check_choice(w + "autocast", self.autocast, ("off", "bf16"))
+        check_choice(w + "autocast", self.autocast, ("off", "bf16", "auto"))
+        check_bool(w + "channels_last", self.channels_last)
 
     def predict_args(self) -> dict[str, Any]:
-        """How :func:`~vsodboost.spatial.finetune.predict_maps` runs under this config (size, batch, autocast)."""
+        """How :func:`~vsodboost.spatial.finetune.predict_maps` runs under this config (size, batch, autocast,
+        memory format); an ``autocast`` of ``"auto"`` is resolved by the Booster before it gets here."""
         return {"input_size": self.predict_size or self.input_size, "batch": self.predict_batch,
-                "autocast_mode": self.autocast}
+                "autocast_mode": self.autocast, "channels_last": self.channels_last}
 
 
 @_records_fields_set

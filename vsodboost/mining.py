@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from .errors import InputError
 
 __all__ = ["FLAT", "FrameSelector", "Selection", "consistency", "is_flat", "select_frames", "mqpm_selector",
-           "teachable", "without_motion"]
+           "consistency_selector", "hq_rank_selector", "SELECTORS", "teachable", "without_motion"]
 
 FLAT = 1.0 / 255.0  # a map whose values all lie within one 8-bit grey level is flat
 
@@ -104,6 +104,43 @@ def mqpm_selector(hq_prob: np.ndarray, consistency: np.ndarray, has_target: np.n
                   threshold: float, seed: int) -> Selection:
     """The paper's selection (Sec. V-A/B): :func:`select_frames`; ``seed`` is not used."""
     return select_frames(hq_prob, consistency, has_target, period=period, threshold=threshold)
+
+
+def _one_per_period(pool: list[int], score: np.ndarray, tie: np.ndarray, period: int) -> list[int]:
+    """The best-scoring frame of every ``period`` consecutive frames of ``pool`` (ties: ``tie``, then the earlier)."""
+    return [max(pool[s: s + period], key=lambda i: (score[i], tie[i], -i)) for s in range(0, len(pool), period)]
+
+
+def consistency_selector(hq_prob: np.ndarray, consistency: np.ndarray, has_target: np.ndarray, *, period: int,
+                         threshold: float, seed: int) -> Selection:
+    """Filtering without mining (an alternative rule, measured in docs/booster.md): every frame with a target map is
+    a candidate, whatever the MQPM's HQ probability; one per ``period`` consecutive candidates, the most consistent
+    (Sec. V-B's S-measure between motion saliency and the target). ``threshold`` and ``seed`` are not used."""
+    cons = np.asarray(consistency, dtype=np.float64).reshape(-1)
+    pool = [int(i) for i in np.flatnonzero(np.asarray(has_target, dtype=bool))]
+    if not pool:
+        return select_frames(hq_prob, consistency, has_target, period=period, threshold=threshold)  # its warning
+    cons = np.where(np.isfinite(cons), cons, -np.inf)
+    return Selection(_one_per_period(pool, cons, np.asarray(hq_prob, dtype=np.float64), period), pool)
+
+
+def hq_rank_selector(hq_prob: np.ndarray, consistency: np.ndarray, has_target: np.ndarray, *, period: int,
+                     threshold: float, seed: int) -> Selection:
+    """Mining without filtering (an alternative rule, measured in docs/booster.md): every frame with a target map is
+    a candidate; one per ``period`` consecutive candidates, the one the MQPM rates most likely high quality (Eq. 5's
+    probability). ``threshold`` and ``seed`` are not used."""
+    hq = np.asarray(hq_prob, dtype=np.float64).reshape(-1)
+    pool = [int(i) for i in np.flatnonzero(np.asarray(has_target, dtype=bool))]
+    if not pool:
+        return select_frames(hq_prob, consistency, has_target, period=period, threshold=threshold)
+    cons = np.asarray(consistency, dtype=np.float64).reshape(-1)
+    return Selection(_one_per_period(pool, hq, np.where(np.isfinite(cons), cons, -np.inf), period), pool)
+
+
+#: Frame selectors by name (``Booster(selector=SELECTORS[name])``): the paper's and the alternatives measured against
+#: it and against random frames (docs/booster.md, "Does mining matter?")
+SELECTORS: dict[str, FrameSelector] = {"mqpm": mqpm_selector, "consistency": consistency_selector,
+                                       "hq": hq_rank_selector}
 
 
 def is_flat(m: np.ndarray) -> bool:

@@ -143,6 +143,8 @@ _ADDED_FIELDS: dict[str, Callable[[Any, Video], bool]] = {
     "finetune.autocast": lambda v, video: v == "off",
     # prediction size: 0 is "at input_size", what every earlier run did
     "finetune.predict_size": lambda v, video: v == 0,
+    # channels-last memory format: off is the contiguous layout every earlier run used
+    "finetune.channels_last": lambda v, video: v is False,
 }
 
 

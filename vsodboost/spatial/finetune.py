@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any, Callable
 
 import torch
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ..config import FinetuneConfig
 
 __all__ = ["finetune", "predict_maps", "otsu_threshold", "autocast", "check_autocast",
-           "CPU_BF16_MIN_INPUT"]
+           "resolve_autocast", "bf16_native", "CPU_BF16_MIN_INPUT"]
 
 # The smallest ``input_size`` that bfloat16 fine-tuning accepts on the CPU. At 64 the Lite0 U-Net's deepest map is 2x2,
 # and oneDNN's bf16 weight gradient of the 7x7 spatial-attention conv (128 -> 1 channels) on it reads uninitialised
@@ -68,6 +68,8 @@ def _batch(frames: torch.Tensor, targets: torch.Tensor, idx: torch.Tensor, cfg: 
         flip = torch.rand(x.shape[0], generator=gen) < 0.5
         x[flip] = x[flip].flip(-1)
         y[flip] = y[flip].flip(-1)
+    if cfg.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
     return x, y
 
 
@@ -99,7 +101,9 @@ def finetune(model: nn.Module, frames: torch.Tensor, targets: torch.Tensor, cfg:
         raise InputError("finetune: no training frames")
     tuned = copy.deepcopy(model) if copy_model else model
     device = next(tuned.parameters()).device
-    check_autocast(cfg, device)
+    cfg = resolve_autocast(cfg, device)
+    if cfg.channels_last:
+        tuned = tuned.to(memory_format=torch.channels_last)
     frames, targets = frames.to(device), targets.to(device=device, dtype=torch.float32)
     if cfg.pseudo_gt == "otsu":
         thr = otsu_threshold(targets).view(-1, 1, 1)
@@ -150,30 +154,57 @@ def finetune(model: nn.Module, frames: torch.Tensor, targets: torch.Tensor, cfg:
     return tuned, losses
 
 
+def bf16_native(device: torch.device | str) -> bool:
+    """Whether ``device`` computes bfloat16 natively: CUDA with bf16 support, or a CPU with AVX512-BF16 or AMX (the
+    probes are torch's own; a torch without them answers False). Elsewhere bf16 autocast is emulated and slower."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    if device.type == "cpu":
+        probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+        return any(callable(probe) and bool(probe()) for probe in probes)
+    return False
+
+
+def resolve_autocast(cfg: FinetuneConfig, device: torch.device | str) -> FinetuneConfig:
+    """``cfg`` with ``autocast="auto"`` made ``"bf16"`` or ``"off"`` for ``device``: bf16 where it is native
+    (:func:`bf16_native`) and, on the CPU, ``input_size`` ≥ :data:`CPU_BF16_MIN_INPUT`; float32 otherwise. An explicit
+    ``"bf16"`` is checked (:func:`check_autocast`), never changed. Resolved values are what a run records."""
+    device = torch.device(device)
+    if cfg.autocast == "auto":
+        small_on_cpu = device.type == "cpu" and cfg.input_size < CPU_BF16_MIN_INPUT
+        return replace(cfg, autocast="bf16" if bf16_native(device) and not small_on_cpu else "off")
+    check_autocast(cfg, device)
+    return cfg
+
+
 def check_autocast(cfg: FinetuneConfig, device: torch.device) -> None:
     """Refuse bf16 fine-tuning on the CPU below :data:`CPU_BF16_MIN_INPUT` (:class:`InputError`); the Booster calls
-    this when it is built, :func:`finetune` before training."""
+    this when it is built, :func:`finetune` before training. ``"auto"`` never raises (:func:`resolve_autocast`)."""
     if cfg.autocast == "bf16" and torch.device(device).type == "cpu" and cfg.input_size < CPU_BF16_MIN_INPUT:
         raise InputError(
             f"finetune.autocast='bf16' on the CPU needs finetune.input_size >= {CPU_BF16_MIN_INPUT}, got "
             f"{cfg.input_size}: at 64 the CPU's bfloat16 weight gradient of the Lite0 U-Net's 7x7 attention conv on its "
             "2x2 deepest map reads uninitialised memory (wrong or NaN gradients, measured with torch 2.14.1); raise "
-            "input_size or use autocast='off'"
+            "input_size or use autocast='off' or 'auto'"
         )
 
 
 def autocast(device: torch.device, mode: str) -> Any:
-    """``FinetuneConfig.autocast``: ``"bf16"`` → ``torch.autocast`` to bfloat16 on ``device``; ``"off"`` → float32."""
-    if mode == "bf16":
+    """``FinetuneConfig.autocast``: ``"bf16"`` → ``torch.autocast`` to bfloat16 on ``device``; ``"off"`` → float32;
+    ``"auto"`` → bf16 where :func:`bf16_native` (a size check is :func:`resolve_autocast`'s, for training)."""
+    if mode == "bf16" or (mode == "auto" and bf16_native(device)):
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
 @torch.no_grad()
 def predict_maps(model: nn.Module, frames: torch.Tensor, *, input_size: int, batch: int = 8,
-                 autocast_mode: str = "off", callback: Callable[[int], None] | None = None) -> torch.Tensor:
+                 autocast_mode: str = "off", channels_last: bool = False,
+                 callback: Callable[[int], None] | None = None) -> torch.Tensor:
     """Saliency maps of uint8 frames (N,3,H,W) → float (N,H,W) in [0,1] at frame size (sigmoid, bilinear back), in
     batches of ``batch``; ``autocast_mode="bf16"`` runs the model under bfloat16 autocast (maps stay float32);
+    ``channels_last`` feeds it channels-last inputs (the model is not converted: :func:`finetune` returns it so);
     ``callback(frames_done)`` after each batch."""
     model.eval()
     device = next(model.parameters()).device
@@ -181,6 +212,8 @@ def predict_maps(model: nn.Module, frames: torch.Tensor, *, input_size: int, bat
     out = []
     for s in range(0, frames.shape[0], batch):
         x = _resize(frames[s: s + batch].to(device).float() / 255.0, input_size)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         with autocast(device, autocast_mode):
             y = model(x)
         logits = (y[0] if isinstance(y, tuple) else y).float()
