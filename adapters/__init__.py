@@ -10,13 +10,15 @@ import inspect
 import os
 from typing import Any
 
+from vsodboost._deprecated import moved_names as _moved_names
+
 from .methods import METHODS, MethodSpec, MethodTarget, make_method
-from .precomputed import PrecomputedTarget, read_map
+from .precomputed import PrecomputedTarget
 from .u2net_live import U2NetTarget
 
 __all__ = [
     "precomputed", "ssav", "mga", "cos", "lsti", "pcsa", "u2netp", "U2NetTarget",
-    "MethodSpec", "MethodTarget", "METHODS", "PrecomputedTarget", "read_map", "create", "available",
+    "MethodSpec", "MethodTarget", "METHODS", "PrecomputedTarget", "create", "available",
 ]
 
 
@@ -111,10 +113,16 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(plugins.targets().names()))
 
 
+# maps are read by vsodboost.io alone (read_map: uint8, read_unit_map: float); this alias goes in the next release
+_moved = _moved_names(__name__, {"read_map": "vsodboost.io:read_unit_map"})
+
+
 def __getattr__(name: str) -> Any:
     # `adapters.mymodel()` for targets registered by third-party plugins
     if name.startswith("_"):
         raise AttributeError(name)
+    if name == "read_map":
+        return _moved(name)
     from vsodboost import plugins
 
     reg = plugins.targets()

@@ -11,17 +11,16 @@ import numpy as np
 
 from vsodboost._checks import check_bool
 from vsodboost.errors import InputError, MissingMapsError
+from vsodboost._deprecated import moved_names
 from vsodboost.io import MAP_EXTS, index_maps, map_to_unit
-from vsodboost.io import read_map as _read_map
-from vsodboost.video import Video, natural_key
+from vsodboost.io import read_map as _read_map  # private: `read_map` here was the float reader (below)
+from vsodboost._decode import natural_key
+from vsodboost.video import Video
 
-__all__ = ["PrecomputedTarget", "read_map"]
+__all__ = ["PrecomputedTarget"]
 
-def read_map(path: str | os.PathLike[str], size: tuple[int, int] | None = None, *, normalize: bool = True) -> np.ndarray:
-    """A saliency map as float32 in [0, 1], the field's way: :func:`vsodboost.io.read_map` (8-bit grayscale as
-    ``cv2.IMREAD_GRAYSCALE`` reads it; 16-bit keeps its high byte) then :func:`vsodboost.io.map_to_unit` (resized to
-    ``size`` = (H, W), divided by 255, min-max normalised per image when ``normalize``)."""
-    return map_to_unit(_read_map(path)[0], size, normalize=normalize)
+# the float reader has one home beside the uint8 one; this alias goes in the next release
+__getattr__ = moved_names(__name__, {"read_map": "vsodboost.io:read_unit_map"})
 
 
 _log = logging.getLogger("vsodboost.target")

@@ -25,9 +25,10 @@ import time
 import torch
 
 from vsodboost import adapters
-from vsodboost.booster import Booster, resolve_device
+from vsodboost._device import resolve_device
+from vsodboost.booster import Booster
 from vsodboost.errors import InputError
-from vsodboost.datasets import find_shared_data, read_dataset
+from vsodboost.datasets import SHARED_SETS, find_shared_data, read_dataset
 
 
 def main() -> None:
@@ -55,7 +56,7 @@ def main() -> None:
     seq = read_dataset(data / "DAVIS2016", "davis", sequences=[args.sequence])[0]
     video = seq.video()[: args.frames]
     video.name = seq.name
-    target = adapters.precomputed(data / "results" / "PDB" / "DAVIS2016")
+    target = adapters.precomputed(SHARED_SETS["davis"].target_maps(data))
     t0 = time.perf_counter()
     config = json.load(open(args.config)) if args.config else {}
     booster = Booster(target, config=config, preset=args.preset, device=args.device,

@@ -22,7 +22,7 @@ import torch
 
 from vsodboost import Booster, BoostConfig
 from vsodboost.adapters import PrecomputedTarget
-from vsodboost.datasets import find_shared_data, read_dataset
+from vsodboost.datasets import SHARED_SETS, find_shared_data, read_dataset
 from vsodboost.export import ExportedSpatial
 from vsodboost.io import read_map
 from vsodboost.metrics import SODMetrics
@@ -38,7 +38,7 @@ def main() -> None:
     data = find_shared_data()
     if data is None:
         raise SystemExit("../shared/data not found (set VSODBOOST_DATA)")
-    target = PrecomputedTarget(data / "results" / "PDB" / "DAVIS2016", name="PDB")
+    target = PrecomputedTarget(SHARED_SETS["davis"].target_maps(data), name="PDB")
     booster = Booster(target, config=BoostConfig.from_dict({"buffer_size": args.adapt}), device="cpu", threads=1)
     rows = {}
     for seq in read_dataset(data / "DAVIS2016", "davis", split="val", sequences=args.sequences.split(",")):
@@ -58,7 +58,7 @@ def main() -> None:
             if stem not in seq.gt:
                 continue
             gt, _ = read_map(seq.gt[stem])
-            tgt, _ = read_map(data / "results" / "PDB" / "DAVIS2016" / seq.name / f"{stem}.png")
+            tgt, _ = read_map(SHARED_SETS["davis"].target_maps(data) / seq.name / f"{stem}.png")
             m_exp.step(np.clip(m * 255 + 0.5, 0, 255).astype(np.uint8), gt, sequence=seq.name, names=[stem])
             m_tgt.step(tgt, gt, sequence=seq.name, names=[stem])
         e, t = m_exp.results(average="frame"), m_tgt.results(average="frame")

@@ -20,7 +20,8 @@ import time
 import torch
 
 from vsodboost.plugins import spatial_models
-from vsodboost.spatial import FinetuneConfig, finetune, predict_maps
+from vsodboost.config import FinetuneConfig
+from vsodboost.spatial import finetune, predict_maps
 
 PREDICT_SIZE = {"u2netp": 320, "lite0": 224}  # where the presets predict
 #: (label, FinetuneConfig fields) per row; the first row is the float32, contiguous reference

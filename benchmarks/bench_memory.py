@@ -39,7 +39,9 @@ import torch
 data, frames, side, api, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 import vsodboost
 from vsodboost import adapters
-from vsodboost.booster import Booster, BoostConfig, run_to_dir
+from vsodboost.booster import Booster
+from vsodboost.config import BoostConfig
+from vsodboost.runner import run_to_dir
 cfg = {"buffer_size": frames}
 if side >= 0:  # -1: a checkout without work_max_side (the old behaviour)
     cfg["work_max_side"] = side

@@ -24,11 +24,11 @@ import torch
 
 
 def load_pairs(data: Path, limit: int | None) -> list[tuple[np.ndarray, np.ndarray]]:
-    from vsodboost.datasets import read_dataset
-    from vsodboost.metrics.evaluate import read_map
+    from vsodboost.datasets import SHARED_SETS, read_dataset
+    from vsodboost.io import read_map
 
     pairs = []
-    root = data / "results" / "PDB" / "DAVIS2016"
+    root = SHARED_SETS["davis"].target_maps(data)
     for seq in read_dataset(data / "DAVIS2016", "davis"):
         if not (root / seq.name).is_dir():
             continue

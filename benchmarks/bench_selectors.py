@@ -9,7 +9,7 @@ what is done) and scored against the GT with pysodmetrics conventions, frame-ave
 number of frames each rule kept per buffer. Random frames (Table III's control, over several draws) come from
 ``vsodboost bench --protocol control --draws 5`` with the same preset and config. Needs the shared data
 (``../shared/data`` or ``$VSODBOOST_DATA``); the dataset → published target maps pairs are DAVIS2016 → PDB and
-ViSal → MGA.
+ViSal → MGA (vsodboost.datasets.SHARED_SETS).
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ import torch
 
 from vsodboost import adapters
 from vsodboost.booster import Booster
-from vsodboost.datasets import find_shared_data, read_dataset
+from vsodboost.datasets import SHARED_SETS, find_shared_data, read_dataset
 from vsodboost.metrics.evaluate import evaluate_folders
 from vsodboost.mining import SELECTORS
 from vsodboost.runner import run_to_dir
 
-SETS = {"DAVIS2016": ("davis", {"split": "val"}, "PDB"), "ViSal": ("davsod", {}, "MGA")}
+SETS = {s.folder: (s.layout, {"split": s.split} if s.split else {}, s.method) for s in SHARED_SETS.values()}
 
 
 def main() -> None:

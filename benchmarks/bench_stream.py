@@ -24,7 +24,7 @@ import torch
 
 from vsodboost import adapters
 from vsodboost.booster import Booster
-from vsodboost.datasets import find_shared_data, read_dataset
+from vsodboost.datasets import SHARED_SETS, find_shared_data, read_dataset
 from vsodboost.demo import dataset_scores
 from vsodboost.video import read_image
 
@@ -48,7 +48,7 @@ def main() -> None:
     video = seq.video()[: args.frames]
     frames = list(video)
     gt = {s: read_image(p)[:, :, 0] > 127 for s, p in seq.gt.items() if s in set(video.names)}
-    target = adapters.precomputed(data / "results" / "PDB" / "DAVIS2016")
+    target = adapters.precomputed(SHARED_SETS["davis"].target_maps(data))
     load_before = round(os.getloadavg()[0], 2)
     booster = Booster(target, preset=args.preset, device="cpu")
     warm_modes = {"no": [False], "yes": [True], "both": [False, True]}[args.warm_start]

@@ -22,7 +22,8 @@ n = int(sys.argv[1])
 if n:
     torch.set_num_threads(n)
 from vsodboost import plugins
-from vsodboost.spatial.finetune import FinetuneConfig, finetune
+from vsodboost.config import FinetuneConfig
+from vsodboost.spatial.finetune import finetune
 model = plugins.spatial_models().create("lite0")
 g = torch.Generator().manual_seed(0)
 x = torch.randint(0, 256, (8, 3, 240, 320), dtype=torch.uint8, generator=g)

@@ -29,7 +29,7 @@ def one_run(preset: str, frames: int, threads: int, sequence: str, device: str, 
 
     from vsodboost import adapters
     from vsodboost.booster import Booster
-    from vsodboost.datasets import find_shared_data
+    from vsodboost.datasets import SHARED_SETS, find_shared_data
     from vsodboost.video import load_video
 
     data = find_shared_data()
@@ -37,7 +37,7 @@ def one_run(preset: str, frames: int, threads: int, sequence: str, device: str, 
         sys.exit("no shared data: set VSODBOOST_DATA or place the data at ../shared/data")
     video = load_video(str(data / "DAVIS2016" / "JPEGImages" / "480p" / sequence))[:frames]
     video.name = sequence
-    target = adapters.precomputed(data / "results" / "PDB" / "DAVIS2016")
+    target = adapters.precomputed(SHARED_SETS["davis"].target_maps(data))
     booster = Booster(target, preset=preset, device=device, seed=0, threads=threads)
     t = time.perf_counter()
     res = booster.run(video, name=sequence, progress=False)

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vsodboost.datasets import find_shared_data
+from vsodboost.datasets import SHARED_SETS, find_shared_data
 from vsodboost.mqpm.data import build_flow_sets
 
 CACHE = Path("/tmp/vsodboost-cache")
-TARGET = {"DAVIS2016": ("PDB", "DAVIS2016"), "ViSal": ("MGA", "ViSal")}
+TARGET = {s.folder: (s.method, s.folder) for s in SHARED_SETS.values()}
 
 
 def flow_sets():

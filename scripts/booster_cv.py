@@ -34,16 +34,17 @@ import torch
 from folds import fold_of
 
 from vsodboost import adapters
-from vsodboost.booster import Booster, BoostConfig, run_to_dir
+from vsodboost.booster import Booster
+from vsodboost.config import BoostConfig
+from vsodboost.runner import run_to_dir
 from vsodboost.bench import block_of, gain_of
 from vsodboost.datasets import find_shared_data, read_dataset
+from vsodboost.io import read_unit_map
 from vsodboost.metrics.evaluate import evaluate_folders
-from vsodboost.spatial import load_unet_checkpoint
+from vsodboost.models.checkpoint import load_unet_checkpoint
+from vsodboost.datasets import SHARED_SETS
 
-SETS = {
-    "davis": ("DAVIS2016", "davis", "PDB", {"split": "val"}),
-    "visal": ("ViSal", "davsod", "MGA", {}),
-}
+SETS = {k: (s.folder, s.layout, s.method, {"split": s.split} if s.split else {}) for k, s in SHARED_SETS.items()}
 
 
 def _fuse_folders(boosted_root: Path, target_root: Path, names: list[str]) -> dict[str, Path]:
@@ -52,7 +53,8 @@ def _fuse_folders(boosted_root: Path, target_root: Path, names: list[str]) -> di
     import cv2
     import numpy as np
 
-    from vsodboost.booster import fuse_maps, write_map_atomic
+    from vsodboost.fusion import fuse_maps
+    from vsodboost.io import write_map_atomic
 
     out = {}
     for how in ("mean", "geometric"):
@@ -63,7 +65,7 @@ def _fuse_folders(boosted_root: Path, target_root: Path, names: list[str]) -> di
             for f in sorted((boosted_root / seq).glob("*.png")):
                 b = cv2.imread(str(f), cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0
                 t_file = tdir / f.name
-                t = adapters.read_map(t_file, b.shape) if t_file.is_file() else None
+                t = read_unit_map(t_file, b.shape) if t_file.is_file() else None
                 write_map_atomic(root / seq / f.name, fuse_maps(b, t, how))
         out[how] = root
     return out
@@ -107,7 +109,7 @@ def main() -> None:
             mqpm, spatial = models[k]
             cls = Booster
             if args.random_frames:
-                from vsodboost.bench._runs import RandomFramesBooster as cls  # type: ignore[assignment]
+                from vsodboost.bench._runs import random_frames_booster as cls  # type: ignore[assignment]
             booster = cls(target, mqpm=mqpm, spatial=spatial, config=config, device="cpu")
             t0 = time.time()
             summary = run_to_dir(booster, seq.video(), args.out / folder / seq.name, name=seq.name)

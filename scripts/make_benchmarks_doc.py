@@ -33,11 +33,10 @@ from folds import N_FOLDS, held_out
 from vsodboost.bench._report import render_markdown
 from vsodboost.datasets import find_shared_data
 from vsodboost.presets import PRESETS
+from vsodboost.datasets import SHARED_SETS
 
-SETS = {
-    "davis": {"folder": "DAVIS2016", "layout": "davis", "split": "val", "method": "PDB"},
-    "visal": {"folder": "ViSal", "layout": "davsod", "split": None, "method": "MGA"},
-}
+SETS = {k: {"folder": s.folder, "layout": s.layout, "split": s.split, "method": s.method}
+        for k, s in SHARED_SETS.items()}
 REPO = Path(__file__).resolve().parent.parent
 
 #: What still differs from the paper in the `paper` preset, and why (docs/booster.md has the measurements).

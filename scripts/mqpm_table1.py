@@ -20,6 +20,7 @@ from vsodboost.metrics import s_measure
 from vsodboost.mqpm import MQPM, get_theta
 from vsodboost.mqpm.labels import motion_quality_scores, mqs_labels
 from vsodboost.mqpm.train import TrainConfig, prepare_training_set, train_network
+from vsodboost.datasets import SHARED_SETS
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--folds", type=int, default=3)
@@ -136,7 +137,7 @@ acc = (pred_hq == oracle_lab).mean()
 lines.append(f"MQPM agreement with the oracle labels (λ={lam_all:.3f} over all frames): {acc:.1%}; "
              f"oracle HQ {oracle_lab.mean():.0%}, predicted HQ {pred_hq.mean():.0%}")
 results = {}
-for ds, target in [("DAVIS2016", "PDB"), ("ViSal", "MGA")]:
+for ds, target in [(s.folder, s.method) for s in SHARED_SETS.values()]:
     idx = [i for i, k in enumerate(keys) if k[0] == ds and k in tm]
     n_hq = int(pred_hq[idx].sum())
     frac = n_hq / len(idx)

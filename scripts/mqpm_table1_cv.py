@@ -25,8 +25,9 @@ from vsodboost.datasets import find_shared_data, read_dataset
 from vsodboost.flow import flow_to_color
 from vsodboost.mqpm import load_mqpm
 from vsodboost.mqpm.data import build_flow_sets
+from vsodboost.datasets import SHARED_SETS
 
-DATASETS = {"DAVIS2016": ("davis", "PDB"), "ViSal": ("davsod", "MGA")}
+DATASETS = {s.folder: (s.layout, s.method) for s in SHARED_SETS.values()}
 
 
 def hq_probs(mqpm_dir: Path, max_side: int) -> dict[str, dict[str, dict[str, float]]]:

@@ -26,8 +26,9 @@ from vsodboost.datasets import find_shared_data, in_sample, read_dataset, traine
 from vsodboost.flow import flow_to_color
 from vsodboost.mqpm import load_mqpm
 from vsodboost.mqpm.data import build_flow_sets
+from vsodboost.datasets import SHARED_SETS
 
-DATASETS = {"DAVIS2016": ("davis", "PDB", "val"), "ViSal": ("davsod", "MGA", None)}
+DATASETS = {s.folder: (s.layout, s.method, s.split) for s in SHARED_SETS.values()}
 
 
 def main() -> None:

@@ -19,14 +19,17 @@ from folds import fold_of
 import cv2
 import numpy as np
 
-from vsodboost.adapters import read_map
-from vsodboost.booster import fuse_maps, write_map_atomic
+from vsodboost.io import read_unit_map as read_map
+from vsodboost.fusion import fuse_maps
+from vsodboost.io import write_map_atomic
 from vsodboost.datasets import find_shared_data, read_dataset
 from vsodboost.metrics.evaluate import evaluate_folders
-from vsodboost.spatial import load_unet_checkpoint, predict_maps
+from vsodboost.models.checkpoint import load_unet_checkpoint
+from vsodboost.spatial import predict_maps
+from vsodboost.datasets import SHARED_SETS
 
 
-TARGETS = {"DAVIS2016": "PDB", "ViSal": "MGA"}
+TARGETS = {s.folder: s.method for s in SHARED_SETS.values()}
 
 
 def main() -> None:

@@ -19,8 +19,9 @@ from _table_lines import table1_lines
 
 from vsodboost.bench import fig10, hq_of, mined_of, table1, table7
 from vsodboost.datasets import find_shared_data, read_dataset
+from vsodboost.datasets import SHARED_SETS
 
-DATASETS = {"DAVIS2016": ("davis", "PDB"), "ViSal": ("davsod", "MGA")}
+DATASETS = {s.folder: (s.layout, s.method) for s in SHARED_SETS.values()}
 
 
 def tables(run: Path, fused_suffix: str, threshold: float) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -87,3 +88,91 @@ def resolved_on_cpu(config):
     from vsodboost.spatial.finetune import resolve_autocast
 
     return dataclasses.replace(config, finetune=resolve_autocast(config.finetune, "cpu"))
+
+
+def truncate(path: Path, keep: float = 0.6) -> None:
+    """Cut a file to ``keep`` of its bytes, as a copy killed mid-write leaves it."""
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+# -- stand-ins of the Booster tests (imported as `from conftest import ...`) ---------------------------------
+class FlowMagnitudeMQPM:
+    """Stand-in MQPM: HQ when the colour-coded flow is saturated enough; motion map = saturation."""
+
+    provenance = {"file": "stub"}
+
+    def __init__(self, threshold: float = 0.0) -> None:
+        self.threshold = threshold
+        self.calls = 0
+
+    def predict(self, flow_images: Any) -> tuple[Any, Any]:
+        self.calls += 1
+        x = flow_images.float() / 255.0
+        sat = x.max(1).values - x.min(1).values
+        prob = (sat.mean((1, 2)) > self.threshold).float() * 0.9
+        return prob, sat
+
+
+_SPATIAL: Any = None
+
+
+def tiny_spatial() -> Any:
+    """One random-weight Lite0 U-Net for the session: the Booster never modifies it (test_booster checks)."""
+    global _SPATIAL
+    if _SPATIAL is None:
+        import torch
+
+        from vsodboost.models import saliency_unet
+
+        torch.manual_seed(0)
+        _SPATIAL = saliency_unet("tf_efficientnet_lite0", pretrained=False, cls_head=False)
+    return _SPATIAL
+
+
+def tiny_config(**kw: Any) -> Any:
+    """The smallest BoostConfig the Booster tests run (one fine-tuning step at 64², no flow downscale)."""
+    from vsodboost.config import BoostConfig
+
+    ft = {"iterations": 1, "batch_size": 2, "input_size": 64, "predict_batch": 16}
+    ft.update(kw.pop("finetune", {}))
+    return BoostConfig(finetune=ft, flow_max_side=0, **kw)
+
+
+def buffer6_booster(target: Any, **kw: Any) -> Any:
+    """A Booster of the stand-ins on the CPU, 6-frame buffers (two buffers on :func:`clip12`'s clip)."""
+    from vsodboost.booster import Booster
+
+    return Booster(target, flow=kw.pop("flow", "dis"), mqpm=FlowMagnitudeMQPM(), spatial=kw.pop("spatial", tiny_spatial()),
+                   config=kw.pop("config", tiny_config(buffer_size=6)), device="cpu", **kw)
+
+
+@pytest.fixture(scope="module")
+def clip12():
+    """12 synthetic frames (48×64, stacked uint8) and the imperfect target's maps, by 5-digit stem."""
+    from vsodboost.testing import synthetic_clip
+
+    frames, _, target = synthetic_clip(12, h=48, w=64, seed=1)
+    return np.stack(frames), target
+
+
+@pytest.fixture(scope="module")
+def disk12(tmp_path_factory, clip12):
+    """:func:`clip12` on disk: ``frames/seq/<stem>.png``, two identical maps roots ``maps_a/seq`` and
+    ``maps_b/seq``, and ``cfg.json`` (6-frame buffers, one fine-tuning step)."""
+    import json
+
+    import cv2
+
+    frames, target = clip12
+    root = tmp_path_factory.mktemp("disk")
+    for sub in ("frames/seq", "maps_a/seq", "maps_b/seq"):
+        (root / sub).mkdir(parents=True)
+    for i, f in enumerate(frames):
+        cv2.imwrite(str(root / "frames/seq" / f"{i:05d}.png"), f[:, :, ::-1])
+        for m in ("maps_a", "maps_b"):
+            cv2.imwrite(str(root / m / "seq" / f"{i:05d}.png"), (target[f"{i:05d}"] * 255).astype(np.uint8))
+    (root / "cfg.json").write_text(json.dumps(
+        {"buffer_size": 6, "flow_max_side": 0,
+         "finetune": {"iterations": 1, "batch_size": 2, "input_size": 64, "predict_batch": 16}}))
+    return root

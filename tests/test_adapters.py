@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from vsodboost import adapters
-from vsodboost.adapters import METHODS, MethodTarget, PrecomputedTarget, read_map
+from vsodboost.adapters import METHODS, MethodTarget, PrecomputedTarget
+from vsodboost.io import read_unit_map as read_map
 from vsodboost.errors import InputError, MissingMapsError
 from vsodboost.target import TargetModel, check_target_output
 from vsodboost.video import load_video

@@ -125,7 +125,7 @@ def _settings(run: Path, seq: str) -> dict:
 def test_table5_reports_the_papers_replace_beside_the_fused_output(bench, dataset, spatial):
     """One run scores both outputs: the fine-tuned spatial model's own maps (fusion "replace", the paper's) and the
     configured fusion of those maps with the target's, frame by frame."""
-    from vsodboost.adapters import read_map as read_target_map
+    from vsodboost.io import read_unit_map as read_target_map
     from vsodboost.fusion import fuse_maps
 
     out, report, _ = bench
@@ -168,7 +168,8 @@ def test_table3_rows_are_the_papers_definitions(bench, dataset):
 def test_table7_and_fig10_score_the_mined_frames(bench, dataset):
     """Table VII's training row is the boosted maps on exactly the mined annotated frames; Fig. 10 ranks each
     sequence's annotated frames by the target's S-measure and marks the mined ones."""
-    from vsodboost.bench import _resample, evaluate_subset
+    from vsodboost.bench import evaluate_subset
+    from vsodboost.bench._tables import _resample
     from vsodboost.datasets import read_dataset
 
     out, report, _ = bench
@@ -292,7 +293,7 @@ def test_report_videos_show_annotated_and_mined_frames_with_the_mined_ones_marke
 def test_report_videos_replace_a_planted_symlink_and_refuse_a_linked_folder(bench, dataset, tmp_path):
     """The videos go through the safe writers: a symlink at a video's name is replaced (what it points at is
     untouched), and a symlinked videos/ folder is refused rather than written through."""
-    from vsodboost.bench._report import draw_videos
+    from vsodboost.bench._figures import draw_videos
     from vsodboost.datasets import read_dataset
 
     out, _, _ = bench
@@ -355,9 +356,9 @@ def test_bench_report_html_plays_its_videos_in_a_headless_browser(bench, tmp_pat
 def test_zero_shot_baselines_are_the_untuned_model_and_its_fusion(bench, dataset, spatial):
     """Table V's honest baselines: the spatial model with no fine-tuning at its native input size, alone and fused
     with the target's maps by the plain ensemble (mean or geometric) that scores best, scored like every other row."""
-    from vsodboost.adapters import read_map
+    from vsodboost.io import read_unit_map as read_map
     from vsodboost.bench import BASELINE_FUSIONS, native_input_size
-    from vsodboost.booster import fuse_maps
+    from vsodboost.fusion import fuse_maps
     from vsodboost.spatial import predict_maps
 
     out, report, _ = bench
@@ -429,7 +430,7 @@ def test_other_settings_are_refused_without_overwrite(bench, dataset, spatial):
 
 
 def test_weights_mapping_per_sequence(tmp_path):
-    from vsodboost.bench import _weights_for
+    from vsodboost.bench._provenance import _weights_for
 
     m = tmp_path / "w.json"
     m.write_text(json.dumps({"alpha": "a.pt", "*": "rest.pt"}))
@@ -518,3 +519,20 @@ def test_control_protocol_compares_mqpm_frames_with_several_random_draws(dataset
     states = [json.loads((Path(d["run"]) / "alpha" / "vsodboost.json").read_text()) for d in c["draws"][:2]]
     mined = [[tuple(b["mined"]) for b in st["buffers_done"].values()] for st in states]
     assert mined[0] != mined[1]
+
+
+def test_cli_takes_boosts_target_and_config_options(dataset, tmp_path, monkeypatch):
+    import vsodboost.bench as bench_pkg
+
+    seen = {}
+    monkeypatch.setattr(bench_pkg, "run_bench", lambda data, **kw: seen.update(kw))
+    rc = cli_main(["bench", "--data", str(dataset / "data"), "--layout", "davsod", "--target",
+                   f"precomputed:{dataset / 'maps'}", "--target-arg", "normalize=no", "--buffer-size", "7",
+                   "--preset", "fast", "--out", str(tmp_path / "o"), "--device", "cpu", "-q"])
+    assert rc == 0 and seen["target"].normalize is False  # --target-arg reaches the target, as in `boost`
+    assert seen["config"].buffer_size == 7 and seen["config"].fusion == "geometric"  # over the preset's
+    assert seen["spatial"] == "lite0"
+    with pytest.raises(SystemExit) as exc:  # checked as `boost` checks it: a usage error
+        cli_main(["bench", "--data", str(dataset / "data"), "--layout", "davsod", "--target",
+                  f"precomputed:{dataset / 'maps'}", "--buffer-size", "0", "--out", str(tmp_path / "o")])
+    assert exc.value.code == 2

@@ -66,7 +66,8 @@ def test_shipped_weights_are_out_of_sample_on_the_shared_data_and_bear_is_caught
     """The default MQPM (DAVIS-TR) and the presets' spatial models saw none of DAVIS val or ViSal: bench prints no
     in-sample warning there. DAVIS-TR holds ``bear``, which ../shared/data also has (its ``train`` split): the
     check finds it by its GT, so the warning fires on a real in-sample sequence."""
-    from vsodboost.bench import _Models, in_sample_check
+    from vsodboost.bench import in_sample_check
+    from vsodboost.bench._provenance import _Models
     from vsodboost.datasets import read_dataset
 
     val = read_dataset(shared_data / "DAVIS2016", "davis", split="val") + read_dataset(shared_data / "ViSal",

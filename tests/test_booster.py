@@ -2,53 +2,19 @@
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import resolved_on_cpu
 from vsodboost import plugins
-from vsodboost.booster import Booster, BoostConfig, run_to_dir
+from vsodboost.booster import Booster
+from vsodboost.config import BoostConfig
 from vsodboost.testing import ArrayTarget, synthetic_clip
 from vsodboost.errors import InputError, TargetError
 from vsodboost.models import saliency_unet
 
-
-class FlowMagnitudeMQPM:
-    """Stand-in MQPM: HQ when the colour-coded flow is saturated enough; motion map = saturation."""
-
-    provenance = {"file": "stub"}
-
-    def __init__(self, threshold: float = 0.0) -> None:
-        self.threshold = threshold
-        self.calls = 0
-
-    def predict(self, flow_images: torch.Tensor):
-        self.calls += 1
-        x = flow_images.float() / 255.0
-        sat = x.max(1).values - x.min(1).values
-        prob = (sat.mean((1, 2)) > self.threshold).float() * 0.9
-        return prob, sat
-
-
-_SPATIAL = None
-
-
-def _tiny_spatial():
-    # one random-weight U-Net for the module: the Booster never modifies it (tested below)
-    global _SPATIAL
-    if _SPATIAL is None:
-        torch.manual_seed(0)
-        _SPATIAL = saliency_unet("tf_efficientnet_lite0", pretrained=False, cls_head=False)
-    return _SPATIAL
-
-
-def _config(**kw):
-    ft = {"iterations": 1, "batch_size": 2, "input_size": 64, "predict_batch": 16}
-    ft.update(kw.pop("finetune", {}))
-    return BoostConfig(finetune=ft, flow_max_side=0, **kw)
+from conftest import FlowMagnitudeMQPM, tiny_config, tiny_spatial
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +24,8 @@ def clip():
 
 
 def _booster(target, **kw):
-    return Booster(target, flow="dis", mqpm=kw.pop("mqpm", FlowMagnitudeMQPM()), spatial=kw.pop("spatial", _tiny_spatial()),
-                   config=kw.pop("config", _config()), device="cpu", **kw)
+    return Booster(target, flow="dis", mqpm=kw.pop("mqpm", FlowMagnitudeMQPM()), spatial=kw.pop("spatial", tiny_spatial()),
+                   config=kw.pop("config", tiny_config()), device="cpu", **kw)
 
 
 def test_run_returns_one_map_per_frame_and_mines_frames_with_target(clip):
@@ -79,7 +45,7 @@ def test_run_returns_one_map_per_frame_and_mines_frames_with_target(clip):
 
 def test_one_frame_per_period_is_kept(clip):
     frames, _, target = clip
-    res = _booster(ArrayTarget(target), config=_config(period=4)).run(frames, name="demo")
+    res = _booster(ArrayTarget(target), config=tiny_config(period=4)).run(frames, name="demo")
     # every frame is HQ under the stub → 12 candidates → 3 groups of 4
     assert len(res.mined) == 3
     assert [i // 4 for i in res.mined] == [0, 1, 2]
@@ -101,7 +67,7 @@ def test_spatial_model_is_never_modified_and_seed_makes_runs_repeatable(clip):
 def test_buffers_cut_long_videos(clip):
     frames, _, target = clip
     mqpm = FlowMagnitudeMQPM()
-    res = _booster(ArrayTarget(target), mqpm=mqpm, config=_config(buffer_size=5)).run(frames, name="demo")
+    res = _booster(ArrayTarget(target), mqpm=mqpm, config=tiny_config(buffer_size=5)).run(frames, name="demo")
     assert [(b.start, b.stop) for b in res.buffers] == [(0, 5), (5, 10), (10, 12)]
     assert mqpm.calls == 3 and len(res.boosted) == 12
     assert all(b.start <= i < b.stop for b in res.buffers for i in b.mined)
@@ -116,7 +82,7 @@ def test_no_hq_frame_falls_back_with_a_warning(clip):
 
 def test_single_frame_buffer_does_not_crash(clip):
     frames, _, target = clip
-    res = _booster(ArrayTarget(target), config=_config(buffer_size=11)).run(frames, name="demo")
+    res = _booster(ArrayTarget(target), config=tiny_config(buffer_size=11)).run(frames, name="demo")
     assert res.buffers[-1].stop - res.buffers[-1].start == 1
     assert any("1 frame" in w for w in res.warnings) and len(res.boosted) == 12
 
@@ -142,91 +108,17 @@ def test_bad_target_maps_name_the_adapter(clip, bad, match):
 
 def test_not_a_target_is_refused():
     with pytest.raises(InputError, match="TargetModel"):
-        Booster(object(), mqpm=FlowMagnitudeMQPM(), spatial=_tiny_spatial(), device="cpu")
+        Booster(object(), mqpm=FlowMagnitudeMQPM(), spatial=tiny_spatial(), device="cpu")
 
 
 def test_fusion_mean_combines_boosted_and_target(clip):
     frames, _, target = clip
-    rep = _booster(ArrayTarget(target), seed=1, config=_config(fusion="replace")).run(frames, name="demo")
-    mean = _booster(ArrayTarget(target), seed=1, config=_config(fusion="mean")).run(frames, name="demo")
-    geo = _booster(ArrayTarget(target), seed=1, config=_config(fusion="geometric")).run(frames, name="demo")
+    rep = _booster(ArrayTarget(target), seed=1, config=tiny_config(fusion="replace")).run(frames, name="demo")
+    mean = _booster(ArrayTarget(target), seed=1, config=tiny_config(fusion="mean")).run(frames, name="demo")
+    geo = _booster(ArrayTarget(target), seed=1, config=tiny_config(fusion="geometric")).run(frames, name="demo")
     np.testing.assert_allclose(mean.boosted[0], 0.5 * (rep.boosted[0] + target["00000"]), atol=1e-6)
     np.testing.assert_allclose(geo.boosted[0], np.sqrt(rep.boosted[0] * target["00000"]), atol=1e-6)
     assert BoostConfig().fusion == "mean"  # measured best with the default U²-Net-p (docs/booster.md)
-
-
-def test_presets_choose_the_spatial_model_and_recipe_and_explicit_settings_win():
-    from vsodboost.errors import UnknownNameError
-    from vsodboost.nets.u2net import U2Net
-    from vsodboost.presets import PRESETS
-
-    target = ArrayTarget({})
-    quality = Booster(target, mqpm=FlowMagnitudeMQPM(), device="cpu")
-    assert isinstance(quality.spatial, U2Net)  # trains at 224², predicts at U²-Net-p's own 320², else the defaults
-    # finetune.autocast "auto" is resolved for this machine when the Booster is built (bf16 only where native)
-    assert quality.config == resolved_on_cpu(BoostConfig.from_dict({"finetune": {"predict_size": 320}}))
-    assert quality.config.finetune.autocast in ("bf16", "off")
-    assert quality.provenance()["preset"] == "quality"
-    fast = Booster(target, mqpm=FlowMagnitudeMQPM(), preset="fast", device="cpu",
-                   config={"period": 3, "finetune": {"iterations": 7}})
-    assert not isinstance(fast.spatial, U2Net) and fast.spatial.provenance["sha256"]  # the shipped Lite0 U-Net
-    assert fast.config.fusion == PRESETS["fast"].config["fusion"] == "geometric"
-    assert (fast.config.period, fast.config.finetune.iterations) == (3, 7)  # explicit fields win...
-    assert fast.config.finetune.deep_supervision is False  # ...and the preset's other fields stay
-    paper = Booster(target, mqpm=FlowMagnitudeMQPM(), preset="paper", spatial=_tiny_spatial(), device="cpu")
-    assert paper.config.fusion == "replace" and paper.config.finetune.loss == "bce"
-    assert not isinstance(paper.spatial, U2Net)  # an explicit spatial model wins over the preset's
-    assert resolved_on_cpu(BoostConfig.paper()) == paper.config  # the paper's configuration, also without a Booster
-    assert (BoostConfig.paper().period, BoostConfig.paper().buffer_size) == (5, 100)
-    with pytest.raises(UnknownNameError, match="quality"):
-        Booster(target, mqpm=FlowMagnitudeMQPM(), preset="best", device="cpu")
-
-
-def test_config_rejects_unknown_keys_and_bad_values():
-    with pytest.raises(InputError, match="unknown config keys"):
-        BoostConfig.from_dict({"perod": 5})
-    with pytest.raises(InputError):
-        BoostConfig(fusion="max")
-    with pytest.raises(InputError):
-        BoostConfig(finetune={"input_size": 100})
-
-
-def test_run_to_dir_resumes_and_refuses_foreign_settings(clip, tmp_path, monkeypatch):
-    frames, _, target = clip
-    b = _booster(ArrayTarget(target), config=_config(buffer_size=6))
-    out = tmp_path / "out"
-    summary = run_to_dir(b, frames, out, name="demo")
-    assert len(list(out.glob("*.png"))) == 12 and set(summary["buffers_done"]) == {"0:6", "6:12"}
-    stamp = {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")}
-    # interrupted run: the second buffer's record is lost → only that buffer is recomputed
-    state = json.loads((out / "vsodboost.json").read_text())
-    del state["buffers_done"]["6:12"]
-    (out / "vsodboost.json").write_text(json.dumps(state))
-    calls = []
-    real = b.run_buffer
-    monkeypatch.setattr(b, "run_buffer", lambda *a, **k: calls.append(a[1:3]) or real(*a, **k))
-    run_to_dir(b, frames, out, name="demo")
-    assert calls == [(6, 12)]
-    assert all(stamp[f"{i:05d}.png"] == (out / f"{i:05d}.png").stat().st_mtime_ns for i in range(6))
-    other = _booster(ArrayTarget(target), config=_config(buffer_size=6, period=2))
-    with pytest.raises(InputError, match="other settings"):
-        run_to_dir(other, frames, out, name="demo")
-    foreign = tmp_path / "foreign"
-    foreign.mkdir()
-    (foreign / "notes.txt").write_text("mine")
-    with pytest.raises(InputError, match="not a vsodboost output folder"):
-        run_to_dir(b, frames, foreign, name="demo")
-    assert (foreign / "notes.txt").read_text() == "mine"
-
-
-def test_save_never_overwrites_without_permission(clip, tmp_path):
-    frames, _, target = clip
-    res = _booster(ArrayTarget(target)).run(frames[:4], name="demo")
-    res.save(tmp_path)
-    with pytest.raises(InputError, match="already holds"):
-        res.save(tmp_path)
-    summary = json.loads((tmp_path / "vsodboost.json").read_text())
-    assert summary["frames"] == 4 and summary["config"]["period"] == 5
 
 
 def test_spatial_registry_has_the_paper_model_and_a_timm_unet():
@@ -251,7 +143,7 @@ def test_readme_usage_folder_of_frames_with_a_maps_mode_target(tmp_path, clip):
         if i != 2:  # a frame without a published map
             cv2.imwrite(str(maps / f"{i:05d}.png"), (target[f"{i:05d}"] * 255).astype(np.uint8))
     booster = TopLevelBooster(target=adapters.ssav(maps=tmp_path / "ssav_maps"), mqpm=FlowMagnitudeMQPM(),
-                              spatial=_tiny_spatial(), config=_config(), device="cpu")
+                              spatial=tiny_spatial(), config=tiny_config(), device="cpu")
     res = booster.run(seq)
     assert res.sequence == "clip7" and res.names == [f"{i:05d}" for i in range(6)]
     assert res.target[2] is None and all(res.target[i] is not None for i in (0, 1, 3, 4, 5))
@@ -259,3 +151,17 @@ def test_readme_usage_folder_of_frames_with_a_maps_mode_target(tmp_path, clip):
     # mean (default): half the fine-tuned model's map where the target is zero, never above one half there
     zero = res.target[0] < 1e-6
     assert zero.any() and np.any(res.boosted[0][zero] > 1e-3) and np.all(res.boosted[0][zero] <= 0.5 + 1e-6)
+
+
+def test_every_driver_seeds_buffer_b_the_same_way(clip, tmp_path, monkeypatch):
+    from vsodboost.runner import run_to_dir
+
+    frames, _, target = clip
+    b = _booster(ArrayTarget(target), config=tiny_config(buffer_size=6), seed=40)
+    assert [b.buffer_seed(k) for k in range(3)] == [40, 41, 42]
+    seeds, real = [], b.run_buffer
+    monkeypatch.setattr(b, "run_buffer", lambda *a, **k: seeds.append(k.get("seed")) or real(*a, **k))
+    b.run(frames, name="demo")
+    run_to_dir(b, frames, tmp_path / "out", name="demo")
+    list(b.stream(iter(frames), name="demo", buffer_size=6))
+    assert seeds == [40, 41] * 3

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
+from conftest import FlowMagnitudeMQPM, tiny_config, tiny_spatial
 from vsodboost import Video
-from vsodboost.bench._runs import RandomFramesBooster, RecordingBooster, random_frames
+from vsodboost.bench._runs import random_frames_booster, recording_booster, random_frames
 from vsodboost.booster import Booster
 from vsodboost.testing import ArrayTarget, synthetic_clip
 from vsodboost.mining import Selection, select_frames
@@ -24,8 +24,8 @@ def clip():
 
 
 def _booster(target, **kw):
-    return Booster(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=_tiny_spatial(),
-                   config=kw.pop("config", _config(buffer_size=6)), device="cpu", **kw)
+    return Booster(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=tiny_spatial(),
+                   config=kw.pop("config", tiny_config(buffer_size=6)), device="cpu", **kw)
 
 
 def test_run_buffer_gives_a_typed_output_equal_to_runs_buffer(clip):
@@ -116,10 +116,10 @@ def test_observers_see_each_buffer_before_run_to_dir_records_it(clip, tmp_path):
 
 def test_bench_boosters_are_plain_boosters_built_through_public_seams(clip, tmp_path):
     frames, target = clip
-    rec = RecordingBooster(ArrayTarget(target), record=tmp_path, flow="dis", mqpm=FlowMagnitudeMQPM(),
-                           spatial=_tiny_spatial(), config=_config(buffer_size=6), device="cpu")
-    rnd = RandomFramesBooster(ArrayTarget(target), flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=_tiny_spatial(),
-                              config=_config(buffer_size=6), device="cpu")
+    rec = recording_booster(ArrayTarget(target), record=tmp_path, flow="dis", mqpm=FlowMagnitudeMQPM(),
+                           spatial=tiny_spatial(), config=tiny_config(buffer_size=6), device="cpu")
+    rnd = random_frames_booster(ArrayTarget(target), flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=tiny_spatial(),
+                              config=tiny_config(buffer_size=6), device="cpu")
     assert type(rec) is Booster and type(rnd) is Booster and rnd.selector is random_frames
     rec.run(frames, name="demo")
     for kind in ("target", "motion", "theta"):

@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from vsodboost.datasets import detect_layout, find_shared_data, read_dataset, read_davis, read_davsod
+from vsodboost.datasets import (SHARED_SETS, detect_layout, find_shared_data, read_dataset, read_davis,
+                                read_davsod)
 from vsodboost.errors import InputError
 
 H, W = 16, 20
@@ -253,3 +254,12 @@ def test_in_sample_matches_by_gt_fingerprint_not_by_name_alone(tmp_path):
     assert trained_on_of({"meta": {"data": {"trained_on": rec}}})[0] == rec
     assert trained_on_of({"trained_on": "DUTS-TR"}) == ([], "DUTS-TR")
     assert trained_on_of({"file": "x.pt"})[0] is None
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("key", sorted(SHARED_SETS))
+def test_each_shared_set_has_its_targets_maps_for_every_annotated_sequence(shared_data, key):
+    s = SHARED_SETS[key]
+    seqs = [q for q in read_dataset(s.root(shared_data), s.layout, split=s.split) if q.gt]
+    maps = s.target_maps(shared_data)
+    assert seqs and all((maps / q.name).is_dir() for q in seqs), (key, maps)

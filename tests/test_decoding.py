@@ -10,12 +10,13 @@ import cv2
 import numpy as np
 import pytest
 from conftest import write_clip_and_maps
-from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
+from conftest import FlowMagnitudeMQPM, tiny_config, tiny_spatial
 from test_eval_cli import make_davsod
 
 import vsodboost.io as vio
 from vsodboost import adapters
-from vsodboost.booster import Booster, run_to_dir
+from vsodboost.booster import Booster
+from vsodboost.runner import run_to_dir
 from vsodboost.cli import main
 from vsodboost.errors import InputError
 from vsodboost.metrics.evaluate import evaluate_folders
@@ -32,8 +33,8 @@ def clip():
 
 
 def _booster(target, **kw):
-    return Booster(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=_tiny_spatial(),
-                   config=kw.pop("config", _config(buffer_size=3)), device="cpu")
+    return Booster(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=tiny_spatial(),
+                   config=kw.pop("config", tiny_config(buffer_size=3)), device="cpu")
 
 
 def _disk(tmp_path, clip):
@@ -136,7 +137,7 @@ def test_a_frame_iterator_that_raises_keeps_what_arrived_and_says_where(clip):
             yield frames[i]
         raise ConnectionError("camera unplugged")
 
-    b = _booster(ArrayTarget(target), config=_config(buffer_size=3))
+    b = _booster(ArrayTarget(target), config=tiny_config(buffer_size=3))
     got = []
     with pytest.raises(InputError, match=r"frame source raised ConnectionError: camera unplugged — after 5 "
                                          r"frame\(s\); buffer 1 \(frames 3…4, 2 gathered\) was boosted") as err:

@@ -13,7 +13,7 @@ from headless import needs_browser, screenshot, video_states
 
 import vsodboost.booster as booster_mod
 from vsodboost import demo
-from vsodboost.demo import _panel, write_side_by_side
+from vsodboost.report import panel, write_side_by_side
 from vsodboost.report import MINED
 
 
@@ -26,7 +26,7 @@ def _tiny(n=3, h=32, w=40):
 
 def test_panel_labels_every_column_and_frames_mined_frames():
     frames, rows = _tiny(w=120)
-    img = _panel(frames, rows, ["a", "b", "c"], [0, 1], mined=[1])
+    img = panel(frames, rows, ["a", "b", "c"], [0, 1], mined=[1])
     assert img.shape == (28 + 2 * 32, 4 * 120, 3)
     header = img[:28]
     for k in range(4):  # some dark text in each column's header cell

@@ -38,6 +38,16 @@ def test_a_single_sequence_folder_scores_like_the_same_maps_in_a_root(tmp_path):
     assert evaluate_folders(pred / "dog", gt, weighted_f=False, progress=False)["frames"] == 4
 
 
+@pytest.mark.parametrize("file", ["summary.json", "vsodboost.json"])  # BoostResult.save's, now and before 0.2
+def test_a_saved_result_names_its_sequence_through_its_summary_old_folders_too(tmp_path, file):
+    gt, pred, _ = make_davsod(tmp_path)
+    single = tmp_path / "saved"
+    shutil.copytree(pred / "cat", single)
+    (single / file).write_text(json.dumps({"sequence": "cat", "frames": 6, "mined": []}))
+    res = evaluate_folders(single, gt, weighted_f=False, progress=False)
+    assert res["sequences"][0]["sequence"] == "cat" and res["frames"] == 6
+
+
 def test_cli_eval_single_folder_and_sequences(tmp_path, capsys):
     gt, pred, _ = make_davsod(tmp_path)
     single = tmp_path / "out"

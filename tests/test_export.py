@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
+from conftest import FlowMagnitudeMQPM, tiny_config, tiny_spatial
 
 from vsodboost.booster import Booster
 from vsodboost.testing import ArrayTarget, synthetic_clip
@@ -78,8 +78,8 @@ def test_bad_export_arguments_are_typed_errors(kw, match, tmp_path):
 def test_an_adapted_buffer_exports_and_reproduces_its_boosted_maps(tmp_path):
     frames, _, target = synthetic_clip(10, h=48, w=64, seed=3)
     target = {k: v for k, v in target.items() if k not in ("00008", "00009")}  # buffer 1 has nothing to learn
-    booster = Booster(ArrayTarget(target), mqpm=FlowMagnitudeMQPM(), spatial=_tiny_spatial(),
-                      config=_config(buffer_size=8, fusion="replace"), device="cpu")  # boosted = the model's maps
+    booster = Booster(ArrayTarget(target), mqpm=FlowMagnitudeMQPM(), spatial=tiny_spatial(),
+                      config=tiny_config(buffer_size=8, fusion="replace"), device="cpu")  # boosted = the model's maps
     res = booster.run(np.stack(frames), name="clip", keep_models=True)
     out = res.export(tmp_path / "adapted", buffer=0)
     spec = load_spec(out)
@@ -92,7 +92,7 @@ def test_an_adapted_buffer_exports_and_reproduces_its_boosted_maps(tmp_path):
         diff = float(np.abs(maps - boosted).max())
         assert diff <= 1e-4, f"{backend}: largest difference {diff:.2e}"
     # the adapted model is not the pretrained one: its maps differ from the pretrained model's
-    pre = predict_maps(_tiny_spatial(), x, input_size=64).numpy()
+    pre = predict_maps(tiny_spatial(), x, input_size=64).numpy()
     assert np.abs(pre - boosted).max() > 1e-3
     with pytest.raises(InputError, match="no adapted model: no frame was mined"):
         res.export(tmp_path / "b1", buffer=1)

@@ -17,10 +17,11 @@ import torch
 
 from vsodboost import adapters
 import vsodboost.booster as booster_mod
-from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
+from conftest import FlowMagnitudeMQPM, tiny_config, tiny_spatial
 from vsodboost import plugins
 from vsodboost.booster import Booster
 from vsodboost.cli import build_parser, iter_parsers, main
+from vsodboost.runner import run_to_dir
 from vsodboost.commands.boost import parse_target, parse_target_args
 from vsodboost.testing import ArrayTarget, synthetic_clip
 from vsodboost.errors import InputError, NoMatchingMapsError, TargetError, UsageError
@@ -34,8 +35,8 @@ def clip():
 
 
 def _booster(target, **kw):
-    return Booster(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=_tiny_spatial(),
-                   config=kw.pop("config", _config()), device="cpu", **kw)
+    return Booster(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=tiny_spatial(),
+                   config=kw.pop("config", tiny_config()), device="cpu", **kw)
 
 
 # -- threads ---------------------------------------------------------------------------------------------------
@@ -68,7 +69,7 @@ def test_importing_the_library_does_not_change_torch_threads():
 def test_iteration_progress_counts_up_over_every_buffer(clip, capsys):
     frames, target = clip
     calls, buffers = [], []
-    cfg = _config(buffer_size=3, finetune={"iterations": 2})
+    cfg = tiny_config(buffer_size=3, finetune={"iterations": 2})
     _booster(ArrayTarget(target), config=cfg).run(frames, name="demo",
                                                   iteration_progress=lambda d, t: calls.append((d, t)),
                                                   progress=lambda d, t: buffers.append((d, t)))
@@ -122,7 +123,7 @@ def test_no_matching_name_says_counts_and_examples_and_suggests_order(tmp_path, 
     assert isinstance(err.value, TargetError)  # callers catching the old type still catch it
     assert "no map for any of the 6 frames of 'bird'" in msg
     with pytest.raises(NoMatchingMapsError):
-        booster_mod.run_to_dir(b, frames, tmp_path / "out", name="bird")
+        run_to_dir(b, frames, tmp_path / "out", name="bird")
     assert not (tmp_path / "out").exists()  # nothing written
 
 
@@ -131,7 +132,7 @@ def test_match_order_pairs_by_sorted_position_across_buffers(tmp_path, clip):
     # natural sort: frame9 before frame10 (a plain sort would put 10 first)
     _maps(tmp_path / "maps" / "bird", [f"bird_frame{i}" for i in range(7, 13)])
     res = _booster(adapters.precomputed(tmp_path / "maps", match="order"),
-                   config=_config(buffer_size=4)).run(frames, name="bird")
+                   config=tiny_config(buffer_size=4)).run(frames, name="bird")
     assert all(t is not None for t in res.target)
     first, last = (cv2.imread(str(tmp_path / "maps" / "bird" / f"bird_frame{i}.png"), 0) > 127 for i in (7, 12))
     assert np.array_equal(res.target[0] > 0.5, first) and np.array_equal(res.target[5] > 0.5, last)
@@ -207,7 +208,7 @@ def dataset(tmp_path, monkeypatch):
 
     def fast(target, **kw):  # the CLI's Booster with the fast test doubles
         made.append(kw)
-        return real(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=_tiny_spatial(), config=_config(),
+        return real(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=tiny_spatial(), config=tiny_config(),
                     device="cpu", seed=kw.get("seed", 0), threads=kw.get("threads", 1))
 
     monkeypatch.setattr(booster_mod, "Booster", fast)

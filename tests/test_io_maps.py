@@ -21,8 +21,18 @@ precomputed = importlib.import_module("vsodboost.adapters.precomputed")
 
 
 def test_one_reader_one_ext_list_one_indexer():
-    assert evaluate.read_map is vio.read_map
+    assert evaluate.read_map is vio.read_map and precomputed._read_map is vio.read_map
     assert evaluate.MAP_EXTS is vio.MAP_EXTS and precomputed.MAP_EXTS is vio.MAP_EXTS
+
+
+def test_the_old_homes_of_the_readers_answer_for_a_release_with_a_warning():
+    import vsodboost.metrics as metrics
+
+    with pytest.warns(DeprecationWarning, match="import read_map from vsodboost.io"):
+        assert metrics.read_map is vio.read_map
+    for old in (adapters, precomputed):  # the float reader of the maps-mode targets: io.read_unit_map now
+        with pytest.warns(DeprecationWarning, match="import read_unit_map from vsodboost.io"):
+            assert old.read_map is vio.read_unit_map
 
 
 def test_a_16bit_map_keeps_its_high_byte_for_the_booster_and_for_scoring(tmp_path):
@@ -32,7 +42,7 @@ def test_a_16bit_map_keeps_its_high_byte_for_the_booster_and_for_scoring(tmp_pat
     want = np.array([0, 0, 1, 1, 1, 1, 127, 128, 255, 255], np.uint8)  # v >> 8, not round(v / 257) (511 → 2)
     assert m.dtype == np.uint8 and (m == want).all() and "uint16" in note
     assert (m == cv2.imread(str(tmp_path / "deep.png"), cv2.IMREAD_GRAYSCALE)).all()  # pysodmetrics' reading
-    boosted_from = adapters.read_map(tmp_path / "deep.png", normalize=False)
+    boosted_from = vio.read_unit_map(tmp_path / "deep.png", normalize=False)
     np.testing.assert_array_equal(boosted_from, want[None].repeat(3, 0) / np.float32(255))
 
 

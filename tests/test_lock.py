@@ -13,10 +13,11 @@ import cv2
 import numpy as np
 import pytest
 from conftest import write_clip_and_maps
-from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
+from conftest import FlowMagnitudeMQPM, tiny_config, tiny_spatial
 
 import vsodboost.io as vio
-from vsodboost.booster import Booster, run_to_dir
+from vsodboost.booster import Booster
+from vsodboost.runner import run_to_dir
 from vsodboost.cli import main
 from vsodboost.errors import OutputError, OutputLockedError
 from vsodboost.testing import ArrayTarget, synthetic_clip
@@ -53,8 +54,8 @@ def clip():
 
 
 def _booster(target):
-    return Booster(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=_tiny_spatial(),
-                   config=_config(buffer_size=3), device="cpu")
+    return Booster(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=tiny_spatial(),
+                   config=tiny_config(buffer_size=3), device="cpu")
 
 
 def test_a_second_writer_is_refused_at_once_naming_the_holder(clip, holder):

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from vsodboost.datasets import read_dataset
-from vsodboost.metrics import SODMetrics, read_map
+from vsodboost.io import read_map
+from vsodboost.metrics import SODMetrics
 
 M = pytest.importorskip("py_sod_metrics")
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 import dataclasses
 import pickle
 
+import pytest
 import torch
 
-from vsodboost.booster import Booster, BoostConfig
+from conftest import FlowMagnitudeMQPM, tiny_spatial
+from vsodboost.booster import Booster
+from vsodboost.config import BoostConfig
 from vsodboost.config import FinetuneConfig
 from vsodboost.presets import PRESETS
 from conftest import resolved_on_cpu
@@ -88,3 +91,30 @@ def test_a_callers_input_size_brings_the_prediction_size_with_it():
     assert merge_config(q, {"finetune": {"iterations": 5}})["finetune"]["predict_size"] == 320
     assert "predict_size" not in merge_config(q, {"finetune": {"input_size": 64}})["finetune"]
     assert merge_config(q, {"finetune": {"input_size": 64, "predict_size": 96}})["finetune"]["predict_size"] == 96
+
+
+def test_presets_choose_the_spatial_model_and_recipe_and_explicit_settings_win():
+    from vsodboost.errors import UnknownNameError
+    from vsodboost.nets.u2net import U2Net
+    from vsodboost.presets import PRESETS
+
+    target = ArrayTarget({})
+    quality = Booster(target, mqpm=FlowMagnitudeMQPM(), device="cpu")
+    assert isinstance(quality.spatial, U2Net)  # trains at 224², predicts at U²-Net-p's own 320², else the defaults
+    # finetune.autocast "auto" is resolved for this machine when the Booster is built (bf16 only where native)
+    assert quality.config == resolved_on_cpu(BoostConfig.from_dict({"finetune": {"predict_size": 320}}))
+    assert quality.config.finetune.autocast in ("bf16", "off")
+    assert quality.provenance()["preset"] == "quality"
+    fast = Booster(target, mqpm=FlowMagnitudeMQPM(), preset="fast", device="cpu",
+                   config={"period": 3, "finetune": {"iterations": 7}})
+    assert not isinstance(fast.spatial, U2Net) and fast.spatial.provenance["sha256"]  # the shipped Lite0 U-Net
+    assert fast.config.fusion == PRESETS["fast"].config["fusion"] == "geometric"
+    assert (fast.config.period, fast.config.finetune.iterations) == (3, 7)  # explicit fields win...
+    assert fast.config.finetune.deep_supervision is False  # ...and the preset's other fields stay
+    paper = Booster(target, mqpm=FlowMagnitudeMQPM(), preset="paper", spatial=tiny_spatial(), device="cpu")
+    assert paper.config.fusion == "replace" and paper.config.finetune.loss == "bce"
+    assert not isinstance(paper.spatial, U2Net)  # an explicit spatial model wins over the preset's
+    assert resolved_on_cpu(BoostConfig.paper()) == paper.config  # the paper's configuration, also without a Booster
+    assert (BoostConfig.paper().period, BoostConfig.paper().buffer_size) == (5, 100)
+    with pytest.raises(UnknownNameError, match="quality"):
+        Booster(target, mqpm=FlowMagnitudeMQPM(), preset="best", device="cpu")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import vsodboost.booster as booster_mod
-from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
+from conftest import FlowMagnitudeMQPM, tiny_config, tiny_spatial
 from vsodboost.booster import Booster
 from vsodboost.cli import main
 from vsodboost.runner import run_to_dir
@@ -29,8 +29,8 @@ def clip():
 
 
 def _booster(target, **kw):
-    cfg = kw.pop("config", _config(buffer_size=3, finetune={"iterations": 2, "predict_batch": 2}))
-    return Booster(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=_tiny_spatial(), config=cfg,
+    cfg = kw.pop("config", tiny_config(buffer_size=3, finetune={"iterations": 2, "predict_batch": 2}))
+    return Booster(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=tiny_spatial(), config=cfg,
                    device="cpu", **kw)
 
 
@@ -63,7 +63,7 @@ def test_the_bar_counts_frames_and_names_the_stage(clip, capsys):
 
 def test_a_bar_only_on_a_terminal_unless_asked(clip, capsys, monkeypatch):
     frames, target = clip
-    b = _booster(ArrayTarget(target), config=_config(buffer_size=6))
+    b = _booster(ArrayTarget(target), config=tiny_config(buffer_size=6))
     b.run(frames, name="quiet_seq")  # captured stderr is no terminal: silent by default
     assert capsys.readouterr().err == ""
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
@@ -99,8 +99,8 @@ def cli_data(tmp_path, monkeypatch, clip):
     real = booster_mod.Booster
 
     def fast(target, **kw):
-        return real(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=_tiny_spatial(),
-                    config=_config(buffer_size=3, finetune={"iterations": 2}), device="cpu",
+        return real(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=tiny_spatial(),
+                    config=tiny_config(buffer_size=3, finetune={"iterations": 2}), device="cpu",
                     seed=kw.get("seed", 0), threads=kw.get("threads", 1))
 
     monkeypatch.setattr(booster_mod, "Booster", fast)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
+from conftest import FlowMagnitudeMQPM, tiny_config, tiny_spatial
 from vsodboost import adapters
 from vsodboost.booster import Booster
 from vsodboost.cli import main
@@ -67,8 +67,8 @@ def test_the_same_call_through_python_and_the_cli_writes_byte_identical_maps(dat
 
 
 def _booster(target, **kw):
-    return Booster(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=_tiny_spatial(),
-                   config=kw.pop("config", _config(buffer_size=6)), device="cpu", **kw)
+    return Booster(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=tiny_spatial(),
+                   config=kw.pop("config", tiny_config(buffer_size=6)), device="cpu", **kw)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,9 @@ import torch
 from vsodboost.cli import main
 from vsodboost.errors import InputError, MissingWeightsError, WeightsError
 from vsodboost.models import saliency_unet
-from vsodboost.spatial import FinetuneConfig, finetune, load_unet_checkpoint, predict_maps, save_unet_checkpoint
+from vsodboost.config import FinetuneConfig
+from vsodboost.models.checkpoint import load_unet_checkpoint, save_unet_checkpoint
+from vsodboost.spatial import finetune, predict_maps
 from vsodboost.spatial._plugin import lite0_spatial
 from vsodboost.spatial.finetune import CPU_BF16_MIN_INPUT, otsu_threshold
 

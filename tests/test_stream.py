@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
+from conftest import FlowMagnitudeMQPM, tiny_config, tiny_spatial
 
 from vsodboost.booster import Booster
 from vsodboost.testing import ArrayTarget, synthetic_clip
@@ -22,8 +22,8 @@ def clip():
 
 def _booster(target, **kw):
     # fusion "replace": boosted maps are the tuned model's own, so tests can recompute them from the model
-    return Booster(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=kw.pop("spatial", _tiny_spatial()),
-                   config=kw.pop("config", _config(buffer_size=4, fusion="replace")), device="cpu", seed=5, **kw)
+    return Booster(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=kw.pop("spatial", tiny_spatial()),
+                   config=kw.pop("config", tiny_config(buffer_size=4, fusion="replace")), device="cpu", seed=5, **kw)
 
 
 def _same(stream_bufs, result):
@@ -100,7 +100,7 @@ def test_stream_of_a_folder_uses_file_stems(clip, tmp_path):
 
 def test_warm_start_continues_from_the_previous_buffer_and_keeps_the_pretrained_model(clip):
     frames, target = clip
-    spatial = _tiny_spatial()
+    spatial = tiny_spatial()
     before = {k: v.clone() for k, v in spatial.state_dict().items()}
     b = _booster(ArrayTarget(target))
     cold = list(b.stream(frames, keep_models=True))
@@ -120,7 +120,7 @@ def test_warm_start_continues_from_the_previous_buffer_and_keeps_the_pretrained_
 def test_run_keep_models_keeps_one_model_per_buffer_without_changing_maps(clip):
     frames, target = clip
     target = {k: v for k, v in target.items() if k != "00010"}  # the last buffer (frame 10) has nothing to learn
-    b = _booster(ArrayTarget(target), config=_config(buffer_size=5, fusion="replace"))
+    b = _booster(ArrayTarget(target), config=tiny_config(buffer_size=5, fusion="replace"))
     plain = b.run(np.stack(frames), name="clip")
     kept = b.run(np.stack(frames), name="clip", keep_models=True)
     assert plain.models == [] and len(kept.models) == len(kept.buffers) == 3
@@ -222,7 +222,7 @@ def test_stream_holds_frames_longer_than_work_max_side_at_the_working_size_and_e
     # 128×96 frames with work_max_side=64: each frame is downscaled as it arrives (a 4K camera no longer fills a
     # buffer with full-size frames); the maps are run()'s, returned at the frames' own size
     frames, _, target = synthetic_clip(9, h=96, w=128, seed=3)
-    b = _booster(ArrayTarget(target), config=_config(buffer_size=4, fusion="replace", work_max_side=64))
+    b = _booster(ArrayTarget(target), config=tiny_config(buffer_size=4, fusion="replace", work_max_side=64))
     ref = b.run(np.stack(frames), name="clip")
     seen = []
 

@@ -11,12 +11,13 @@ import cv2
 import numpy as np
 import pytest
 
-from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
+from conftest import FlowMagnitudeMQPM, tiny_config, tiny_spatial
 from vsodboost.booster import Booster
-from vsodboost.demo import ArrayTarget
+from vsodboost.testing import ArrayTarget
 from vsodboost.errors import InputError
 from vsodboost.stream import iter_source
-from vsodboost.video import _file_truncation, load_video
+from vsodboost._decode import file_truncation
+from vsodboost.video import load_video
 
 N, H, W = 30, 96, 128
 
@@ -71,7 +72,7 @@ def test_mp4_cut_before_its_index_names_the_missing_moov(tmp_path):
 
 def test_booster_refuses_a_truncated_file_before_any_compute(tmp_path):
     cut = _cut(_write(tmp_path / "clip.avi", "MJPG"), 0.5)
-    b = Booster(ArrayTarget({}), mqpm=FlowMagnitudeMQPM(), spatial=_tiny_spatial(), config=_config(), device="cpu")
+    b = Booster(ArrayTarget({}), mqpm=FlowMagnitudeMQPM(), spatial=tiny_spatial(), config=tiny_config(), device="cpu")
     b.run_buffer = None  # type: ignore[assignment]  # refused before the first buffer
     with pytest.raises(InputError, match=rf"its container reports {N} frames but only \d+ decode"):
         b.run(cut)
@@ -89,7 +90,7 @@ def test_stream_of_a_truncated_file_yields_what_decodes_then_refuses(tmp_path):
 
 def test_estimated_counts_allow_a_frame_or_two():
     # mkv/webm counts come from duration × fps: one frame short is not a truncation; an index's count is exact
-    assert _file_truncation(Path("a.mkv"), 99, 100.0) == ""
-    assert "reports 100 frames but only 90 decode" in _file_truncation(Path("a.mkv"), 90, 100.0)
-    assert "reports 100 frames but only 99 decode" in _file_truncation(Path("a.mp4"), 99, 100.0)
-    assert _file_truncation(Path("a.avi"), 5, 0.0) == "" and _file_truncation(Path("a.avi"), 5, float("nan")) == ""
+    assert file_truncation(Path("a.mkv"), 99, 100.0) == ""
+    assert "reports 100 frames but only 90 decode" in file_truncation(Path("a.mkv"), 90, 100.0)
+    assert "reports 100 frames but only 99 decode" in file_truncation(Path("a.mp4"), 99, 100.0)
+    assert file_truncation(Path("a.avi"), 5, 0.0) == "" and file_truncation(Path("a.avi"), 5, float("nan")) == ""

@@ -13,7 +13,8 @@ from vsodboost import plugins
 from vsodboost._weights import sha256_file
 from vsodboost.errors import InputError, MissingWeightsError, WeightsError
 from vsodboost.nets.u2net import U2Net, U2NetConfig, fold_batchnorm, load_u2net, save_u2net, u2net, u2netp
-from vsodboost.spatial import FinetuneConfig, finetune, predict_maps
+from vsodboost.config import FinetuneConfig
+from vsodboost.spatial import finetune, predict_maps
 from vsodboost.spatial._plugin import U2NETP_WEIGHTS, u2netp_spatial
 
 SHIPPED_SHA256 = "06736c7b504acb7a6c4f7878acf6235cc83c40563c997f7aafef069539061103"

@@ -14,9 +14,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
-from vsodboost.booster import Booster, BoostConfig, run_to_dir
-from vsodboost.demo import ArrayTarget, synthetic_clip
+from conftest import FlowMagnitudeMQPM, tiny_config, tiny_spatial
+from vsodboost.booster import Booster
+from vsodboost.config import BoostConfig
+from vsodboost.runner import run_to_dir
+from vsodboost.testing import ArrayTarget, synthetic_clip
 from vsodboost.errors import InputError, TargetError
 from vsodboost.io import map_is_complete
 from vsodboost.video import Video, load_video
@@ -34,8 +36,8 @@ def clip():
 
 
 def _booster(target, side=SIDE, **kw):
-    return Booster(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=_tiny_spatial(),
-                   config=_config(buffer_size=4, work_max_side=side, **kw), device="cpu")
+    return Booster(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=tiny_spatial(),
+                   config=tiny_config(buffer_size=4, work_max_side=side, **kw), device="cpu")
 
 
 def _small(frames, target, size=(H * SIDE // W, SIDE)):

@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 import torch
 from conftest import write_clip_and_maps
-from test_booster import FlowMagnitudeMQPM, _config, _tiny_spatial
+from conftest import FlowMagnitudeMQPM, tiny_config, tiny_spatial
 
 import vsodboost.io as vio
-from vsodboost.booster import Booster, run_to_dir
+from vsodboost.booster import Booster
+from vsodboost.runner import run_to_dir
 from vsodboost.cli import main
 from vsodboost.errors import InputError, OutputError
 from vsodboost.export import ExportedSpatial, export_spatial
@@ -38,8 +39,8 @@ def clip():
 
 
 def _booster(target, **kw):
-    return Booster(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=_tiny_spatial(),
-                   config=kw.pop("config", _config(buffer_size=4)), device="cpu", **kw)
+    return Booster(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=tiny_spatial(),
+                   config=kw.pop("config", tiny_config(buffer_size=4)), device="cpu", **kw)
 
 
 def _plant(folder: Path, names: list[str], outside: Path) -> dict[str, Path]:
@@ -84,7 +85,7 @@ def test_boost_result_save_replaces_planted_links_and_never_follows_them(clip, t
     frames, target = clip
     res = _booster(ArrayTarget(target)).run(frames, name="demo")
     out = tmp_path / "saved"
-    victims = _plant(out, [f"{n}.png" for n in res.names] + ["vsodboost.json"], tmp_path / "outside")
+    victims = _plant(out, [f"{n}.png" for n in res.names] + ["summary.json"], tmp_path / "outside")
     with pytest.raises(InputError, match="already holds maps"):  # a link under a map's name counts as a map
         res.save(out)
     res.save(out, overwrite=True)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from ._version import __version__
 from .errors import (  # noqa: E402
     ChecksumError,
     InputError,
@@ -18,7 +17,9 @@ from .hookspecs import hookimpl  # noqa: E402
 from ._registry import Registry  # noqa: E402
 from .target import TargetModel  # noqa: E402
 from .video import Video, load_video  # noqa: E402
-from .booster import Booster, BoostConfig, BoostResult  # noqa: E402
+from .booster import Booster  # noqa: E402
+from .config import BoostConfig  # noqa: E402
+from .results import BoostResult  # noqa: E402
 from . import adapters  # noqa: E402  (the top-level adapters/ folder, shipped as vsodboost.adapters)
 
 __all__ = [

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from .errors import DuplicateNameError, InputError, UnknownNameError
-from .video import natural_key
+from ._decode import natural_key
 
 T = TypeVar("T")
 

@@ -27,27 +27,30 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 import torch
 
-from . import __version__
+from ._version import __version__
 from ._checks import check_int
 from ._components import build_config, build_flow, build_mqpm, build_spatial, build_target, notify
 from ._device import resolve_device
 from ._steps import OnStage, SequenceProgress, Stopwatch, check_threads, counting, seeded, torch_threads
-from .config import BoostConfig, FinetuneConfig
+from ._deprecated import moved_names
+from .config import BoostConfig
 from .errors import InputError
 from .flow import buffer_flows, check_flow_size, flow_size, flow_to_color
-from .fusion import collapse, fuse_buffer, fuse_maps
-from .io import write_json_atomic, write_map_atomic
+from .fusion import collapse, fuse_buffer
 from .mining import FrameSelector, Selection, consistency, mqpm_selector, teachable, without_motion
 from .results import BoostObserver, BoostResult, BufferOutput, BufferReport, MiningRecord, StreamBuffer
-from .runner import run_to_dir, target_identity, weights_identity  # re-exported: their home is vsodboost.runner
 from .spatial.finetune import finetune, predict_maps
+from .stream import iter_source, source_name, stream_buffers
 from .target import TargetModel, check_target_coverage, explain_no_match, predict_buffer
 from .video import Video, VideoLike, load_video
 from .workres import area_resize_frames, full_size_maps, working_clip, working_size
 
-__all__ = ["Booster", "BoostConfig", "BoostObserver", "BoostResult", "BufferOutput", "BufferReport", "FinetuneConfig",
-           "StreamBuffer", "fuse_maps", "resolve_device", "run_to_dir", "target_identity", "weights_identity",
-           "write_map_atomic", "write_json_atomic"]
+__all__ = ["Booster"]
+
+__getattr__ = moved_names(__name__, {  # re-exported here before each name had one home; gone in the next release
+    "fuse_maps": "vsodboost.fusion", "run_to_dir": "vsodboost.runner", "target_identity": "vsodboost.runner",
+    "weights_identity": "vsodboost.runner", "write_map_atomic": "vsodboost.io", "write_json_atomic": "vsodboost.io",
+    "FinetuneConfig": "vsodboost.config"})
 
 
 class Booster:
@@ -153,13 +156,18 @@ class Booster:
         return maps, losses, tuned
 
     # -- one buffer, one video ------------------------------------------------------------------------------
+    def buffer_seed(self, b: int) -> int:
+        """The seed of buffer ``b`` (from 0) wherever it runs — :meth:`run`, ``run_to_dir``, the engines, a stream,
+        ``vsodboost export --buffer``: ``seed + b``, so every driver gives the same maps."""
+        return self.seed + b
+
     def run_buffer(self, video: Video, start: int, stop: int, *, seed: int | None = None,
                    init: torch.nn.Module | None = None, on_stage: OnStage | None = None,
                    on_iteration: Callable[[int, float], None] | None = None) -> BufferOutput:
         """Frames ``start:stop`` of ``video`` through motion → mine → fine-tune → fuse, with the documented fallbacks
-        (docs/reliability.md). ``seed`` defaults to ``self.seed + start // buffer_size`` (what :meth:`run` uses).
+        (docs/reliability.md). ``seed`` defaults to :meth:`buffer_seed` of ``start // buffer_size`` (what :meth:`run` uses).
         ``on_stage(stage, done, total)``: each stage as it starts, each iteration, each batch predicted."""
-        seed = self.seed + start // self.config.buffer_size if seed is None else seed
+        seed = self.buffer_seed(start // self.config.buffer_size) if seed is None else seed
         clock, where = Stopwatch(on_stage), f"buffer {start}:{stop}"
         with torch_threads(self.threads):
             with clock("read"):  # frames longer than work_max_side: downscaled one by one (vsodboost/workres.py)
@@ -225,7 +233,7 @@ class Booster:
         with SequenceProgress(video.name, len(video), len(spans), progress, on_stage,
                               iteration_progress, self.config.finetune.iterations) as tell:
             for b, (start, stop) in enumerate(spans):
-                outs.append(self.run_buffer(video, start, stop, seed=self.seed + b, **tell.buffer(b, start)))
+                outs.append(self.run_buffer(video, start, stop, seed=self.buffer_seed(b), **tell.buffer(b, start)))
                 if not keep_models:
                     outs[-1].model = None  # each tuned model is freed with its buffer
                 tell.done(b, stop)
@@ -242,8 +250,6 @@ class Booster:
         arrays, opened now (:class:`InputError` if it cannot be). ``buffer_size`` defaults to ``config.buffer_size``.
         ``warm_start=True`` fine-tunes each buffer from the previous buffer's tuned model (a departure from the
         paper); ``keep_models`` puts each tuned model in :attr:`StreamBuffer.model`."""
-        from .stream import iter_source, source_name, stream_buffers
-
         size = self.config.buffer_size if buffer_size is None else check_int("buffer_size", buffer_size, lo=1)
         return stream_buffers(self, iter_source(source), name or source_name(source), size, warm_start=warm_start,
                               keep_models=keep_models)

@@ -10,7 +10,7 @@ import logging
 import re
 import sys
 
-from . import __version__
+from ._version import __version__
 from .errors import VsodboostError
 
 #: Sub-commands in the order ``--help`` lists them: name → (one-line help, description). The module

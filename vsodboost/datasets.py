@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping
 
 from .errors import InputError
-from .video import FRAME_DIRS, IMAGE_EXTS, Video, natural_key
+from ._decode import FRAME_DIRS, IMAGE_EXTS, natural_key
+from .video import Video
 
-__all__ = ["SequenceData", "read_dataset", "read_davis", "read_davsod", "read_images", "detect_layout",
+__all__ = ["SequenceData", "SharedSet", "SHARED_SETS", "read_dataset", "read_davis", "read_davsod", "read_images", "detect_layout",
            "find_shared_data", "trained_on_entry", "in_sample", "trained_on_of"]
 
 Layout = Literal["davis", "davsod", "images", "auto"]
@@ -224,6 +225,29 @@ def find_shared_data() -> Path | None:
         if p.is_dir():
             return p
     return None
+
+
+@dataclass(frozen=True)
+class SharedSet:
+    """A dataset of the shared data folder (:func:`find_shared_data`) with the method whose published maps are its
+    target in every number of docs/: ``<data>/<folder>`` read with ``layout`` (``split``: the scored DAVIS split),
+    the target's maps in ``<data>/results/<method>/<folder>``."""
+
+    folder: str
+    layout: str
+    split: str | None
+    method: str
+
+    def root(self, data: str | os.PathLike[str]) -> Path:
+        return Path(data) / self.folder
+
+    def target_maps(self, data: str | os.PathLike[str]) -> Path:
+        return Path(data) / "results" / self.method / self.folder
+
+
+#: The one record of which target goes with which shared dataset: PDB on DAVIS-2016, MGA on ViSal.
+SHARED_SETS: dict[str, SharedSet] = {"davis": SharedSet("DAVIS2016", "davis", "val", "PDB"),
+                                     "visal": SharedSet("ViSal", "davsod", None, "MGA")}
 
 
 def trained_on_entry(dataset: str, sequence: str, frames: int, fingerprint: str) -> dict[str, Any]:

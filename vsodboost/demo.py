@@ -17,11 +17,10 @@ from typing import Sequence
 import numpy as np
 
 from .io import write_image_atomic
-from .report import write_side_by_side
-from .report import panel as _panel  # the panel and video code is shared with bench (vsodboost.report)
+from .report import panel, write_side_by_side
 from .testing import ArrayTarget, synthetic_clip
 
-__all__ = ["synthetic_clip", "ArrayTarget", "run_demo"]  # the first two live in vsodboost.testing
+__all__ = ["run_demo", "dataset_scores"]
 
 
 def _write_report(out: Path, scores: dict[str, dict[str, float]], videos: Sequence[str], mined: Sequence[str],
@@ -64,7 +63,9 @@ def run_demo(out_dir: str | os.PathLike[str] = "vsodboost-demo", *, frames: int 
     the ``mean`` fusion (the default) halves a target's miss and ``geometric`` (the ``fast`` preset's) keeps it —
     all three are printed. ``progress`` shows the Booster's bar (frames, and the stage); ``threads`` as the
     Booster's (torch CPU threads while it computes; 0 leaves torch's setting)."""
-    from .booster import Booster, BoostConfig, fuse_maps
+    from .booster import Booster
+    from .config import BoostConfig
+    from .fusion import fuse_maps
 
     clip, masks, target_maps = synthetic_clip(frames, seed=seed)
     # the default spatial model with the paper's "replace"; "mean" (default) and "geometric" come from the same maps
@@ -86,7 +87,7 @@ def run_demo(out_dir: str | os.PathLike[str] = "vsodboost-demo", *, frames: int 
     default = [fuse_maps(b, t, "mean") for b, t in zip(result.boosted, result.target)]  # the default's output
     rows: list[Sequence[np.ndarray]] = [masks, tgt_list, default, result.boosted]
     labels = ["ground truth", "target", "boosted (default: mean)", "spatial model (replace)"]
-    write_image_atomic(out / "side_by_side.png", _panel(clip, rows, labels, idx, list(result.mined)))
+    write_image_atomic(out / "side_by_side.png", panel(clip, rows, labels, idx, list(result.mined)))
     videos = write_side_by_side(out, clip, rows, labels, list(result.mined))
     scores = {"target": tgt, "boosted (default: mean fusion)": mean, "boosted (geometric fusion)": geo,
               "spatial model alone (replace, the paper)": bst}

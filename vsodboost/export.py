@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import __version__
+from ._version import __version__
 from .errors import InputError, MissingExtraError
 from .io import atomic_write_bytes, check_file_name, check_output_dir, out_path, output_lock
 

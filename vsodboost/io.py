@@ -40,7 +40,7 @@ __all__ = ["atomic_write", "atomic_write_bytes", "atomic_link_or_copy", "write_m
            "encode_map", "map_is_complete", "clean_partials", "fsync_dir", "check_output_dir", "TMP_SUFFIX",
            "MAP_EXTS", "read_map", "map_to_unit", "index_maps", "no_nan", "check_file_name", "out_path",
            "make_subdir", "temp_sibling", "publish", "write_image_atomic", "write_figure_atomic", "output_lock",
-           "LOCK_FILE", "sha256_bytes"]
+           "LOCK_FILE", "sha256_bytes", "read_unit_map", "STATE_FILE", "SUMMARY_FILE", "folder_sequence"]
 
 #: Extensions of saliency-map files, in order of preference when a stem exists twice.
 MAP_EXTS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp")
@@ -339,7 +339,7 @@ def read_map(path: str | os.PathLike[str]) -> tuple[np.ndarray, str | None]:
     docstring: 16-bit keeps its high byte). A missing, undecodable or truncated file (a JPEG without FF D9, a PNG
     without IEND, which OpenCV would decode partly grey) raises :class:`InputError` naming it.
     """
-    from .video import decode_file
+    from ._decode import decode_file
 
     p = Path(path)
     buf, img = decode_file(p, "saliency map", "re-download or re-export this map")
@@ -383,6 +383,14 @@ def map_to_unit(img: np.ndarray, size: tuple[int, int] | None = None, *, normali
     return m
 
 
+def read_unit_map(path: str | os.PathLike[str], size: tuple[int, int] | None = None, *,
+                  normalize: bool = True) -> np.ndarray:
+    """A saliency map as float32 in [0, 1], the field's way: :func:`read_map` (uint8, as
+    ``cv2.IMREAD_GRAYSCALE`` reads it) then :func:`map_to_unit` (resized to ``size`` = (H, W), divided by 255,
+    min-max normalised per image when ``normalize``) — as the maps-mode targets read their maps."""
+    return map_to_unit(read_map(path)[0], size, normalize=normalize)
+
+
 def index_maps(folder: str | os.PathLike[str], exts: Iterable[str] = MAP_EXTS, *, prefix: str = "",
                suffix: str = "") -> dict[str, Path]:
     """Stem → map file of ``folder``: files whose extension is in ``exts`` (any case), whose stem starts with
@@ -417,6 +425,29 @@ def no_nan(x: Any) -> Any:
 
 #: The advisory lock file of an output folder (:func:`output_lock`); it holds the pid of the run writing there.
 LOCK_FILE = ".vsodboost.lock"
+
+#: The two JSON files of an output folder, one schema each: a resumable run's state (``run_to_dir``: ``settings``,
+#: ``buffers_done``, ``complete``) and a saved result's summary (``BoostResult.save``: ``sequence``, ``mined``,
+#: ``buffers`` …). Before 0.2 the summary was written under the state's name; :func:`folder_sequence` reads both.
+STATE_FILE = "vsodboost.json"
+SUMMARY_FILE = "summary.json"
+
+
+def folder_sequence(folder: str | os.PathLike[str]) -> str | None:
+    """The sequence an output folder's maps belong to, as its state or summary file records it (None: neither)."""
+    folder = Path(folder)
+    for name in (STATE_FILE, SUMMARY_FILE):
+        try:
+            data = json.loads((folder / name).read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(data, dict):
+            continue
+        settings = data.get("settings")
+        seq = settings.get("sequence") if isinstance(settings, dict) else data.get("sequence")  # state | summary
+        if isinstance(seq, str) and seq:
+            return seq
+    return None
 
 _held: dict[str, int] = {}  # output folders this process holds the lock of → how many nested holders
 _held_guard = threading.Lock()

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .errors import InputError, NoMatchingMapsError
-from .io import check_file_name, out_path, output_lock, write_json_atomic, write_map_atomic
+from .io import SUMMARY_FILE, check_file_name, out_path, output_lock, write_json_atomic, write_map_atomic
 from .mining import Selection
 from .workres import full_size_maps, working_maps
 
@@ -129,7 +129,8 @@ class BoostResult:
         }
 
     def save(self, out_dir: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-        """Write ``<out_dir>/<stem>.png`` per frame (atomically) and ``<out_dir>/vsodboost.json``.
+        """Write ``<out_dir>/<stem>.png`` per frame (atomically) and :meth:`summary` as ``<out_dir>/summary.json``
+        (:data:`~vsodboost.io.SUMMARY_FILE`; ``vsodboost.json`` is a resumable run's state, :func:`run_to_dir`).
 
         An existing map is never replaced unless ``overwrite``: it raises :class:`InputError` instead. A frame name
         that is not a plain file name (``../x``, ``a/b``) is refused before anything is written; the folder is locked
@@ -145,7 +146,7 @@ class BoostResult:
                                      "pass overwrite=True or choose another folder")
             for n, m in zip(self.names, self.boosted):
                 write_map_atomic(out_path(out, f"{n}.png", what="frame name"), m)
-            write_json_atomic(out / "vsodboost.json", self.summary())
+            write_json_atomic(out / SUMMARY_FILE, self.summary())
         return out
 
     def export(self, out_dir: str | os.PathLike[str], buffer: int = 0, *,

@@ -24,8 +24,8 @@ import torch
 
 from ._steps import OnStage, SequenceProgress, effective_threads
 from .errors import InputError, NoMatchingMapsError, ResumeError, TargetError
-from .io import (LOCK_FILE, check_file_name, check_output_dir, clean_partials, fsync_dir, map_is_complete, out_path,
-                 output_lock, write_json_atomic, write_map_atomic)
+from .io import (LOCK_FILE, STATE_FILE, check_file_name, check_output_dir, clean_partials, fsync_dir,
+                 map_is_complete, out_path, output_lock, write_json_atomic, write_map_atomic)
 from .mining import mqpm_selector
 from .target import explain_no_match
 from .video import Video, VideoLike
@@ -34,10 +34,7 @@ if TYPE_CHECKING:
     from .booster import Booster
 
 __all__ = ["run_to_dir", "open_run", "run_buffer_to_dir", "SequenceRun", "target_identity", "weights_identity",
-           "selector_identity", "KEY_FORMAT", "STATE_FILE"]
-
-#: The state file of an output folder: the resume key and the buffers done.
-STATE_FILE = "vsodboost.json"
+           "selector_identity", "KEY_FORMAT"]
 
 _log = logging.getLogger("vsodboost.booster")
 
@@ -364,10 +361,10 @@ def open_run(booster: "Booster", video: Video, out_dir: str | os.PathLike[str], 
 def run_buffer_to_dir(booster: "Booster", video: Video, run: SequenceRun, b: int, *,
                       on_iteration: Callable[[int, float], None] | None = None,
                       on_stage: OnStage | None = None) -> dict[str, Any]:
-    """Boost buffer ``b`` of ``run`` (seed ``booster.seed + b``, whichever process runs it) and write its maps;
+    """Boost buffer ``b`` of ``run`` (seed ``booster.buffer_seed(b)``, whichever process runs it) and write its maps;
     returns the record :meth:`SequenceRun.record` stores. The state file is not touched here."""
     start, stop = run.spans[b]
-    res = booster.run_buffer(video, start, stop, seed=booster.seed + b, on_iteration=on_iteration,
+    res = booster.run_buffer(video, start, stop, seed=booster.buffer_seed(b), on_iteration=on_iteration,
                              on_stage=on_stage)
     sums = {}
     for n, m in zip(video.names[start:stop], res.boosted):

@@ -20,14 +20,15 @@ import cv2
 import numpy as np
 
 from .errors import InputError, NoMatchingMapsError, VsodboostError
-from .video import _REENCODE, IMAGE_EXTS, Video, _file_truncation, _to_rgb_uint8, load_video
+from .results import StreamBuffer
+from ._decode import IMAGE_EXTS, REENCODE, file_truncation, to_rgb_uint8
+from .video import Video, load_video
 from .workres import downscale_frame, working_size
 
 if TYPE_CHECKING:
     import torch
 
-    from .booster import Booster
-    from .results import StreamBuffer
+    from .booster import Booster  # stream_buffers drives a Booster it is given: a type only, never imported
 
 _log = logging.getLogger("vsodboost.booster")
 
@@ -73,18 +74,18 @@ def _capture(cap: cv2.VideoCapture, where: str, camera: bool, file: Path | None 
         while True:
             ok, frame = cap.read()
             if not ok:
-                why = _file_truncation(file, i, reported) if file is not None else ""
+                why = file_truncation(file, i, reported) if file is not None else ""
                 if why:
                     raise InputError(f"stream source {file}: {why}. The buffers yielded so far are whole; "
                                      f"the frames read since the last one were not boosted — "
-                                     + _REENCODE.format(p=file, ext=file.suffix))
+                                     + REENCODE.format(p=file, ext=file.suffix))
                 return
             if camera:  # webcams rarely report a position: the capture time since the stream opened
                 ts: float | None = time.monotonic() - t0
             else:
                 ms = cap.get(cv2.CAP_PROP_POS_MSEC)
                 ts = ms / 1000.0 if math.isfinite(ms) and ms >= 0 else None
-            yield f"{i:05d}", _to_rgb_uint8(frame, f"{where} frame {i}", bgr=True), ts
+            yield f"{i:05d}", to_rgb_uint8(frame, f"{where} frame {i}", bgr=True), ts
             i += 1
     finally:
         cap.release()
@@ -168,7 +169,7 @@ def stream_buffers(booster: "Booster", frames: Iterator[Frame], seq: str, size: 
                    keep_models: bool = False) -> Iterator["StreamBuffer"]:
     """:meth:`Booster.stream` behind its checks: gather ``size`` frames (smaller: less latency, fewer frames to mine
     from), boost them as buffer ``index`` with :meth:`Booster.run_buffer` with the seed ``run`` gives it
-    (``booster.seed + index``), so on the same frames ``stream`` and ``run`` give the same maps, and yield.
+    (``booster.buffer_seed(index)``), so on the same frames ``stream`` and ``run`` give the same maps, and yield.
     Frames longer than ``work_max_side`` are downscaled as they arrive, as ``run`` reads them
     (:func:`~vsodboost.workres.working_clip`): a buffer holds working-size frames, never a buffer of full-size ones,
     and its maps are returned at the frames' own size.
@@ -247,12 +248,10 @@ def _guarded(frames: Iterator[Frame], where: Any) -> Iterator[Any]:
 
 def _stream_buffer(booster: "Booster", seq: str, chunk: list[Frame], index: int, start: int,
                    init: "torch.nn.Module | None", full_size: tuple[int, int] | None) -> "StreamBuffer":
-    from .results import StreamBuffer
-
     n = len(chunk)
     video = booster.load(Video(arrays=[f for _, f, _ in chunk], names=[nm for nm, _, _ in chunk], name=seq,
                                full_size=full_size), check_coverage=False)
-    out = booster.run_buffer(video, 0, n, seed=booster.seed + index, init=init)
+    out = booster.run_buffer(video, 0, n, seed=booster.buffer_seed(index), init=init)
     rep = out.report
     if start:  # the buffer ran as frames 0:n of its own video: report it in stream positions, as run() does
         old, new = f"buffer 0:{n}", f"buffer {start}:{start + n}"

@@ -243,7 +243,8 @@ def check_spatial_model(model: Any, *, size: int = 64) -> None:
     """The spatial-model contract (Sec. V-C): an ``nn.Module`` that maps float RGB [0,1] (B,3,H,W) to logits
     (B,1,H,W) in eval mode and fine-tunes with the Booster's loop (:func:`vsodboost.spatial.finetune`), leaving
     the model it was given unchanged."""
-    from .spatial.finetune import FinetuneConfig, finetune, predict_maps
+    from .config import FinetuneConfig
+    from .spatial.finetune import finetune, predict_maps
 
     assert isinstance(model, torch.nn.Module), f"spatial model {type(model).__name__} is not a torch.nn.Module"
     before = {k: v.clone() for k, v in model.state_dict().items()}

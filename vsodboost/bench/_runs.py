@@ -7,17 +7,24 @@ motion saliency maps and Θ's motion saliency maps of that buffer.
 
 from __future__ import annotations
 
+import functools
+import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from ..booster import Booster
+from ..config import BoostConfig
+from ..datasets import SequenceData
+from ..errors import InputError
 from ..io import atomic_link_or_copy, write_map_atomic
 from ..mining import Selection, select_frames
 from ..results import BufferOutput, MiningRecord
+from ._provenance import _Models, _weights_for
 
-__all__ = ["RecordingBooster", "RandomFramesBooster", "Recorder", "random_frames"]
+__all__ = ["BenchRuns", "recording_booster", "random_frames_booster", "Recorder", "random_frames"]
 
 
 class Recorder:
@@ -71,7 +78,7 @@ class Recorder:
             return None
 
 
-def RecordingBooster(target: Any, *, record: Path, theta: Any = "default", **kw: Any) -> Booster:
+def recording_booster(target: Any, *, record: Path, theta: Any = "default", **kw: Any) -> Booster:
     """A :class:`Booster` with a :class:`Recorder` observing it (what ``vsodboost bench``'s main run records)."""
     return Booster(target, observers=[Recorder(record, target, theta)], **kw)
 
@@ -89,6 +96,79 @@ def random_frames(hq_prob: np.ndarray, consistency: np.ndarray, has_target: np.n
                      warnings=sel.warnings + ([f"random control: kept {pick}"] if pick else []))
 
 
-def RandomFramesBooster(target: Any, **kw: Any) -> Booster:
+def random_frames_booster(target: Any, **kw: Any) -> Booster:
     """A :class:`Booster` whose mined frames are :func:`random_frames`."""
     return Booster(target, selector=random_frames, **kw)
+
+
+def _run_booster(target: Any, *, kind: str, models: "_Models | None" = None, record: Path | None = None,
+                 theta: Any = "default", mqpm: Any, spatial: Any, device: str, **kw: Any) -> Booster:
+    """The Booster of one bench run: ``kind`` ``"main"`` (records target, motion, Θ and spatial maps under
+    ``record``), ``"random"`` (random frames, Table III's control rows) or ``"mqpm"`` (the Booster as it is).
+    ``models`` caches loaded weights in this process; without it (a Ray worker) they load from names or paths."""
+    from .._device import resolve_device
+
+    models = models or _Models(resolve_device(device))
+    kw.update(mqpm=models.mqpm(mqpm), spatial=models.spatial(spatial), device=device)
+    if kind == "main":
+        return recording_booster(target, record=record, theta=theta, **kw)
+    return random_frames_booster(target, **kw) if kind == "random" else Booster(target, **kw)
+
+
+@dataclass
+class BenchRuns:
+    """The boosting runs of one bench report, on ``engine``: calling it with a run's ``kind`` (its log label) and
+    ``root`` boosts every sequence into ``root/<seq>``, one job per sequence, whose Booster is built where the job
+    runs (Ray: from names and paths, so loaded models are refused); the keyword arguments vary one setting of the
+    report's main run. Returns the run summaries by sequence."""
+
+    engine: Any
+    seqs: Sequence[SequenceData]
+    out: Path
+    target: Any
+    mqpm: Any
+    spatial: Any
+    flow: str
+    config: BoostConfig
+    preset: str | None
+    theta: Any
+    device: Any
+    seed: int
+    threads: int
+    overwrite: bool
+    models: _Models
+    log: Callable[[str], None]
+
+    def __call__(self, kind: str, root: Path, *, flow_name: str | None = None, config_: BoostConfig | None = None,
+                 target_: Any = None, random_frames: bool = False, seed_: int | None = None
+                 ) -> dict[str, dict[str, Any]]:
+        from ..engines import Job
+
+        runner = self.engine
+        how = "main" if kind == "main" else "random" if random_frames else "mqpm"
+        jobs = []
+        for seq in self.seqs:
+            weights = {"mqpm": _weights_for(self.mqpm, seq.name), "spatial": _weights_for(self.spatial, seq.name)}
+            loaded = [k for k, w in weights.items() if not isinstance(w, str)]
+            if loaded and runner.name != "local":
+                raise InputError(f"--engine {runner.name} rebuilds the models in each worker: give "
+                                 f"{' and '.join(loaded)} as a name or a weights path, not a loaded model")
+            builder = functools.partial(
+                _run_booster, self.target if target_ is None else target_, kind=how, record=self.out,
+                theta=self.theta, flow=self.flow if flow_name is None else flow_name,
+                config=self.config if config_ is None else config_, preset=self.preset, device=str(self.device),
+                seed=self.seed if seed_ is None else seed_, threads=self.threads, **weights,
+                models=self.models if runner.name == "local" else None)
+            jobs.append(Job(seq.name, seq.video(), str(root / seq.name), seq.name, spec=builder))
+        summaries: dict[str, dict[str, Any]] = {}
+        t0 = time.perf_counter()
+        for job, outcome in runner.run(None, jobs, overwrite=self.overwrite):
+            if isinstance(outcome, Exception):
+                raise outcome
+            summaries[job.sequence] = outcome
+            n_buf, n_run = len(outcome["buffers_done"]), outcome["buffers_run"]
+            state = "done earlier, skipped" if n_run == 0 else f"{n_run}/{n_buf} buffer(s) run"
+            self.log(f"[{kind}{'' if runner.name == 'local' else ' on ' + runner.name}] {job.sequence}: "
+                     f"{len(outcome['settings']['frames'])} frames, {state} "
+                     f"({time.perf_counter() - t0:.1f} s since start)")
+        return summaries

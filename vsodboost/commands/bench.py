@@ -9,7 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from ..presets import PRESETS
+from .boost import add_config_arguments, add_model_arguments, add_target_arguments
 from ._common import (add_device_argument, add_engine_arguments, add_quiet_argument, add_seed_argument,
                       add_threads_argument, apply_threads, non_negative_int, positive_int)
 
@@ -20,9 +20,9 @@ def _csv(s: str) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from ..bench import run_bench
-    from ..booster import BoostConfig
+    from ..config import BoostConfig
     from ..presets import get_preset, merge_config
-    from .boost import load_config, parse_target
+    from .boost import load_config, parse_target, parse_target_args
 
     apply_threads(args.threads)
     from ..bench import read_weights_table
@@ -35,11 +35,12 @@ def run(args: argparse.Namespace) -> int:
             except InputError as exc:
                 raise UsageError(str(exc)) from exc
     preset = get_preset(args.preset)
-    user = load_config(args.config, None)  # a missing or bad --config is a usage error (exit 2), as in `boost`
+    user = load_config(args.config, args.buffer_size)  # a missing or bad --config: a usage error (exit 2), as in boost
     config = BoostConfig.from_dict(merge_config(preset.config, user))
     protocols = [p for group in args.protocol for p in _csv(group)] if args.protocol else ["table5"]
     run_bench(
-        args.data, layout=args.layout, target=parse_target(args.target), out=args.out, split=args.split,
+        args.data, layout=args.layout, target=parse_target(args.target, parse_target_args(args.target_arg)),
+        out=args.out, split=args.split,
         sequences=_csv(args.sequences) if args.sequences else None, mqpm=args.mqpm, spatial=args.spatial or preset.spatial,
         flow=args.flow, config=config, preset=args.preset, protocols=protocols,
         periods=[int(p) for p in _csv(args.periods)], flows=_csv(args.flows), device=args.device, seed=args.seed,
@@ -57,22 +58,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="dataset layout: davis (JPEGImages/480p, Annotations/480p) or davsod (<seq>/Imgs + a GT "
                         "folder per sequence)")
     p.add_argument("--split", help="DAVIS split (ImageSets/480p/<split>.txt), e.g. val; default: every sequence")
-    p.add_argument("--target", required=True,
-                   help="registered target name, `precomputed:ROOT`, or `<method>:ROOT` for published maps")
+    add_target_arguments(p, required=True)
     p.add_argument("--target-label", help="name of the target in the report (default: the target's name)")
     p.add_argument("--out", required=True, help="output folder (reused on a rerun: done sequences are skipped)")
-    p.add_argument("--mqpm", default="default",
-                   help="MQPM weights: 'default', a checkpoint, or a JSON file mapping sequence → checkpoint "
-                        "('*' for the rest): cross-validated weights in one report")
-    p.add_argument("--preset", default="quality", choices=sorted(PRESETS),
-                   help="spatial model + recipe (vsodboost.presets): quality (default: U²-Net-p, mean fusion), "
-                        "fast (Lite0, geometric fusion), paper (U²-Net-p, replace)")
-    p.add_argument("--spatial", default=None,
-                   help="spatial model: a registry name, a U-Net checkpoint, or a JSON file mapping sequence → "
-                        "either (default: the preset's)")
-    p.add_argument("--flow", default="dis", help="flow backend (see `vsodboost plugins`)")
+    add_model_arguments(p, mqpm_help="MQPM weights: 'default', a checkpoint, or a JSON file mapping sequence → "
+                        "checkpoint ('*' for the rest): cross-validated weights in one report",
+                        spatial_help="spatial model: a registry name, a U-Net checkpoint, or a JSON file mapping "
+                                     "sequence → either (default: the preset's)")
     p.add_argument("--sequences", help="comma-separated sequence names (default: all annotated sequences)")
-    p.add_argument("--config", help="JSON file with BoostConfig fields, laid over the preset's")
+    add_config_arguments(p)
     p.add_argument("--protocol", action="append", metavar="TABLE",
                    help="table1, table2, table3, control, table5 (default), table6, table7, table8, fig10; "
                         "repeat or comma-separate; table5 is always included; control = Table III's control "

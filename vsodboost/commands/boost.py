@@ -14,7 +14,7 @@ from typing import Any
 from .._steps import STAGES, FrameBar
 from ..errors import InputError, MissingMapsError, NoMatchingMapsError, UsageError, VsodboostError
 from ..presets import PRESETS
-from ..video import FRAME_DIRS, IMAGE_EXTS
+from .._decode import FRAME_DIRS, IMAGE_EXTS
 from ._common import (add_device_argument, add_engine_arguments, add_quiet_argument, add_seed_argument,
                       add_threads_argument, apply_threads, lock_out, positive_int)
 
@@ -224,7 +224,7 @@ def sequences_of(frames: Path) -> list[tuple[str, Path]]:
 def load_config(path: str | None, buffer_size: int | None) -> dict[str, Any]:
     """``--config`` JSON (+ ``--buffer-size``) → the BoostConfig fields given, checked now; every problem is a
     :class:`UsageError` (exit 2). Returns the dict, so the Booster can lay it over its defaults."""
-    from ..booster import BoostConfig
+    from ..config import BoostConfig
 
     fields: dict[str, Any] = {}
     if path:
@@ -369,25 +369,50 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_booster_arguments(p: argparse.ArgumentParser) -> None:
-    """The Booster's options, shared by ``boost``, ``stream`` and ``export``: target, flow, MQPM, preset, spatial model,
-    config, buffer size, name, device, seed, threads."""
-    p.add_argument("--target", default=None,
-                   help="registered target name, `precomputed:ROOT`, or `<method>:ROOT` for published maps; "
-                        "default: u2netp, the shipped image model U²-Net-p run on every frame "
-                        "(self-boosting: video saliency from an image model, no maps of your own needed)")
+TARGET_HELP = "registered target name, `precomputed:ROOT`, or `<method>:ROOT` for published maps"
+
+
+def add_target_arguments(p: argparse.ArgumentParser, *, required: bool = False) -> None:
+    """``--target`` and ``--target-arg`` (read back with :func:`target_of` or :func:`parse_target`); shared by
+    ``boost``, ``stream``, ``export`` and ``bench`` (where a target is required: there is no default to boost)."""
+    if required:
+        p.add_argument("--target", required=True, help=TARGET_HELP)
+    else:
+        p.add_argument("--target", default=None,
+                       help=f"{TARGET_HELP}; default: u2netp, the shipped image model U²-Net-p run on every frame "
+                            "(self-boosting: video saliency from an image model, no maps of your own needed)")
     p.add_argument("--target-arg", action="append", metavar="KEY=VALUE", default=None,
                    help="option passed to the target (repeatable; VALUE parsed as JSON when it can be, else a "
                         "string), e.g. --target-arg match=order --target-arg prefix=bird_")
+
+
+def add_model_arguments(p: argparse.ArgumentParser, *, mqpm_help: str | None = None,
+                        spatial_help: str | None = None) -> None:
+    """``--flow``, ``--mqpm``, ``--preset`` and ``--spatial``: the Booster's components (``bench`` words
+    ``--mqpm`` / ``--spatial`` for its per-sequence weights tables)."""
     p.add_argument("--flow", default="dis", help="flow backend (see `vsodboost plugins`; default: dis)")
-    p.add_argument("--mqpm", default="default", help="MQPM weights: 'default' (shipped) or a checkpoint path")
+    p.add_argument("--mqpm", default="default",
+                   help=mqpm_help or "MQPM weights: 'default' (shipped) or a checkpoint path")
     p.add_argument("--preset", default="quality", choices=sorted(PRESETS),
                    help="spatial model + fine-tuning recipe: quality (default: U²-Net-p, mean fusion), fast (Lite0 "
                         "U-Net, geometric fusion, ~4x cheaper on CPU), paper (U²-Net-p, replace) — docs/booster.md")
-    p.add_argument("--spatial", default=None, help="spatial model name (see `vsodboost plugins`; default: the preset's)")
+    p.add_argument("--spatial", default=None,
+                   help=spatial_help or "spatial model name (see `vsodboost plugins`; default: the preset's)")
+
+
+def add_config_arguments(p: argparse.ArgumentParser) -> None:
+    """``--config`` and ``--buffer-size`` (read back with :func:`load_config`)."""
     p.add_argument("--config", help="JSON file with BoostConfig fields laid over the preset's "
                                     "(e.g. {\"period\": 5, \"finetune\": {...}})")
     p.add_argument("--buffer-size", type=positive_int, help="frames per buffer (default: the config's, 100)")
+
+
+def add_booster_arguments(p: argparse.ArgumentParser) -> None:
+    """The Booster's options, shared by ``boost``, ``stream`` and ``export``: target, flow, MQPM, preset, spatial model,
+    config, buffer size, name, device, seed, threads."""
+    add_target_arguments(p)
+    add_model_arguments(p)
+    add_config_arguments(p)
     p.add_argument("--name", help="sequence name a maps-mode target looks up (default: from the source, e.g. its folder or file name)")
     add_device_argument(p)
     add_seed_argument(p)

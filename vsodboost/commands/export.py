@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     # only this buffer is boosted, with the seed run() gives it, so the model is the one run(keep_models=True) keeps
     bar = FrameBar(f"{video.name} buffer {args.buffer}", stop - start, enabled=not args.quiet)
     try:
-        res = booster.run_buffer(video, start, stop, seed=booster.seed + args.buffer, on_stage=bar.stage)
+        res = booster.run_buffer(video, start, stop, seed=booster.buffer_seed(args.buffer), on_stage=bar.stage)
     finally:
         bar.close()
     model = res.model

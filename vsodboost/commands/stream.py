@@ -39,7 +39,7 @@ def _side_by_side(frame: np.ndarray, m: np.ndarray) -> np.ndarray:
 def run(args: argparse.Namespace) -> int:
     import cv2
 
-    from ..booster import write_json_atomic, write_map_atomic
+    from ..io import write_json_atomic, write_map_atomic
 
     from ..io import LOCK_FILE, check_output_dir, out_path, publish, temp_sibling
     from ..workres import working_maps

@@ -22,6 +22,10 @@ from .functional import __all__ as _functional  # noqa: E402
 __all__ = list(_functional)
 
 from .accumulator import METRIC_KEYS, SODMetrics  # noqa: E402
-from .evaluate import evaluate_folders, read_map, resize_to  # noqa: E402
+from .evaluate import evaluate_folders, resize_to  # noqa: E402
+from .._deprecated import moved_names  # noqa: E402
 
-__all__ += ["SODMetrics", "METRIC_KEYS", "evaluate_folders", "read_map", "resize_to"]
+__all__ += ["SODMetrics", "METRIC_KEYS", "evaluate_folders", "resize_to"]
+
+# maps are read by vsodboost.io alone; this alias goes in the next release
+__getattr__ = moved_names(__name__, {"read_map": "vsodboost.io"})

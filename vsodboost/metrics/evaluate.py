@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -21,11 +20,11 @@ import numpy as np
 
 from ..datasets import read_dataset
 from ..errors import InputError
-from ..io import MAP_EXTS, index_maps, read_map  # re-exported: the one reader, MAP_EXTS, indexer
-from ..video import natural_key
+from ..io import MAP_EXTS, folder_sequence, index_maps, read_map
+from .._decode import natural_key
 from .accumulator import METRIC_KEYS, SODMetrics
 
-__all__ = ["evaluate_folders", "read_map", "resize_to", "MAP_EXTS"]
+__all__ = ["evaluate_folders", "resize_to"]
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +38,9 @@ def _map_index(folder: Path) -> dict[str, Path]:
 
 
 def _single_name(folder: Path) -> str:
-    """The sequence a folder of maps holds: the name ``boost`` recorded in its ``vsodboost.json``, else the
-    folder's own name."""
-    try:
-        name = json.loads((folder / "vsodboost.json").read_text())["settings"]["sequence"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return folder.name
-    return name if isinstance(name, str) and name else folder.name
+    """The sequence a folder of maps holds: the name ``boost`` recorded in its state or summary file
+    (:func:`vsodboost.io.folder_sequence`), else the folder's own name."""
+    return folder_sequence(folder) or folder.name
 
 
 def _pred_sequences(pred_root: Path, sequence: str | None = None) -> tuple[dict[str, Path], bool]:
@@ -91,7 +86,7 @@ def evaluate_folders(
         weighted_f: compute wF too (the slowest metric).
         sequences: restrict to these sequence names (an unknown name is an error listing the known ones).
         sequence: ``pred_root`` holds this one sequence's maps directly (``boost --out DIR`` on one clip); by
-            default a folder with maps and no sub-folders is such a folder, named by its ``vsodboost.json``
+            default a folder with maps and no sub-folders is such a folder, named by its ``vsodboost.json`` or ``summary.json``
             or, without one, by the folder's name.
         progress: show a tqdm bar (None: only on a terminal).
 
@@ -118,8 +113,8 @@ def evaluate_folders(
     if not common and single:
         (name,) = pred_seqs
         raise InputError(
-            f"{pred_root} holds one sequence's maps, looked up as {name!r} (its vsodboost.json or folder "
-            f"name), which is not an annotated sequence of {gt_root} (e.g. {[s.name for s in gt_seqs][:5]}); "
+            f"{pred_root} holds one sequence's maps, looked up as {name!r} (its vsodboost.json, "
+            f"summary.json or folder name), which is not an annotated sequence of {gt_root} (e.g. {[s.name for s in gt_seqs][:5]}); "
             "name it with --sequence NAME (sequence= in Python)"
         )
     if not common:

@@ -30,7 +30,7 @@ from .._weights import sha256_file
 from ..datasets import SequenceData, read_dataset
 from ..errors import InputError
 from ..io import atomic_write, atomic_write_bytes
-from ..video import read_image
+from .._decode import read_image
 
 __all__ = ["FlowSet", "default_cache_dir", "load_training_sequences", "cached_flows", "build_flow_sets", "resize_flow"]
 

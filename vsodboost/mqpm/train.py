@@ -36,7 +36,7 @@ from .labels import motion_quality_scores, mqs_labels
 from .model import mqpm_checkpoint
 from .theta import DEFAULT_THETA, get_theta
 
-__all__ = ["TrainConfig", "TrainingSet", "prepare_training_set", "train_mqpm", "train_network", "resolve_device"]
+__all__ = ["TrainConfig", "TrainingSet", "prepare_training_set", "train_mqpm", "train_network"]
 
 _log = logging.getLogger("vsodboost.train")
 

@@ -33,7 +33,6 @@ __all__ = [
     "frames_to_tensor",
     "resize",
     "minmax",
-    "resolve_device",
     "load_official",
     "build_weights",
     "LiveNet",

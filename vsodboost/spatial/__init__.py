@@ -10,9 +10,13 @@ encoder only), ``vgg16`` (VGG-16 encoder as in the paper, needs its ImageNet wei
 (B,1,H,W), with a ``config`` holding ``input_size``.
 """
 
-from .checkpoint import load_unet_checkpoint, save_unet_checkpoint
+from .._deprecated import moved_names
 from ._plugin import spatial_from_file
-from .finetune import FinetuneConfig, finetune, predict_maps
+from .finetune import finetune, predict_maps
 
-__all__ = ["FinetuneConfig", "finetune", "predict_maps", "save_unet_checkpoint", "load_unet_checkpoint",
-           "spatial_from_file"]
+__all__ = ["finetune", "predict_maps", "spatial_from_file"]
+
+# names whose home is elsewhere (the config, the shared U-Net checkpoint format); these aliases go in the next release
+__getattr__ = moved_names(__name__, {"FinetuneConfig": "vsodboost.config",
+                                     "save_unet_checkpoint": "vsodboost.models.checkpoint",
+                                     "load_unet_checkpoint": "vsodboost.models.checkpoint"})

@@ -10,7 +10,7 @@ import torch
 from ..errors import MissingWeightsError
 from ..hookspecs import hookimpl
 from ..models import SaliencyUNet, saliency_unet
-from .checkpoint import load_unet_checkpoint
+from ..models.checkpoint import load_unet_checkpoint
 
 #: The Lite0 U-Net pretrained on ECSSD, shipped in the package (model card beside it).
 DEFAULT_SPATIAL_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "spatial_lite0.pt"

@@ -6,16 +6,18 @@ import contextlib
 import copy
 import math
 from dataclasses import asdict, replace
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import FinetuneConfig  # re-exported: its home is vsodboost.config
 from ..errors import InputError
 
-__all__ = ["FinetuneConfig", "finetune", "predict_maps", "otsu_threshold", "autocast", "check_autocast",
+if TYPE_CHECKING:
+    from ..config import FinetuneConfig
+
+__all__ = ["finetune", "predict_maps", "otsu_threshold", "autocast", "check_autocast",
            "resolve_autocast", "bf16_native", "CPU_BF16_MIN_INPUT"]
 
 # The smallest ``input_size`` that bfloat16 fine-tuning accepts on the CPU. At 64 the Lite0 U-Net's deepest map is 2x2,

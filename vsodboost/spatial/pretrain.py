@@ -16,12 +16,13 @@ import numpy as np
 import torch
 
 from .._steps import seeded
+from ..config import FinetuneConfig
 from ..datasets import SequenceData, read_dataset, trained_on_entry
 from ..errors import InputError
 from ..models import saliency_unet
-from ..video import read_image
-from .checkpoint import save_unet_checkpoint
-from .finetune import FinetuneConfig, finetune
+from ..models.checkpoint import save_unet_checkpoint
+from .._decode import read_image
+from .finetune import finetune
 
 __all__ = ["load_saliency_pairs", "pretrain_spatial"]
 

@@ -1,0 +1,47 @@
+"""vsodboost.fusion: the three fusions of a frame's boosted and target maps, the collapse check, and a buffer's
+final maps when the target's are kept (docs/reliability.md, "Fallbacks")."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vsodboost.fusion import collapse, fuse_buffer, fuse_maps
+
+B = np.array([[0.0, 0.5, 1.0, 0.8]], np.float32)
+T = np.array([[1.0, 0.5, 0.0, 0.2]], np.float32)
+
+
+@pytest.mark.parametrize("how,want", [("replace", B), ("mean", [[0.5, 0.5, 0.5, 0.5]]),
+                                      ("geometric", [[0.0, 0.5, 0.0, 0.4]])])
+def test_fuse_maps_combines_one_frame_as_named(how, want):
+    np.testing.assert_allclose(fuse_maps(B, T, how), want, atol=1e-6)
+    assert fuse_maps(B, None, how) is B  # a frame without a target map keeps the boosted map
+
+
+@pytest.mark.parametrize("maps,why", [
+    (torch.full((2, 4, 4), 0.3), "every predicted map is constant ≈ 0.300"),
+    (torch.tensor([[[0.0, float("nan")]]]), "NaN or infinite"),
+])
+def test_collapse_says_how_the_maps_collapsed(maps, why):
+    assert why in collapse(maps)
+
+
+def test_collapse_is_empty_when_one_map_varies():
+    maps = torch.zeros(2, 4, 4)
+    maps[1, 0, 0] = 1.0
+    assert collapse(maps) == ""
+
+
+def test_fuse_buffer_fuses_each_frame_or_keeps_the_targets_and_asks_the_pretrained_model_for_the_rest():
+    predicted = torch.from_numpy(np.stack([B, B, B]))
+    targets = [T, None, T]
+    fused = fuse_buffer(predicted.clone(), targets, "mean", keep_target=False, pretrained=lambda idx: 1 / 0)
+    np.testing.assert_allclose(fused[0], 0.5) and np.testing.assert_array_equal(fused[1], B)
+    asked = []
+    pre = torch.full((1, 1, 4), 0.25)
+    kept = fuse_buffer(predicted.clone(), targets, "mean", keep_target=True,
+                       pretrained=lambda idx: asked.append(idx) or pre)
+    assert asked == [[1]] and kept[0] is T and kept[2] is T
+    np.testing.assert_array_equal(kept[1], pre[0].numpy())
