@@ -102,14 +102,17 @@ def test_an_adapted_buffer_exports_and_reproduces_its_boosted_maps(tmp_path):
 
 @pytest.mark.realdata
 def test_shipped_u2netp_adapted_on_a_real_buffer_exports_within_1e4(shared_data, tmp_path):
-    """DAVIS blackswan, PDB's maps as the target, U²-Net-p (fusion "replace": the model's maps): ONNX = PyTorch."""
+    """DAVIS blackswan, PDB's maps as the target, U²-Net-p (fusion "replace": the model's maps): ONNX = PyTorch.
+    In float32: the exported graph computes in float32, while autocast "auto" predicts in bf16 on CPUs with native
+    bf16 (those maps differ by bf16 rounding, as WHAT_IS_EXPORTED says)."""
     from vsodboost import adapters
     from vsodboost.video import load_video
 
     video = load_video(shared_data / "DAVIS2016/JPEGImages/480p/blackswan")[:8]
     video.name = "blackswan"
     booster = Booster(adapters.precomputed(shared_data / "results/PDB/DAVIS2016"), device="cpu",
-                      config={"buffer_size": 8, "period": 2, "fusion": "replace", "finetune": {"iterations": 2}})
+                      config={"buffer_size": 8, "period": 2, "fusion": "replace",
+                              "finetune": {"iterations": 2, "autocast": "off"}})
     res = booster.run(video, keep_models=True)
     assert res.models[0] is not None and isinstance(res.models[0], U2Net)
     out = res.export(tmp_path / "adapted")

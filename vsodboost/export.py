@@ -44,7 +44,8 @@ ONNX_EXTRA = 'pip install "vsodboost[onnx]"'
 WHAT_IS_EXPORTED = ("the spatial model fine-tuned on this buffer's mined frames (the target's maps as "
                     "pseudo-GT); it runs alone: without the target and without fusion, so its maps are the "
                     "'replace' output, not the fused maps boost writes by default, and on later frames it "
-                    "can score below the target")
+                    "can score below the target; it computes in float32, so where the Booster predicted in "
+                    "bfloat16 (finetune.autocast) its maps differ from the Booster's by bf16 rounding")
 
 
 def available_formats() -> list[str]:
@@ -193,7 +194,7 @@ def export_spatial(model: nn.Module, out_dir: str | os.PathLike[str], *, input_s
     if not isinstance(model, nn.Module):
         raise InputError(f"export_spatial needs an nn.Module, got {type(model).__name__}")
     out = check_output_dir(out_dir)  # an existing file, or a path under one: OutputError naming it
-    net = _Logits(copy.deepcopy(model).cpu().float().eval()).eval()
+    net = _Logits(copy.deepcopy(model).cpu().float().to(memory_format=torch.contiguous_format).eval()).eval()
     x = torch.rand(1, 3, input_size, input_size, generator=torch.Generator().manual_seed(0))
     with warnings.catch_warnings():
         # shape checks in forward() become constants in a traced graph: expected, the input size is fixed

@@ -35,9 +35,12 @@ PRESETS: dict[str, Preset] = {
         "averaged with the target's: the default (BoostConfig's defaults otherwise)",
     ),
     "fast": Preset(
-        "fast", "lite0", {"fusion": "geometric", "finetune": {"input_size": 224, "iterations": 30,
-                                                             "deep_supervision": False}},
-        "the Lite0 U-Net (saliency-pretrained, shipped): about 4× cheaper on CPU, fused with the target",
+        "fast", "lite0", {"fusion": "geometric",
+                          # fine-tuning at 160², predicting at the model's 224², in float32: bf16 is slower than
+                          # float32 for this small network on the CPU (docs/booster.md, "Speed levers")
+                          "finetune": {"input_size": 160, "predict_size": 224, "iterations": 30,
+                                       "deep_supervision": False, "autocast": "off"}},
+        "the Lite0 U-Net (saliency-pretrained, shipped): about 3× cheaper than quality on CPU, fused with the target",
     ),
     "paper": Preset(
         "paper", "u2netp", {"fusion": "replace", "period": 5,

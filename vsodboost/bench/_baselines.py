@@ -31,7 +31,7 @@ def _zero_shot_baselines(out: Path, seqs: Sequence[SequenceData], spatial_of: Ca
     """Write ``runs/zero_shot_<size>/<seq>/`` (the pretrained spatial model at its native input size, no
     fine-tuning, annotated frames) and ``runs/zero_shot_<size>_<fusion>/<seq>/`` (those maps fused with the
     recorded target maps, for each of :data:`BASELINE_FUSIONS`): the strongest plain ensemble, not one weakened by
-    the Booster's fine-tuning size. Resumable: a frame whose fused maps are there is not predicted again. Returns
+    the Booster's fine-tuning size or precision (always float32: bf16 costs the untuned model, docs/booster.md). Resumable: a frame whose fused maps are there is not predicted again. Returns
     the zero-shot folder, the fused folder of each fusion, the input size and the number of frames predicted now."""
     import torch
 
@@ -60,7 +60,8 @@ def _zero_shot_baselines(out: Path, seqs: Sequence[SequenceData], spatial_of: Ca
         for s in range(0, len(todo), cfg.finetune.predict_batch):
             idx = todo[s: s + cfg.finetune.predict_batch]
             frames = torch.stack([video.tensor(i, i + 1)[0] for i in idx])
-            maps = predict_maps(model, frames, input_size=model_size, autocast_mode=cfg.finetune.autocast)
+            # float32 whatever the Booster computes in: untuned U²-Net-p loses .015 maxF on DAVIS in bf16
+            maps = predict_maps(model, frames, input_size=model_size, autocast_mode="off")
             for i, m in zip(idx, maps.numpy()):
                 n = video.names[i]
                 write_map_atomic(zs / seq.name / f"{n}.png", m)
