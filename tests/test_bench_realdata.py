@@ -73,9 +73,11 @@ def test_shipped_weights_are_out_of_sample_on_the_shared_data_and_bear_is_caught
     val = read_dataset(shared_data / "DAVIS2016", "davis", split="val") + read_dataset(shared_data / "ViSal",
                                                                                        "davsod")
     models = _Models("cpu")
-    for spatial in ("u2netp", "lite0"):
+    for spatial in ("u2netp", "lite0", "u2netp_davis"):
         r = in_sample_check([s for s in val if s.gt], {"mqpm": "default", "spatial": spatial}, models)
         assert r["sequences"] == {} and r["unknown"] == [], (spatial, r)
     bear = read_dataset(shared_data / "DAVIS2016", "davis", split="train", sequences=["bear"])
     r = in_sample_check(bear, {"mqpm": "default", "spatial": "u2netp"}, models)
     assert r["sequences"] == {"bear": ["mqpm mqpm_lite0_dis.pt"]}
+    r = in_sample_check(bear, {"mqpm": "default", "spatial": "u2netp_davis"}, models)  # the DAVIS-TR prior saw it too
+    assert r["sequences"] == {"bear": ["mqpm mqpm_lite0_dis.pt", "spatial u2netp_davistr.pt"]}, r
