@@ -40,7 +40,8 @@ PRESETS: dict[str, Preset] = {
                           # float32 for this small network on the CPU (docs/booster.md, "Speed levers")
                           "finetune": {"input_size": 160, "predict_size": 224, "iterations": 30,
                                        "deep_supervision": False, "autocast": "off"}},
-        "the Lite0 U-Net (saliency-pretrained, shipped): about 4× cheaper than quality on CPU (14 s vs 53 s a buffer), fused with the target",
+        "the Lite0 U-Net (saliency-pretrained, shipped): about 4× cheaper than quality on CPU (14 s vs 53 s a "
+        "buffer), fused with the target",
     ),
     "paper": Preset(
         "paper", "u2netp", {"fusion": "replace", "period": 5,
