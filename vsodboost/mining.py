@@ -71,11 +71,7 @@ def select_frames(
     cons = np.where(np.isfinite(consistency), consistency, -np.inf)
     candidates = [i for i in range(n) if has_target[i] and hq_prob[i] >= threshold]
     if candidates:
-        picked = []
-        for s in range(0, len(candidates), period):
-            group = candidates[s: s + period]
-            picked.append(max(group, key=lambda i: (cons[i], hq_prob[i], -i)))
-        return Selection(picked, candidates)
+        return Selection(_one_per_period(candidates, cons, hq_prob, period), candidates)
     # fallback: rank frames with a target map by hq_prob × consistency, keep 1 per `period` of them
     pool = np.flatnonzero(has_target)
     score = hq_prob[pool] * np.clip(cons[pool], 0.0, None)
@@ -111,17 +107,26 @@ def _one_per_period(pool: list[int], score: np.ndarray, tie: np.ndarray, period:
     return [max(pool[s: s + period], key=lambda i: (score[i], tie[i], -i)) for s in range(0, len(pool), period)]
 
 
+def _best_of_every_frame(hq_prob: np.ndarray, consistency: np.ndarray, has_target: np.ndarray, period: int,
+                         threshold: float, *, by_consistency: bool) -> Selection:
+    """Every frame with a target map a candidate; one per ``period`` of them, by consistency then HQ probability
+    (``by_consistency``) or the other way round; no frame with a map: :func:`select_frames`'s fallback and warning."""
+    pool = [int(i) for i in np.flatnonzero(np.asarray(has_target, dtype=bool))]
+    if not pool:
+        return select_frames(hq_prob, consistency, has_target, period=period, threshold=threshold)
+    hq = np.asarray(hq_prob, dtype=np.float64).reshape(-1)
+    cons = np.asarray(consistency, dtype=np.float64).reshape(-1)
+    cons = np.where(np.isfinite(cons), cons, -np.inf)
+    score, tie = (cons, hq) if by_consistency else (hq, cons)
+    return Selection(_one_per_period(pool, score, tie, period), pool)
+
+
 def consistency_selector(hq_prob: np.ndarray, consistency: np.ndarray, has_target: np.ndarray, *, period: int,
                          threshold: float, seed: int) -> Selection:
     """Filtering without mining (an alternative rule, measured in docs/booster.md): every frame with a target map is
     a candidate, whatever the MQPM's HQ probability; one per ``period`` consecutive candidates, the most consistent
     (Sec. V-B's S-measure between motion saliency and the target). ``threshold`` and ``seed`` are not used."""
-    cons = np.asarray(consistency, dtype=np.float64).reshape(-1)
-    pool = [int(i) for i in np.flatnonzero(np.asarray(has_target, dtype=bool))]
-    if not pool:
-        return select_frames(hq_prob, consistency, has_target, period=period, threshold=threshold)  # its warning
-    cons = np.where(np.isfinite(cons), cons, -np.inf)
-    return Selection(_one_per_period(pool, cons, np.asarray(hq_prob, dtype=np.float64), period), pool)
+    return _best_of_every_frame(hq_prob, consistency, has_target, period, threshold, by_consistency=True)
 
 
 def hq_rank_selector(hq_prob: np.ndarray, consistency: np.ndarray, has_target: np.ndarray, *, period: int,
@@ -129,12 +134,7 @@ def hq_rank_selector(hq_prob: np.ndarray, consistency: np.ndarray, has_target: n
     """Mining without filtering (an alternative rule, measured in docs/booster.md): every frame with a target map is
     a candidate; one per ``period`` consecutive candidates, the one the MQPM rates most likely high quality (Eq. 5's
     probability). ``threshold`` and ``seed`` are not used."""
-    hq = np.asarray(hq_prob, dtype=np.float64).reshape(-1)
-    pool = [int(i) for i in np.flatnonzero(np.asarray(has_target, dtype=bool))]
-    if not pool:
-        return select_frames(hq_prob, consistency, has_target, period=period, threshold=threshold)
-    cons = np.asarray(consistency, dtype=np.float64).reshape(-1)
-    return Selection(_one_per_period(pool, hq, np.where(np.isfinite(cons), cons, -np.inf), period), pool)
+    return _best_of_every_frame(hq_prob, consistency, has_target, period, threshold, by_consistency=False)
 
 
 #: Frame selectors by name (``Booster(selector=SELECTORS[name])``): the paper's and the alternatives measured against
