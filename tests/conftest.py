@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -139,12 +138,13 @@ def tiny_config(**kw: Any) -> Any:
     return BoostConfig(finetune=ft, flow_max_side=0, **kw)
 
 
-def buffer6_booster(target: Any, **kw: Any) -> Any:
-    """A Booster of the stand-ins on the CPU, 6-frame buffers (two buffers on :func:`clip12`'s clip)."""
+def tiny_booster(target: Any, *, buffer_size: int = 6, **kw: Any) -> Any:
+    """A Booster of the stand-ins on the CPU: :func:`tiny_config` with ``buffer_size``-frame buffers (6: two buffers
+    on :func:`clip12`'s clip) unless a ``config`` is given; other keywords go to the Booster."""
     from vsodboost.booster import Booster
 
     return Booster(target, flow=kw.pop("flow", "dis"), mqpm=FlowMagnitudeMQPM(), spatial=kw.pop("spatial", tiny_spatial()),
-                   config=kw.pop("config", tiny_config(buffer_size=6)), device="cpu", **kw)
+                   config=kw.pop("config", tiny_config(buffer_size=buffer_size)), device="cpu", **kw)
 
 
 @pytest.fixture(scope="module")

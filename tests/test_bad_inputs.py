@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import vsodboost.io as vio
-from conftest import buffer6_booster, tiny_config, truncate
+from conftest import tiny_booster, tiny_config, truncate
 from vsodboost import adapters
 from vsodboost.runner import run_to_dir
 from vsodboost.cli import main
@@ -28,7 +28,7 @@ from vsodboost.video import load_video, read_image
 N, H, W = 12, 48, 64
 
 
-_booster = buffer6_booster
+_booster = tiny_booster
 
 
 SEED_CASES = [

@@ -9,13 +9,11 @@ import logging
 import cv2
 import numpy as np
 import pytest
-from conftest import write_clip_and_maps
-from conftest import FlowMagnitudeMQPM, tiny_config, tiny_spatial
+from conftest import tiny_booster, write_clip_and_maps
 from test_eval_cli import make_davsod
 
 import vsodboost.io as vio
 from vsodboost import adapters
-from vsodboost.booster import Booster
 from vsodboost.runner import run_to_dir
 from vsodboost.cli import main
 from vsodboost.errors import InputError
@@ -32,11 +30,6 @@ def clip():
     return np.stack(frames), target
 
 
-def _booster(target, **kw):
-    return Booster(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=tiny_spatial(),
-                   config=kw.pop("config", tiny_config(buffer_size=3)), device="cpu")
-
-
 def _disk(tmp_path, clip):
     seq, maps, _ = write_clip_and_maps(tmp_path, *clip)
     return seq, maps
@@ -48,14 +41,14 @@ def test_zero_byte_frame_is_a_typed_error_naming_it(clip, tmp_path):
     with pytest.raises(InputError, match=r"cannot read frame .*00002.png: the file is empty \(0 bytes"):
         read_image(seq / "00002.png")
     with pytest.raises(InputError, match=r"00002.png: the file is empty"):
-        run_to_dir(_booster(adapters.precomputed(maps.parent)), seq, tmp_path / "out")
+        run_to_dir(tiny_booster(adapters.precomputed(maps.parent), buffer_size=3), seq, tmp_path / "out")
 
 
 def test_zero_byte_map_in_boost_names_the_map_file(clip, tmp_path, capsys):
     seq, maps = _disk(tmp_path, clip)
     (maps / "00004.png").write_bytes(b"")
     with pytest.raises(InputError, match=r"cannot read saliency map .*maps/seq/00004.png: the file is empty"):
-        run_to_dir(_booster(adapters.precomputed(maps.parent)), seq, tmp_path / "out")
+        run_to_dir(tiny_booster(adapters.precomputed(maps.parent), buffer_size=3), seq, tmp_path / "out")
     rc = main(["boost", str(seq), "--target", f"precomputed:{maps.parent}", "--out", str(tmp_path / "o2"), "-q",
                "--device", "cpu", "--spatial", "timm_unet", "--buffer-size", "3"])
     err = capsys.readouterr().err
@@ -137,7 +130,7 @@ def test_a_frame_iterator_that_raises_keeps_what_arrived_and_says_where(clip):
             yield frames[i]
         raise ConnectionError("camera unplugged")
 
-    b = _booster(ArrayTarget(target), config=tiny_config(buffer_size=3))
+    b = tiny_booster(ArrayTarget(target), buffer_size=3)
     got = []
     with pytest.raises(InputError, match=r"frame source raised ConnectionError: camera unplugged — after 5 "
                                          r"frame\(s\); buffer 1 \(frames 3…4, 2 gathered\) was boosted") as err:

@@ -4,17 +4,14 @@ a bar; ``export`` and the Ray driver report too. The bars are forced on and stde
 
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
 import vsodboost.booster as booster_mod
-from conftest import FlowMagnitudeMQPM, tiny_config, tiny_spatial
-from vsodboost.booster import Booster
+from conftest import FlowMagnitudeMQPM, tiny_booster, tiny_config, tiny_spatial
 from vsodboost.cli import main
 from vsodboost.runner import run_to_dir
 from vsodboost.testing import ArrayTarget, synthetic_clip
@@ -30,8 +27,7 @@ def clip():
 
 def _booster(target, **kw):
     cfg = kw.pop("config", tiny_config(buffer_size=3, finetune={"iterations": 2, "predict_batch": 2}))
-    return Booster(target, flow="dis", mqpm=FlowMagnitudeMQPM(), spatial=tiny_spatial(), config=cfg,
-                   device="cpu", **kw)
+    return tiny_booster(target, config=cfg, **kw)
 
 
 def test_each_buffer_tells_its_stages_in_order_prediction_included(clip):

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import vsodboost.io as vio
-from conftest import buffer6_booster, tiny_config, truncate
+from conftest import tiny_booster, tiny_config, truncate
 from vsodboost import adapters
 from vsodboost.errors import InputError, ResumeError, TargetError
 from vsodboost.models import saliency_unet
@@ -25,7 +25,7 @@ from vsodboost.testing import ArrayTarget
 N, H, W = 12, 48, 64
 
 
-_booster = buffer6_booster
+_booster = tiny_booster
 
 
 # ---------------------------------------------------------------------------------------------------------------
