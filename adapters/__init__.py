@@ -14,10 +14,11 @@ from vsodboost._deprecated import moved_names as _moved_names
 
 from .methods import METHODS, MethodSpec, MethodTarget, make_method
 from .precomputed import PrecomputedTarget
+from .image_live import ImageModelTarget
 from .u2net_live import U2NetTarget
 
 __all__ = [
-    "precomputed", "ssav", "mga", "cos", "lsti", "pcsa", "u2netp", "U2NetTarget",
+    "precomputed", "ssav", "mga", "cos", "lsti", "pcsa", "u2netp", "image", "U2NetTarget", "ImageModelTarget",
     "MethodSpec", "MethodTarget", "METHODS", "PrecomputedTarget", "create", "available",
 ]
 
@@ -57,6 +58,12 @@ def u2netp(weights: str | os.PathLike[str] | None = None, **kwargs: Any) -> U2Ne
     return U2NetTarget(weights, **kwargs)
 
 
+def image(spatial: Any = "lite0", **kwargs: Any) -> ImageModelTarget:
+    """Any image saliency model run live on every frame — a registered spatial model (``lite0``, ``u2netp``…), a
+    checkpoint from ``vsodboost train spatial`` or an ``nn.Module``: boosting it turns it into a video model."""
+    return ImageModelTarget(spatial, **kwargs)
+
+
 def _show_options(fn: Any, impl: Any, drop: tuple[str, ...] = ()) -> None:
     """Give ``fn`` the signature of ``impl`` (its keyword options, annotations resolved): ``inspect.signature``
     then shows what ``**kwargs`` forwards, and ``--target-arg`` values are converted and checked against it."""
@@ -69,6 +76,7 @@ _show_options(precomputed, PrecomputedTarget)
 for _fn in (ssav, mga, cos, lsti, pcsa):
     _show_options(_fn, make_method, drop=("method",))
 _show_options(u2netp, U2NetTarget)
+_show_options(image, ImageModelTarget)
 
 
 def create(name: str, /, *args: Any, **kwargs: Any) -> Any:

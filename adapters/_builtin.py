@@ -6,7 +6,7 @@ from typing import Callable
 
 from vsodboost.hookspecs import hookimpl
 
-from . import cos, lsti, mga, pcsa, precomputed, ssav, u2netp
+from . import cos, image, lsti, mga, pcsa, precomputed, ssav, u2netp
 from .methods import METHODS
 
 
@@ -18,3 +18,5 @@ def register_targets(register: Callable[..., None]) -> None:
         mode = "maps + live" if spec.live else "maps"
         register(fn.__name__, fn, description=f"{spec.title} [{mode}]")
     register("u2netp", u2netp, description="U²-Net-p image saliency, DUTS weights shipped [live, offline]")
+    register("image", image, description="any image saliency model live: --target-arg spatial=lite0|u2netp|FILE.pt "
+             "(self-boosting) [live, offline]")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
 from typing import Any, Mapping
 
 import torch
@@ -59,12 +58,10 @@ def build_spatial(spatial: Any, device: torch.device, *, flow: Any, mqpm: Any) -
     """A spatial model (``nn.Module``) or its registry name, on ``device``, in eval mode; first the three resolved
     components are checked (:func:`~vsodboost._checks.check_components`): a wrong object fails here, not
     mid-buffer."""
-    if isinstance(spatial, (str, os.PathLike)) and str(spatial).endswith((".pt", ".pth")) and Path(spatial).is_file():
-        from .spatial import spatial_from_file
+    if isinstance(spatial, (str, os.PathLike)):
+        from .spatial import load_spatial
 
-        spatial = spatial_from_file(spatial)  # a checkpoint (e.g. from `vsodboost train spatial`)
-    elif isinstance(spatial, str):
-        spatial = plugins.spatial_models().create(spatial)
+        spatial = load_spatial(spatial)  # a registry name or a checkpoint (e.g. from `vsodboost train spatial`)
     check_components(flow, mqpm, spatial)
     return spatial.to(device).eval()
 

@@ -11,10 +11,10 @@ encoder only), ``vgg16`` (VGG-16 encoder as in the paper, needs its ImageNet wei
 """
 
 from .._deprecated import moved_names
-from ._plugin import spatial_from_file
+from ._plugin import load_spatial, spatial_from_file
 from .finetune import finetune, predict_maps
 
-__all__ = ["finetune", "predict_maps", "spatial_from_file"]
+__all__ = ["finetune", "load_spatial", "predict_maps", "spatial_from_file"]
 
 # names whose home is elsewhere (the config, the shared U-Net checkpoint format); these aliases go in the next release
 __getattr__ = moved_names(__name__, {"FinetuneConfig": "vsodboost.config",

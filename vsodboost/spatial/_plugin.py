@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import torch
 
-from ..errors import MissingWeightsError
+from ..errors import InputError, MissingWeightsError
 from ..hookspecs import hookimpl
 from ..models import SaliencyUNet, saliency_unet
 from ..models.checkpoint import load_unet_checkpoint
@@ -69,6 +69,22 @@ def spatial_from_file(path: str | Path) -> torch.nn.Module:
     if isinstance(obj, dict) and (obj.get("format") == U2NET_FORMAT or "stage1.rebnconv1.conv_s1.weight" in obj):
         return u2netp_spatial(p)
     return load_unet_checkpoint(p, cls_head=False)
+
+
+def load_spatial(spatial: str | Path | torch.nn.Module) -> torch.nn.Module:
+    """A spatial model from what a user names: an ``nn.Module`` (returned as is), a ``.pt``/``.pth`` checkpoint file
+    (:func:`spatial_from_file`) or a registry name (``vsodboost plugins``; unknown names raise
+    :class:`~vsodboost.errors.UnknownNameError` listing the registered ones)."""
+    if isinstance(spatial, torch.nn.Module):
+        return spatial
+    if str(spatial).endswith((".pt", ".pth")) and Path(spatial).expanduser().is_file():
+        return spatial_from_file(spatial)
+    if not isinstance(spatial, str):
+        raise InputError(f"spatial model {spatial!r}: expected a registry name (see `vsodboost plugins`), a .pt/.pth "
+                         "checkpoint file that exists, or an nn.Module")
+    from .. import plugins
+
+    return plugins.spatial_models().create(spatial)
 
 
 def _lite0_imagenet(**kw: Any) -> SaliencyUNet:
