@@ -62,3 +62,20 @@ def test_boost_without_a_target_boosts_u2netp_and_python_gives_the_same_bytes(cl
     py = {p.name: p.read_bytes() for p in (tmp_path / "py").glob("*.png")}
     assert len(cli) == N and cli == py
     assert result.timings.get("target", 0) > 0  # the live target's time is reported with the stages
+
+
+def test_rounds_two_from_the_cli_and_python_give_the_same_bytes(clip_mp4, tmp_path, capsys):
+    before = torch.get_num_threads()
+    try:
+        rc = main(["boost", str(clip_mp4), "--out", str(tmp_path / "cli"), "--preset", "fast", "--rounds", "2",
+                   "--config", str(clip_mp4.parent / "cfg.json"), "--device", "cpu"])
+    finally:
+        torch.set_num_threads(before)
+    out = capsys.readouterr().out
+    assert rc == 0 and "(round 2 of 2; earlier rounds in" in out
+    assert len(list((tmp_path / "cli" / "rounds" / "1").glob("*.png"))) == N
+    result = Booster(preset="fast", config=CFG, device="cpu").run(str(clip_mp4), rounds=2)
+    assert result.provenance["rounds"]["first_target"] == "u2netp"
+    result.save(tmp_path / "py")
+    cli = {p.name: p.read_bytes() for p in (tmp_path / "cli").glob("*.png")}
+    assert len(cli) == N and cli == {p.name: p.read_bytes() for p in (tmp_path / "py").glob("*.png")}

@@ -41,7 +41,7 @@ from .mining import FrameSelector, Selection, consistency, mqpm_selector, teacha
 from .results import BoostObserver, BoostResult, BufferOutput, BufferReport, MiningRecord, StreamBuffer
 from .spatial.finetune import finetune, predict_maps
 from .stream import iter_source, source_name, stream_buffers
-from .target import TargetModel, check_target_coverage, explain_no_match, predict_buffer
+from .target import RoundTarget, TargetModel, check_target_coverage, explain_no_match, predict_buffer
 from .video import Video, VideoLike, load_video
 from .workres import area_resize_frames, full_size_maps, working_clip, working_size
 
@@ -220,14 +220,33 @@ class Booster:
 
     def run(self, frames: VideoLike, *, name: str | None = None,
             progress: Callable[[int, int], None] | bool | None = None, on_stage: OnStage | None = None,
-            iteration_progress: Callable[[int, int], None] | None = None, keep_models: bool = False) -> BoostResult:
+            iteration_progress: Callable[[int, int], None] | None = None, keep_models: bool = False,
+            rounds: int = 1) -> BoostResult:
         """Boost a whole video (any input :func:`~vsodboost.video.load_video` accepts), buffer by buffer.
 
         ``name``: the sequence name a maps-mode target looks up (default: the folder's). ``keep_models``: each
         buffer's tuned model in :attr:`BoostResult.models` (for :meth:`BoostResult.export`), same maps either way.
         ``progress``: None: a bar if stderr is a terminal; True: always; a callable: ``(frames_done, total)``
-        per buffer. ``on_stage``: as :meth:`run_buffer`'s. ``iteration_progress``: (done, total) per step."""
+        per buffer. ``on_stage``: as :meth:`run_buffer`'s. ``iteration_progress``: (done, total) per step.
+        ``rounds``: iterated boosting — round ``k + 1`` boosts round ``k``'s maps (read back as written,
+        :class:`~vsodboost.target.RoundTarget`); the last round's result is returned, its provenance naming the
+        first target (docs/booster.md, "Self-boosting": a second round helped on DAVIS)."""
+        rounds = check_int("rounds", rounds, lo=1, hint=" (1: boost once, the paper's method; 2: boost the boosted "
+                                                         "maps again)")
         video = self.load(frames, name=name)
+        booster, result = self, None
+        for k in range(1, rounds + 1):
+            if result is not None:
+                booster = copy.copy(self)
+                booster.target = RoundTarget.of_maps(k - 1, result.names, result.boosted)
+            result = booster._run_video(video, progress, on_stage, iteration_progress, keep_models and k == rounds)
+        assert result is not None
+        if rounds > 1:
+            result.provenance["rounds"] = {"rounds": rounds, "first_target": self.target.name}
+        return result
+
+    def _run_video(self, video: Video, progress: Any, on_stage: OnStage | None,
+                   iteration_progress: Callable[[int, int], None] | None, keep_models: bool) -> BoostResult:
         spans = list(video.buffers(self.config.buffer_size))
         outs: list[BufferOutput] = []
         with SequenceProgress(video.name, len(video), len(spans), progress, on_stage,

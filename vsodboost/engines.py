@@ -79,6 +79,7 @@ class Job:
     out: str
     name: str | None = None
     spec: Any = None
+    rounds: int = 1
 
 
 def build_booster(spec: Any) -> "Booster":
@@ -102,7 +103,7 @@ def run_job(booster: "Booster", job: Job, *, overwrite: bool = False,
     from .runner import run_to_dir
 
     return run_to_dir(booster, job.frames, job.out, name=job.name or job.sequence, overwrite=overwrite,
-                      progress=progress, iteration_progress=iteration_progress, on_stage=on_stage)
+                      progress=progress, iteration_progress=iteration_progress, on_stage=on_stage, rounds=job.rounds)
 
 
 def _callbacks(progress: ProgressFactory | None, job: Job) -> tuple[Any, Any, Any]:
@@ -232,6 +233,9 @@ class RayEngine:
         tasks to end on the workers are short ones.
         """
         jobs = list(jobs)
+        if any(job.rounds != 1 for job in jobs):
+            raise UsageError("rounds > 1 (iterated boosting) runs with the local engine only: each round needs the "
+                             "whole previous round's maps; drop --engine ray or --rounds")
         for s in [spec] + [j.spec for j in jobs]:
             if s is not None and not (isinstance(s, BoostSpec) or _is_builder(s)):
                 raise UsageError("the ray engine rebuilds the Booster in each worker: give a BoostSpec (names, weight "

@@ -431,6 +431,9 @@ LOCK_FILE = ".vsodboost.lock"
 #: ``buffers`` …). Before 0.2 the summary was written under the state's name; :func:`folder_sequence` reads both.
 STATE_FILE = "vsodboost.json"
 SUMMARY_FILE = "summary.json"
+#: The subfolder of an output folder holding the earlier rounds of iterated boosting (``--rounds``):
+#: ``<out>/rounds/<k>/`` is round k's own resumable output folder; the last round writes ``<out>`` itself.
+ROUNDS_DIR = "rounds"
 
 
 def folder_sequence(folder: str | os.PathLike[str]) -> str | None:

@@ -9,6 +9,7 @@ skips the buffers already written. The key's parts (:func:`target_identity`, :fu
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import inspect
 import json
@@ -22,12 +23,13 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 import numpy as np
 import torch
 
+from ._checks import check_int
 from ._steps import OnStage, SequenceProgress, effective_threads
 from .errors import InputError, NoMatchingMapsError, ResumeError, TargetError
-from .io import (LOCK_FILE, STATE_FILE, check_file_name, check_output_dir, clean_partials, fsync_dir,
+from .io import (LOCK_FILE, ROUNDS_DIR, STATE_FILE, check_file_name, check_output_dir, clean_partials, fsync_dir,
                  map_is_complete, out_path, output_lock, write_json_atomic, write_map_atomic)
 from .mining import mqpm_selector
-from .target import explain_no_match
+from .target import RoundTarget, explain_no_match
 from .video import Video, VideoLike
 
 if TYPE_CHECKING:
@@ -335,7 +337,7 @@ def open_run(booster: "Booster", video: Video, out_dir: str | os.PathLike[str], 
                 raise ResumeError(f"{out} holds results made with other settings — " + "; ".join(diff[:5]) + more
                                   + "; pass --overwrite (overwrite=True) to replace them or choose another --out")
         elif any(f.name not in (state_file.name, LOCK_FILE) and not f.name.endswith(".vsodboost-tmp")
-                 for f in out.iterdir()) \
+                 and not (f.name == ROUNDS_DIR and f.is_dir()) for f in out.iterdir()) \
                 and not overwrite:
             raise InputError(f"{out} exists and is not a vsodboost output folder; choose another --out or pass "
                              "--overwrite")
@@ -392,6 +394,7 @@ def run_to_dir(
     progress: Callable[[int, int], None] | bool | None = None,
     iteration_progress: Callable[[int, int], None] | None = None,
     on_stage: OnStage | None = None,
+    rounds: int = 1,
 ) -> dict[str, Any]:
     """Boost ``frames`` buffer by buffer, writing ``<out_dir>/<stem>.png`` as each buffer completes.
 
@@ -404,13 +407,20 @@ def run_to_dir(
     is called after each buffer, ``iteration_progress(done, total)`` after each fine-tuning iteration,
     ``on_stage(stage, done, total)`` at each stage (see :meth:`Booster.run`); ``progress=True`` draws the bar
     of :meth:`Booster.run` on stderr, or prints ``already done`` when no buffer is left; None: silent.
+    ``rounds`` > 1: iterated boosting, round k + 1 boosting round k's maps
+    (:class:`~vsodboost.target.RoundTarget`); rounds 1 … N-1 are resumable folders ``<out_dir>/rounds/<k>/`` and
+    round N writes ``<out_dir>``, as :meth:`Booster.run` with the same ``rounds`` (same maps).
     Returns the summary written; its ``buffers_run`` counts the buffers this call computed
     (0 when every buffer was done earlier). The steps are :func:`open_run`, :func:`run_buffer_to_dir` per buffer
     left, :meth:`SequenceRun.record` and :meth:`SequenceRun.finish` (the Ray engine runs them in several processes).
     """
+    rounds = check_int("rounds", rounds, lo=1, hint=" (1: boost once; 2: boost the boosted maps again)")
     video = booster.load(frames, name=name)
     for n in video.names:  # before the folder is made or locked
         check_file_name(n, "frame name")
+    if rounds > 1:
+        return _run_rounds_to_dir(booster, video, Path(out_dir), rounds, overwrite=overwrite, progress=progress,
+                                  iteration_progress=iteration_progress, on_stage=on_stage)
     with output_lock(out_dir):  # a second run on this folder is refused at once (another process)
         run = open_run(booster, video, out_dir, overwrite=overwrite)
         with SequenceProgress(video.name, len(video), len(run.spans), progress, on_stage, iteration_progress,
@@ -422,3 +432,19 @@ def run_to_dir(
                     run.record(b, run_buffer_to_dir(booster, video, run, b, **tell.buffer(b, start)))
                 tell.done(b, stop)
         return run.finish(booster, video)
+
+
+def _run_rounds_to_dir(booster: "Booster", video: Video, out: Path, rounds: int, **kw: Any) -> dict[str, Any]:
+    """:func:`run_to_dir` ``rounds`` times, each round's maps (as written, by their recorded sha256) the next
+    round's target; the folder ``out`` is locked throughout. Returns the last round's summary with ``rounds``."""
+    with output_lock(out):
+        current = booster
+        for k in range(1, rounds):
+            folder = out / ROUNDS_DIR / str(k)
+            summary = run_to_dir(current, video, folder, **kw)
+            shas = {n: sha for entry in summary["buffers_done"].values() for n, sha in entry["sha256"].items()}
+            current = copy.copy(booster)
+            current.target = RoundTarget.of_folder(k, folder, shas)
+        summary = run_to_dir(current, video, out, **kw)
+    return {**summary, "rounds": {"rounds": rounds, "first_target": booster.target.name,
+                                  "earlier": [str(out / ROUNDS_DIR / str(k)) for k in range(1, rounds)]}}

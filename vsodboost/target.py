@@ -29,7 +29,7 @@ from .video import Video
 from .workres import downscale_map
 
 __all__ = ["TargetModel", "TargetMaps", "check_target_output", "predict_buffer", "explain_no_match",
-           "check_target_coverage", "DEFAULT_TARGET"]
+           "check_target_coverage", "DEFAULT_TARGET", "RoundTarget"]
 
 #: The target when none is given (``Booster()``, ``vsodboost boost`` without ``--target``): the shipped image
 #: salient-object model U²-Net-p, live, frame by frame; boosting its maps makes it a video model.
@@ -140,3 +140,65 @@ def check_target_coverage(target: Any, video: Video) -> None:
     if cov is not None and not any(cov):
         raise NoMatchingMapsError(f"target {target.name!r} has no map for any of the {len(video)} frames of "
                                   f"{video.name!r}: " + explain_no_match(target, video))
+
+
+class RoundTarget:
+    """The maps of boosting round ``k`` as the target of round ``k + 1`` (iterated boosting, ``rounds=``).
+
+    The maps are read back exactly as they were written (8-bit PNG values, then min-max normalised per frame as a
+    maps-mode target reads published maps), from memory (:meth:`of_maps`, ``Booster.run(rounds=)``) or from the
+    folder a resumable run wrote (:meth:`of_folder`, ``run_to_dir(rounds=)``), so both give the same next round.
+    Its identity is the sha256 of those PNG bytes: a resumed round ``k + 1`` is redone when round ``k`` changed.
+    """
+
+    def __init__(self, k: int, maps: dict[str, Any], digest: str) -> None:
+        self.name = f"round {k}"
+        self.round = k
+        self._maps = maps  # frame name → uint8 map, or → PNG path (read when asked)
+        self.digest = digest
+
+    @staticmethod
+    def _digest(shas: dict[str, str]) -> str:
+        import hashlib
+
+        return hashlib.sha256("".join(f"{n}\0{shas[n]}\n" for n in sorted(shas)).encode()).hexdigest()
+
+    @classmethod
+    def of_maps(cls, k: int, names: Sequence[str], maps: Sequence[np.ndarray]) -> "RoundTarget":
+        """Round ``k``'s maps (float [0, 1], frame size) held in memory as the 8-bit maps a writer would save."""
+        import cv2
+
+        from .io import encode_map, sha256_bytes
+
+        held: dict[str, Any] = {}
+        shas: dict[str, str] = {}
+        for n, m in zip(names, maps):
+            data = encode_map(np.asarray(m))
+            held[n] = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)  # as a reader sees it
+            shas[n] = sha256_bytes(data)
+        return cls(k, held, cls._digest(shas))
+
+    @classmethod
+    def of_folder(cls, k: int, folder: Any, shas: dict[str, str]) -> "RoundTarget":
+        """Round ``k``'s maps ``<folder>/<name>.png`` with the sha256 of each file's bytes (the run's record)."""
+        from pathlib import Path
+
+        return cls(k, {n: Path(folder) / f"{n}.png" for n in shas}, cls._digest(shas))
+
+    def predict(self, video: Video) -> list[np.ndarray | None]:
+        from .io import map_to_unit, read_map
+
+        out: list[np.ndarray | None] = []
+        for n in video.names:
+            m = self._maps.get(n)
+            if m is not None and not isinstance(m, np.ndarray):
+                m = read_map(m)[0]
+            out.append(None if m is None else map_to_unit(m, video.size))
+        return out
+
+    def identity(self) -> dict[str, Any]:
+        return {"type": "round", "round": self.round, "maps_sha256": self.digest}
+
+    def __repr__(self) -> str:
+        return f"RoundTarget(round={self.round}, frames={len(self._maps)}, maps_sha256={self.digest[:12]!r})"
+
