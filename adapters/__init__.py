@@ -18,7 +18,7 @@ from .image_live import ImageModelTarget
 from .u2net_live import U2NetTarget
 
 __all__ = [
-    "precomputed", "ssav", "mga", "cos", "lsti", "pcsa", "u2netp", "image", "U2NetTarget", "ImageModelTarget",
+    "precomputed", "ssav", "mga", "cos", "lsti", "pcsa", "u2netp", "image", "cached", "U2NetTarget", "ImageModelTarget",
     "MethodSpec", "MethodTarget", "METHODS", "PrecomputedTarget", "create", "available",
 ]
 
@@ -62,6 +62,14 @@ def image(spatial: Any = "lite0", **kwargs: Any) -> ImageModelTarget:
     """Any image saliency model run live on every frame — a registered spatial model (``lite0``, ``u2netp``…), a
     checkpoint from ``vsodboost train spatial`` or an ``nn.Module``: boosting it turns it into a video model."""
     return ImageModelTarget(spatial, **kwargs)
+
+
+def cached(target: Any, root: str | os.PathLike[str]) -> Any:
+    """``target`` with its maps kept under ``root`` and read back on a rerun instead of recomputed
+    (:class:`vsodboost.target_cache.CachedTarget`; ``vsodboost boost --target-cache DIR``)."""
+    from vsodboost.target_cache import CachedTarget
+
+    return CachedTarget(target, root)
 
 
 def _show_options(fn: Any, impl: Any, drop: tuple[str, ...] = ()) -> None:

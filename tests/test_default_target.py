@@ -79,3 +79,21 @@ def test_rounds_two_from_the_cli_and_python_give_the_same_bytes(clip_mp4, tmp_pa
     result.save(tmp_path / "py")
     cli = {p.name: p.read_bytes() for p in (tmp_path / "cli").glob("*.png")}
     assert len(cli) == N and cli == {p.name: p.read_bytes() for p in (tmp_path / "py").glob("*.png")}
+
+
+def test_target_cache_keeps_the_live_targets_maps_for_a_rerun_with_other_settings(clip_mp4, tmp_path, capsys):
+    cache = tmp_path / "cache"
+    args = ["boost", str(clip_mp4), "--preset", "fast", "--config", str(clip_mp4.parent / "cfg.json"),
+            "--device", "cpu", "--target-cache", str(cache)]
+    before = torch.get_num_threads()
+    try:
+        assert main(args + ["--out", str(tmp_path / "a")]) == 0
+        written = {p.name: p.stat().st_mtime_ns for p in (cache / "clip").glob("*.png")}
+        assert len(written) == N
+        assert main(args + ["--out", str(tmp_path / "b"), "--seed", "1"]) == 0
+    finally:
+        torch.set_num_threads(before)
+    assert {p.name: p.stat().st_mtime_ns for p in (cache / "clip").glob("*.png")} == written  # read, not redone
+    state = json.loads((tmp_path / "b" / "vsodboost.json").read_text())
+    assert state["settings"]["target"]["cache"] == "png16" and state["settings"]["target"]["name"] == "u2netp"
+    capsys.readouterr()

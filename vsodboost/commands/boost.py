@@ -192,6 +192,16 @@ def parse_target(spec: str, target_args: dict[str, Any] | None = None) -> Any:
         raise cli_wording(exc, name) from exc
 
 
+def cached_target(spec: str, target_args: dict[str, Any] | None, cache: str | None) -> Any:
+    """:func:`parse_target`, its maps kept under ``cache`` (``--target-cache``) when given."""
+    target = parse_target(spec, target_args)
+    if cache is None:
+        return target
+    from ..target_cache import CachedTarget
+
+    return CachedTarget(target, cache)
+
+
 def target_of(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     """``--target`` and ``--target-arg`` as ``(spec, options)``; without ``--target``, the default target
     (the shipped U²-Net-p, ``vsodboost.target.DEFAULT_TARGET``) on ``--device``, said on stderr unless -q."""
@@ -296,14 +306,15 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, args.buffer_size)
     target_spec, target_args = target_of(args)
     target_name = target_spec.partition(":")[0]
-    target = parse_target(target_spec, target_args)  # a bad --target fails here, with CLI wording
+    cache = getattr(args, "target_cache", None)
+    target = cached_target(target_spec, target_args, cache)  # a bad --target fails here, with CLI wording
     check_output_dir(args.out)  # a read-only or misplaced --out fails now, not after a buffer of compute
     lock_out(args, args.out)  # a second run on this --out is refused now, before any model loads
     found = sequences_of(Path(args.frames))
     multi = len(found) > 1
     seqs = pick_sequences(found, args.sequences)
     # picklable settings: a Ray worker rebuilds the Booster from them (the local engine builds it here, once)
-    spec = BoostSpec(target=functools.partial(parse_target, target_spec, target_args), flow=args.flow,
+    spec = BoostSpec(target=functools.partial(cached_target, target_spec, target_args, cache), flow=args.flow,
                      mqpm=args.mqpm, spatial=args.spatial, config=config, preset=args.preset, device=args.device,
                      seed=args.seed, threads=args.threads)
     jobs = [Job(seq, str(path), str(Path(args.out) / seq if multi else Path(args.out)), args.name or seq,
@@ -433,6 +444,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sequences", metavar="A,B", help="only these sequences of a folder of sequences (comma-separated)")
     p.add_argument("--out", required=True, help="output folder (per-sequence subfolders for several sequences)")
     add_booster_arguments(p)
+    p.add_argument("--target-cache", metavar="DIR",
+                   help="keep the target's maps in DIR (16-bit PNGs per sequence) and read them on a rerun with other "
+                        "settings instead of running a live target again")
     p.add_argument("--rounds", type=positive_int, default=1,
                    help="iterated boosting: round k+1 boosts round k's maps (default 1, the paper's method; 2 gained "
                         "+.010 maxF on DAVIS when self-boosting, docs/booster.md); earlier rounds are kept in "
