@@ -141,6 +141,25 @@ def test_table5_reports_the_papers_replace_beside_the_fused_output(bench, datase
     assert "the paper's output" in (out / "report.md").read_text()
 
 
+def test_fusions_protocol_scores_every_rule_from_the_recorded_maps(bench, dataset):
+    """Protocol ``fusions``: mean, geometric and replace recomputed from spatial/ and target/, no boosting again;
+    replace is exactly the recorded spatial maps, and the run's own rule recomputed scores as its real output."""
+    out, report, _ = bench
+    fu = report["fusions"]
+    assert list(fu["rows"]) == ["mean", "geometric", "replace"] and fu["run_fusion"] == "mean"
+    assert fu["rows"]["replace"]["maxF"] == report["replace"]["maxF"]
+    assert fu["rows"]["replace"]["S"] == report["replace"]["S"]
+    assert all(abs(v) <= 0.003 for v in fu["own_check"].values())
+    assert fu["rows"]["geometric"]["maxF"] != fu["rows"]["mean"]["maxF"]
+    assert fu["best"] == max(fu["rows"], key=lambda r: (fu["rows"][r]["maxF"], fu["rows"][r]["S"]))
+    own = cv2.imread(str(out / "spatial" / "alpha" / "alpha_002.png"), cv2.IMREAD_GRAYSCALE) / 255.0
+    tgt = cv2.imread(str(out / "target" / "alpha" / "alpha_002.png"), cv2.IMREAD_GRAYSCALE) / 255.0
+    tgt = (tgt - tgt.min()) / (tgt.max() - tgt.min())  # a maps-mode target's maps, min-max normalised
+    geo = cv2.imread(str(out / "fused" / "geometric" / "alpha" / "alpha_002.png"), cv2.IMREAD_GRAYSCALE) / 255.0
+    assert np.abs(geo - np.sqrt(own * tgt)).max() <= 1 / 255
+    assert "Fusion rules, from the recorded maps" in (out / "report.md").read_text()
+
+
 def test_table3_rows_are_the_papers_definitions(bench, dataset):
     """MS = Θ(OF) is scored as recorded; MS−MQPM and MS+MQPM train on MS (the recorded Θ maps) with no fusion, the
     random row on as many frames as the MQPM row; the control trains on the target's maps with the Booster's fusion."""

@@ -26,7 +26,7 @@ _log = logging.getLogger("vsodboost.bench")
 
 
 PROTOCOLS: tuple[str, ...] = ("table1", "table2", "table3", "control", "table5", "table6", "table7", "table8",
-                               "fig10")
+                               "fig10", "fusions")
 
 
 DEFAULT_PERIODS: tuple[int, ...] = (1, 2, 3, 4, 5, 10)
@@ -159,6 +159,11 @@ def run_bench(
                                            "output), recorded by the same run as the boosted maps"}
     else:
         log("[replace] not scored: spatial/ maps missing (main run made by an older vsodboost); rerun with --overwrite")
+    if "fusions" in protos:  # every fusion rule from the recorded maps, no boosting again
+        from ._fusions import fusions_report
+
+        report["fusions"] = fusions_report(out, seqs, main, cfg.fusion, bb, evaluate, block_of,
+                                           normalize_target=bool(getattr(target, "normalize", False)))
     if baselines:
         t0 = time.perf_counter()
         zs, zs_fused, size, n_pred = _zero_shot_baselines(

@@ -99,6 +99,14 @@ def _render(r: Mapping[str, Any], *, figures: bool) -> str:
                             (f"{t['name']} + vsodboost", b["video_average"])]),
               "| Δ (boosted − target) | " + " | ".join(["", *(_d(g["video_average"][k], k) for k in _COLS[1:])])
               + " |", ""]
+    if r.get("fusions"):
+        fu = r["fusions"]
+        lines += ["### Fusion rules, from the recorded maps", "",
+                  f"Each rule of `fuse_maps` applied to the main run's own spatial maps and the target's (8-bit, as "
+                  f"recorded); best: `{fu['best']}`. The run's rule (`{fu['run_fusion']}`) recomputed minus its real "
+                  f"output: " + (", ".join(f"{k} {v:+.4f}" for k, v in fu["own_check"].items())
+                                 if fu.get("own_check") else "not computed") + ".", "",
+                  _metric_rows([(f"`{rule}`", row) for rule, row in fu["rows"].items()]), ""]
     lines += ["### Per sequence", "", "Each sequence frame-averaged over its own annotated frames; gains with their "
               "sign, losses included.", ""]
     rows = []

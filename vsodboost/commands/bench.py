@@ -68,9 +68,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sequences", help="comma-separated sequence names (default: all annotated sequences)")
     add_config_arguments(p)
     p.add_argument("--protocol", action="append", metavar="TABLE",
-                   help="table1, table2, table3, control, table5 (default), table6, table7, table8, fig10; "
+                   help="table1, table2, table3, control, table5 (default), table6, table7, table8, fig10, fusions; "
                         "repeat or comma-separate; table5 is always included; control = Table III's control "
-                        "alone over --draws random draws")
+                        "alone over --draws random draws; fusions = every fusion rule scored from the recorded "
+                        "maps, no boosting again")
     p.add_argument("--theta", default="default",
                    help="Θ of Eq. 1 whose flow maps are MS (Table III's baseline and the pseudo-GT of its MS rows): "
                         "a name from vsodboost.mqpm.list_thetas(), e.g. 'spatial' (the pretrained spatial model "
