@@ -27,9 +27,25 @@ def fold_of(data: Path, sequence: str) -> int:
     raise KeyError(f"{sequence} is in no held-out fold (a training-only sequence?)")
 
 
+def weights_mapping(data: Path, pattern: str) -> dict[str, str]:
+    """Sequence → the weights of the fold that holds it out, ``pattern`` with ``{k}`` for the fold: the JSON
+    ``vsodboost bench --mqpm FILE`` / ``--spatial FILE`` reads (per-sequence weights in one report)."""
+    return {s: pattern.format(k=k) for k in range(N_FOLDS) for v in held_out(data, k).values() for s in v}
+
+
 if __name__ == "__main__":
+    import argparse
+    import json
+
     from vsodboost.datasets import find_shared_data
 
+    ap = argparse.ArgumentParser(description="print the folds, or with --weights the bench weights mapping")
+    ap.add_argument("--weights", metavar="PATTERN", help="e.g. CV/mqpm_fold{k}.pt: print sequence → weights as JSON "
+                    "(vsodboost bench --mqpm/--spatial FILE)")
+    args = ap.parse_args()
     root = find_shared_data()
-    for k in range(N_FOLDS):
-        print(k, held_out(root, k))
+    if args.weights:
+        print(json.dumps(weights_mapping(root, args.weights), indent=1, sort_keys=True))
+    else:
+        for k in range(N_FOLDS):
+            print(k, held_out(root, k))

@@ -1,4 +1,4 @@
-"""Tables I, VII and Fig. 10 of existing runs (scripts/booster_cv.py or `vsodboost boost` output folders), with the
+"""Tables I, VII and Fig. 10 of existing runs (`vsodboost boost` output folders), with the
 bench's code (vsodboost.bench.table1 / table7 / fig10) and no new compute: the HQ probabilities and the mined frames
 are read from each sequence's vsodboost.json, the maps from the folders.
 
