@@ -395,8 +395,8 @@ def test_summed_losses_are_eqs_6_and_7_as_written():
     x, y, lab = torch.rand(2, 3, 64, 64), (torch.rand(2, 64, 64) > 0.5).float(), torch.tensor([1.0, 0.0])
     _, m_mean, c_mean, _ = _losses(net, x, y, lab, 1.0)
     total, m_sum, c_sum, _ = _losses(net, x, y, lab, 1.0, "sum")
-    assert float(m_sum) == pytest.approx(float(m_mean) * 2 * 64 * 64, rel=1e-5)
-    assert float(c_sum) == pytest.approx(float(c_mean) * 2, rel=1e-5)
+    assert float(m_sum.detach()) == pytest.approx(float(m_mean.detach()) * 2 * 64 * 64, rel=1e-5)
+    assert float(c_sum.detach()) == pytest.approx(float(c_mean.detach()) * 2, rel=1e-5)
     assert float(total) == pytest.approx(float(m_sum + c_sum), rel=1e-6)
     with pytest.raises(InputError, match="reduction"):
         TrainConfig(reduction="none")
