@@ -397,6 +397,6 @@ def test_summed_losses_are_eqs_6_and_7_as_written():
     total, m_sum, c_sum, _ = _losses(net, x, y, lab, 1.0, "sum")
     assert float(m_sum.detach()) == pytest.approx(float(m_mean.detach()) * 2 * 64 * 64, rel=1e-5)
     assert float(c_sum.detach()) == pytest.approx(float(c_mean.detach()) * 2, rel=1e-5)
-    assert float(total) == pytest.approx(float(m_sum + c_sum), rel=1e-6)
+    assert float(total.detach()) == pytest.approx(float((m_sum + c_sum).detach()), rel=1e-6)
     with pytest.raises(InputError, match="reduction"):
         TrainConfig(reduction="none")
