@@ -73,6 +73,8 @@ def test_rounds_two_from_the_cli_and_python_give_the_same_bytes(clip_mp4, tmp_pa
         torch.set_num_threads(before)
     out = capsys.readouterr().out
     assert rc == 0 and "(round 2 of 2; earlier rounds in" in out
+    r1 = next(ln for ln in out.splitlines() if "round 1, seconds per buffer:" in ln)
+    assert "target " in r1 and "round 2, seconds per buffer:" in out  # each round's own time, the target's in round 1
     assert len(list((tmp_path / "cli" / "rounds" / "1").glob("*.png"))) == N
     result = Booster(preset="fast", config=CFG, device="cpu").run(str(clip_mp4), rounds=2)
     assert result.provenance["rounds"]["first_target"] == "u2netp"

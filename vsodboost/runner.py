@@ -436,15 +436,19 @@ def run_to_dir(
 
 def _run_rounds_to_dir(booster: "Booster", video: Video, out: Path, rounds: int, **kw: Any) -> dict[str, Any]:
     """:func:`run_to_dir` ``rounds`` times, each round's maps (as written, by their recorded sha256) the next
-    round's target; the folder ``out`` is locked throughout. Returns the last round's summary with ``rounds``."""
+    round's target; the folder ``out`` is locked throughout. Returns the last round's summary with ``rounds``
+    (the earlier rounds' folders and summaries)."""
+    earlier = []
     with output_lock(out):
         current = booster
         for k in range(1, rounds):
             folder = out / ROUNDS_DIR / str(k)
             summary = run_to_dir(current, video, folder, **kw)
+            earlier.append(summary)
             shas = {n: sha for entry in summary["buffers_done"].values() for n, sha in entry["sha256"].items()}
             current = copy.copy(booster)
             current.target = RoundTarget.of_folder(k, folder, shas)
         summary = run_to_dir(current, video, out, **kw)
     return {**summary, "rounds": {"rounds": rounds, "first_target": booster.target.name,
-                                  "earlier": [str(out / ROUNDS_DIR / str(k)) for k in range(1, rounds)]}}
+                                  "earlier": [str(out / ROUNDS_DIR / str(k)) for k in range(1, rounds)],
+                                  "earlier_summaries": earlier}}

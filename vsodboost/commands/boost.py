@@ -374,8 +374,12 @@ def run(args: argparse.Namespace) -> int:
         last = f" (round {rounds['rounds']} of {rounds['rounds']}; earlier rounds in {out / ROUNDS_DIR})" \
             if rounds else ""
         print(f"{label}: {done}{len(summary['settings']['frames'])} frames, {mined} mined, maps in {out}{last}")
+        for k, earlier in enumerate(rounds["earlier_summaries"] if rounds else [], 1):
+            if earlier["buffers_run"]:
+                print(f"  round {k}, seconds per buffer: {stage_seconds(earlier)}")
         if not done:
-            print(f"  seconds per buffer: {stage_seconds(summary)}")
+            print(f"  {'round ' + str(rounds['rounds']) + ', ' if rounds else ''}seconds per buffer: "
+                  f"{stage_seconds(summary)}")
         for w in summary["warnings"]:
             print(f"  warning: {w}")
     if skipped:
