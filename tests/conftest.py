@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,11 @@ import numpy as np
 import pytest
 
 from vsodboost.datasets import find_shared_data
+
+# Third-party plugins installed in this environment stay out of the default run (a test that needs one removes the
+# variable with monkeypatch, as tests/test_plugins.py does): the registries, and so the contract tests'
+# parametrisation, are the package's own wherever the suite runs. Set it yourself to test your plugins here.
+os.environ.setdefault("VSODBOOST_LOAD_PLUGINS", "")
 
 
 @pytest.fixture(autouse=True)
