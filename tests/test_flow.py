@@ -207,3 +207,26 @@ def test_flow_to_color_bad_input() -> None:
         flow_to_color(torch.zeros(1, 2, 8, 8, dtype=torch.int32))
     with pytest.raises(InputError, match="normalize"):
         flow_to_color(torch.zeros(1, 2, 8, 8), normalize="video")  # type: ignore[arg-type]
+
+
+def test_the_booster_hands_a_backend_its_frames_on_the_device_it_declares(monkeypatch):
+    """A backend with ``device`` (the OpenCV ones: the CPU) gets its frames there, not on the Booster's device:
+    on a GPU Booster, DIS is never sent frames on the GPU only to pull them back."""
+    import vsodboost.booster as booster_mod
+    from conftest import tiny_booster
+    from vsodboost.flow.opencv import DISFlow
+
+    assert DISFlow().device == torch.device("cpu")
+    seen = []
+
+    def fake_buffer_flows(backend, frames, *, last):
+        seen.append(frames.device)
+        return torch.zeros(frames.shape[0], 2, *frames.shape[-2:])
+
+    monkeypatch.setattr(booster_mod, "buffer_flows", fake_buffer_flows)
+    b = tiny_booster(None)
+    b.flow.device = torch.device("meta")  # an instance attribute: where this backend says it computes
+    b.motion(torch.zeros(3, 3, 32, 32, dtype=torch.uint8))
+    del b.flow.device
+    b.motion(torch.zeros(3, 3, 32, 32, dtype=torch.uint8))
+    assert seen == [torch.device("meta"), torch.device("cpu")]

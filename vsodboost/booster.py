@@ -111,7 +111,8 @@ class Booster:
         size = flow_size(*frames.shape[-2:], self.config.flow_max_side)
         if size != tuple(frames.shape[-2:]):
             frames = area_resize_frames(frames, size)  # in chunks: no float copy of the whole buffer
-        flows = buffer_flows(self.flow, frames.to(self.device), last=self.config.flow_last)
+        where = getattr(self.flow, "device", None) or self.device  # a CPU-only backend gets its frames on the CPU
+        flows = buffer_flows(self.flow, frames.to(where), last=self.config.flow_last)
         return flow_to_color(flows, normalize="frame")
 
     def mine(self, flow_images: torch.Tensor, target_maps: list[np.ndarray | None], *,

@@ -28,6 +28,8 @@ class FlowBackend(Protocol):
     channel 0 is the horizontal displacement (positive = right), channel 1 the vertical one (positive = down),
     so that pixel ``(x, y)`` of frame ``i`` is found at ``(x + u, y + v)`` in frame ``i+1``.
     ``to(device)`` moves the backend's computation (a no-op for CPU-only backends) and returns the backend.
+    Optional ``device``: where a backend always computes (the OpenCV backends: the CPU); the Booster then hands it
+    frames there instead of on its own device, so frames on a GPU are never sent there to be pulled back.
     """
 
     name: str

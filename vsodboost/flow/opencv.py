@@ -37,6 +37,8 @@ class OpenCVFlow:
 
     name = "opencv"
     min_size = 8
+    #: Where the backend computes: the Booster hands it frames there (never a GPU: OpenCV reads host memory).
+    device = torch.device("cpu")
 
     def __init__(self, *, workers: int = 1) -> None:
         if not isinstance(workers, int) or workers < 1:
