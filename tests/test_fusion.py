@@ -34,14 +34,16 @@ def test_collapse_is_empty_when_one_map_varies():
     assert collapse(maps) == ""
 
 
-def test_fuse_buffer_fuses_each_frame_or_keeps_the_targets_and_asks_the_pretrained_model_for_the_rest():
+def test_fuse_buffer_fuses_each_frame_or_keeps_the_targets_and_fills_the_rest_with_the_pretrained_maps():
     predicted = torch.from_numpy(np.stack([B, B, B]))
+    before = predicted.clone()
     targets = [T, None, T]
-    fused = fuse_buffer(predicted.clone(), targets, "mean", keep_target=False, pretrained=lambda idx: 1 / 0)
+    fused = fuse_buffer(predicted, targets, "mean", keep_target=False)
     np.testing.assert_allclose(fused[0], 0.5) and np.testing.assert_array_equal(fused[1], B)
-    asked = []
     pre = torch.full((1, 1, 4), 0.25)
-    kept = fuse_buffer(predicted.clone(), targets, "mean", keep_target=True,
-                       pretrained=lambda idx: asked.append(idx) or pre)
-    assert asked == [[1]] and kept[0] is T and kept[2] is T
+    kept = fuse_buffer(predicted, targets, "mean", keep_target=True, pretrained=pre)
+    assert kept[0] is T and kept[2] is T
     np.testing.assert_array_equal(kept[1], pre[0].numpy())
+    assert torch.equal(predicted, before)  # a pure function: its inputs are left as they were
+    with pytest.raises(ValueError, match="1 frame"):
+        fuse_buffer(predicted, targets, "mean", keep_target=True)

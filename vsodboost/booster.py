@@ -193,9 +193,10 @@ class Booster:
                 warnings.append(f"{where}: fine-tuning collapsed ({why}); kept the target's maps for this buffer — "
                                 f"lower finetune.lr (now {self.config.finetune.lr:g}) or finetune.iterations")
             keep = sel.keep_target or bool(why)
-            cfg = self.config.finetune
-            boosted = fuse_buffer(maps, target_maps, self.config.fusion, keep_target=keep, pretrained=lambda idx:
-                                  predict_maps(self.spatial, frames[idx], **cfg.predict_args()))
+            missing = [i for i, m in enumerate(target_maps) if m is None] if keep else []
+            pre = predict_maps(self.spatial, frames[missing], **self.config.finetune.predict_args()) \
+                if missing else None  # frames a kept target has no map for: the pretrained model's maps
+            boosted = fuse_buffer(maps, target_maps, self.config.fusion, keep_target=keep, pretrained=pre)
             own = boosted if keep or self.config.fusion == "replace" else [m.numpy() for m in maps]  # "replace"
         report = BufferReport(start, stop, [start + i for i in sel.indices], len(sel.candidates), sel.fallback or keep,
                               warnings, dict(clock), [round(x, 5) for x in losses])

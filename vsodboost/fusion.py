@@ -8,7 +8,7 @@ checks that decide when the target's maps are kept instead (docs/reliability.md,
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -37,18 +37,17 @@ def collapse(maps: torch.Tensor) -> str:
 
 
 def fuse_buffer(predicted: torch.Tensor, target_maps: Sequence[np.ndarray | None], how: str, *, keep_target: bool,
-                pretrained: Callable[[list[int]], torch.Tensor]) -> list[np.ndarray]:
-    """The buffer's final maps from the spatial model's ``predicted`` (N,H,W) and the target's maps.
+                pretrained: torch.Tensor | None = None) -> list[np.ndarray]:
+    """The buffer's final maps from the spatial model's ``predicted`` (N,H,W) and the target's maps; nothing given
+    is modified.
 
-    ``keep_target`` (every target map flat, or the fine-tuning collapsed): the target's maps as they are, and
-    ``pretrained(indices)`` — the pretrained spatial model's maps — for frames without one; otherwise
+    ``keep_target`` (every target map flat, or the fine-tuning collapsed): the target's maps as they are, and for
+    the frames without one, in order, the pretrained spatial model's maps ``pretrained`` (k,H,W); otherwise
     :func:`fuse_maps` frame by frame."""
-    n = len(target_maps)
     if not keep_target:
-        return [fuse_maps(predicted[i].numpy(), target_maps[i], how) for i in range(n)]
+        return [fuse_maps(predicted[i].numpy(), m, how) for i, m in enumerate(target_maps)]
     missing = [i for i, m in enumerate(target_maps) if m is None]
-    if missing:
-        pre = pretrained(missing)
-        for j, i in enumerate(missing):
-            predicted[i] = pre[j]
-    return [m if m is not None else predicted[i].numpy() for i, m in enumerate(target_maps)]
+    if missing and (pretrained is None or pretrained.shape[0] != len(missing)):
+        raise ValueError(f"fuse_buffer: {len(missing)} frame(s) have no target map; pass their pretrained maps")
+    fill = {i: pretrained[j].numpy() for j, i in enumerate(missing)} if missing else {}  # type: ignore[index]
+    return [m if m is not None else fill[i] for i, m in enumerate(target_maps)]
