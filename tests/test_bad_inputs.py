@@ -281,6 +281,25 @@ def test_flat_target_maps_keep_the_target_with_a_warning(clip12, value):
     assert any("kept the target's maps" in w for w in res.warnings) and all(b.fallback for b in res.buffers)
 
 
+def test_a_kept_flat_target_with_gaps_fills_them_with_the_pretrained_models_maps(clip12):
+    """Fallback with frames the target has no map for: those get the untuned spatial model's maps."""
+    import torch
+
+    from conftest import tiny_spatial
+    from vsodboost.spatial import predict_maps
+
+    frames, _ = clip12
+    flat = {f"{i:05d}": np.full((H, W), 0.5, np.float32) for i in range(N) if i % 3}  # frames 0, 3, 6, 9: no map
+    b = _booster(ArrayTarget(flat))
+    res = b.run(frames, name="demo")
+    assert res.mined == [] and all(bf.fallback for bf in res.buffers)
+    x = torch.from_numpy(np.ascontiguousarray(frames[[0, 3]])).permute(0, 3, 1, 2)
+    pre = predict_maps(tiny_spatial(), x, **b.config.finetune.predict_args()).numpy()
+    np.testing.assert_allclose(res.boosted[0], pre[0], atol=1e-6)
+    np.testing.assert_allclose(res.boosted[3], pre[1], atol=1e-6)
+    assert np.array_equal(res.boosted[1], flat["00001"])
+
+
 def test_partly_flat_target_is_never_mined_from_its_flat_frames(clip12):
     frames, target = clip12
     maps = dict(target)
