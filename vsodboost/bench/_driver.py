@@ -162,7 +162,7 @@ def run_bench(
     if "fusions" in protos:  # every fusion rule from the recorded maps, no boosting again
         from ._fusions import fusions_report
 
-        report["fusions"] = fusions_report(out, seqs, main, cfg.fusion, bb, evaluate, block_of,
+        report["fusions"] = fusions_report(out, seqs, cfg.fusion, bb, evaluate, block_of,
                                            normalize_target=bool(getattr(target, "normalize", False)))
     if baselines:
         t0 = time.perf_counter()

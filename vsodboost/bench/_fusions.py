@@ -2,10 +2,10 @@
 
 The last step of a buffer (:func:`vsodboost.fusion.fuse_maps`) combines, frame by frame, the fine-tuned spatial
 model's own map (recorded in ``spatial/``) with the target's map (``target/``). Both are on disk after the main run,
-so each rule in :data:`vsodboost.config.FUSIONS` is recomputed here from them and scored. Buffers where the Booster
-kept the target's maps (a flat target or a collapsed fine-tuning: ``fallback`` in the run's record) keep the run's
-own output, as any fusion would. The recorded maps are 8-bit, so a recomputed map may differ from a run's by one grey
-level; the report shows the run's own fusion recomputed beside its real output as the check.
+so each rule is recomputed here from them and scored. Where the Booster kept the target's maps (a flat target or a
+collapsed fine-tuning), the recorded spatial maps are those target maps, and every rule gives them back, as the run
+did. The recorded maps are 8-bit, so a recomputed map may differ from a run's by one grey level; the report shows
+the run's own fusion recomputed beside its real output as the check.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ __all__ = ["fuse_recorded", "fusions_report", "FUSION_RULES"]
 FUSION_RULES: tuple[str, ...] = ("mean", "geometric", "replace")
 
 
-def fuse_recorded(out: Path, seqs: Sequence[Any], summaries: Mapping[str, Mapping[str, Any]],
-                  rules: Sequence[str] = FUSION_RULES, *, normalize_target: bool = False) -> dict[str, Path]:
+def fuse_recorded(out: Path, seqs: Sequence[Any], rules: Sequence[str] = FUSION_RULES, *,
+                  normalize_target: bool = False) -> dict[str, Path]:
     """Write ``out/fused/<rule>/<seq>/<stem>.png`` for each rule from ``out/spatial`` and ``out/target``
     (annotated frames only: the ones scored); returns rule → folder. ``normalize_target``: the target's files are
     published maps the Booster read min-max normalised (a maps-mode target's default); otherwise they are the
@@ -32,31 +32,24 @@ def fuse_recorded(out: Path, seqs: Sequence[Any], summaries: Mapping[str, Mappin
     for rule in rules:
         root = out / "fused" / rule
         for s in seqs:
-            kept = {n for entry in summaries[s.name]["buffers_done"].values() if entry.get("fallback")
-                    for n in entry["sha256"]}
             targets = index_maps(out / "target" / s.name)
             dst = root / s.name
             dst.mkdir(parents=True, exist_ok=True)
             for stem in s.annotated:
-                if stem in kept:  # the target's maps were kept for this buffer: every rule gives the run's output
-                    m = read_unit_map(out / "boosted" / s.name / f"{stem}.png", normalize=False)
-                else:
-                    own = read_unit_map(out / "spatial" / s.name / f"{stem}.png", normalize=False)
-                    t = (read_unit_map(targets[stem], own.shape, normalize=normalize_target) if stem in targets
-                         else None)
-                    m = fuse_maps(own, t, rule)
-                write_map_atomic(dst / f"{stem}.png", m, sync_dir=False)
+                own = read_unit_map(out / "spatial" / s.name / f"{stem}.png", normalize=False)
+                t = read_unit_map(targets[stem], own.shape, normalize=normalize_target) if stem in targets else None
+                write_map_atomic(dst / f"{stem}.png", fuse_maps(own, t, rule), sync_dir=False)
         folders[rule] = root
     return folders
 
 
-def fusions_report(out: Path, seqs: Sequence[Any], summaries: Mapping[str, Mapping[str, Any]], own: str,
+def fusions_report(out: Path, seqs: Sequence[Any], own: str,
                    boosted: Mapping[str, Any], evaluate: Callable[[Path], Any],
                    block_of: Callable[[Any], dict[str, Any]], *, normalize_target: bool = False) -> dict[str, Any]:
     """The ``fusions`` block of a bench report: each rule's scores, the best by (maxF, S), and the check that the
     run's own rule recomputed from the recorded maps scores as its real output (``own_check``: the differences)."""
     rows = {rule: {"maps": str(d), **block_of(evaluate(d))} 
-            for rule, d in fuse_recorded(out, seqs, summaries, normalize_target=normalize_target).items()}
+            for rule, d in fuse_recorded(out, seqs, normalize_target=normalize_target).items()}
     best = max(rows, key=lambda r: (rows[r]["maxF"], rows[r]["S"]))
     check = {k: round(rows[own][k] - boosted[k], 5) for k in ("maxF", "S", "MAE")} if own in rows else None
     return {"rows": rows, "best": best, "run_fusion": own, "own_check": check,
