@@ -5,8 +5,11 @@ not run the target again (issue 25: a live U²-Net-p costs about as much as the 
 stored as a 16-bit PNG ``<root>/<sequence>/<frame>.png`` (``cache.json`` beside records the target's identity and
 the frames it had no map for); afterwards the stored map is read instead. The maps handed to the Booster are the
 16-bit values on the first run too (within 1/65535 of the target's floats), so a run and its rerun give the same
-bytes. A cache made by another target, other weights or other options is refused (:class:`ResumeError`) rather
-than mixed in: choose another root or delete it.
+bytes. A cache made by another target is refused (:class:`ResumeError`) rather than mixed in: choose another root
+or delete it. "Another target" is what :func:`_identity` can see — the target's ``identity()``, else its type and
+``repr`` plus its provenance sha256 (the shipped live targets name their weights there). It does not hash the state
+dict of a network the target holds, as the resume key does (``runner.target_identity``, a layer above this module):
+a target of your own with neither ``identity()`` nor a provenance sha256, retrained in place, needs a new root.
 """
 
 from __future__ import annotations

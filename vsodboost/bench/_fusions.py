@@ -48,7 +48,7 @@ def fusions_report(out: Path, seqs: Sequence[Any], own: str,
                    block_of: Callable[[Any], dict[str, Any]], *, normalize_target: bool = False) -> dict[str, Any]:
     """The ``fusions`` block of a bench report: each rule's scores, the best by (maxF, S), and the check that the
     run's own rule recomputed from the recorded maps scores as its real output (``own_check``: the differences)."""
-    rows = {rule: {"maps": str(d), **block_of(evaluate(d))} 
+    rows = {rule: {"maps": str(d), **block_of(evaluate(d))}
             for rule, d in fuse_recorded(out, seqs, normalize_target=normalize_target).items()}
     best = max(rows, key=lambda r: (rows[r]["maxF"], rows[r]["S"]))
     check = {k: round(rows[own][k] - boosted[k], 5) for k in ("maxF", "S", "MAE")} if own in rows else None
