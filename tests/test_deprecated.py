@@ -10,8 +10,10 @@ import pytest
 MOVED = [  # (old module, name, new module, new name)
     ("vsodboost.booster", "fuse_maps", "vsodboost.fusion", "fuse_maps"),
     ("vsodboost.booster", "run_to_dir", "vsodboost.runner", "run_to_dir"),
-    ("vsodboost.booster", "target_identity", "vsodboost.runner", "target_identity"),
-    ("vsodboost.booster", "weights_identity", "vsodboost.runner", "weights_identity"),
+    ("vsodboost.booster", "target_identity", "vsodboost.identity", "target_identity"),
+    ("vsodboost.runner", "target_identity", "vsodboost.identity", "target_identity"),
+    ("vsodboost.booster", "weights_identity", "vsodboost.identity", "weights_identity"),
+    ("vsodboost.runner", "weights_identity", "vsodboost.identity", "weights_identity"),
     ("vsodboost.booster", "write_map_atomic", "vsodboost.io", "write_map_atomic"),
     ("vsodboost.booster", "write_json_atomic", "vsodboost.io", "write_json_atomic"),
     ("vsodboost.booster", "FinetuneConfig", "vsodboost.config", "FinetuneConfig"),

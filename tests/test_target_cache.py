@@ -8,6 +8,7 @@ import json
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from conftest import tiny_booster
 from vsodboost import adapters
@@ -73,6 +74,32 @@ def test_a_cache_of_another_target_or_a_broken_one_is_refused(clip12, counting, 
         CachedTarget(counting, tmp_path).predict(video)
     with pytest.raises(InputError, match="not a target"):
         CachedTarget(object(), tmp_path)
+
+
+class NetTarget:
+    """A live target of one's own: a network, no identity(), no provenance."""
+
+    name = "net"
+
+    def __init__(self):
+        self.net = torch.nn.Conv2d(3, 1, 1)
+
+    def predict(self, video):
+        x = torch.from_numpy(np.stack([video[i] for i in range(len(video))])).permute(0, 3, 1, 2).float() / 255
+        with torch.no_grad():
+            return list(torch.sigmoid(self.net(x))[:, 0].numpy())
+
+
+def test_a_network_retrained_in_place_is_another_target(clip12, tmp_path):
+    frames, _ = clip12
+    video = load_video(list(frames[:6]), name="seq")
+    target = NetTarget()
+    CachedTarget(target, tmp_path).predict(video)
+    CachedTarget(target, tmp_path).predict(video)  # same weights: read back
+    with torch.no_grad():
+        target.net.bias += 0.5  # same type, same repr, other weights: the resume key's identity sees it
+    with pytest.raises(ResumeError, match="another target"):
+        CachedTarget(target, tmp_path).predict(video)
 
 
 def test_a_sequence_name_cannot_escape_the_cache_folder(clip12, counting, tmp_path):

@@ -48,8 +48,8 @@ from .workres import area_resize_frames, full_size_maps, working_clip, working_s
 __all__ = ["Booster"]
 
 __getattr__ = moved_names(__name__, {  # re-exported here before each name had one home; gone in the next release
-    "fuse_maps": "vsodboost.fusion", "run_to_dir": "vsodboost.runner", "target_identity": "vsodboost.runner",
-    "weights_identity": "vsodboost.runner", "write_map_atomic": "vsodboost.io", "write_json_atomic": "vsodboost.io",
+    "fuse_maps": "vsodboost.fusion", "run_to_dir": "vsodboost.runner", "target_identity": "vsodboost.identity",
+    "weights_identity": "vsodboost.identity", "write_map_atomic": "vsodboost.io", "write_json_atomic": "vsodboost.io",
     "FinetuneConfig": "vsodboost.config"})
 
 

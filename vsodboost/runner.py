@@ -3,14 +3,14 @@
 :func:`run_to_dir` drives :meth:`Booster.run_buffer` and writes each buffer's maps as it completes; a rerun with the
 same settings — the *resume key*: sequence, frames, config, target identity, flow, weights, seed,
 frame selector, torch CPU threads —
-skips the buffers already written. The key's parts (:func:`target_identity`, :func:`weights_identity`,
-:func:`selector_identity`) are public so a target can be checked against them.
+skips the buffers already written. The key's parts (:func:`vsodboost.identity.target_identity`,
+:func:`vsodboost.identity.weights_identity`, :func:`selector_identity`) are public so a target can be checked against
+them.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
 import inspect
 import json
 import logging
@@ -21,88 +21,29 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
-import torch
 
 from ._checks import check_int
+from ._deprecated import moved_names
 from ._steps import OnStage, SequenceProgress, effective_threads
-from .errors import InputError, NoMatchingMapsError, ResumeError, TargetError
+from .errors import InputError, NoMatchingMapsError, ResumeError
 from .io import (LOCK_FILE, ROUNDS_DIR, STATE_FILE, check_file_name, check_output_dir, clean_partials, fsync_dir,
                  map_is_complete, out_path, output_lock, write_json_atomic, write_map_atomic)
 from .mining import mqpm_selector
+from . import identity as ident
+from .identity import flow_identity, jsonable, stable_repr
 from .target import RoundTarget, explain_no_match
 from .video import Video, VideoLike
 
 if TYPE_CHECKING:
     from .booster import Booster
 
-__all__ = ["run_to_dir", "open_run", "run_buffer_to_dir", "SequenceRun", "target_identity", "weights_identity",
-           "selector_identity", "KEY_FORMAT"]
+__all__ = ["run_to_dir", "open_run", "run_buffer_to_dir", "SequenceRun", "selector_identity", "KEY_FORMAT"]
+
+#: moved to vsodboost.identity (shared with the target cache); served here for one release
+__getattr__ = moved_names(__name__, {"target_identity": "vsodboost.identity",
+                                     "weights_identity": "vsodboost.identity"})
 
 _log = logging.getLogger("vsodboost.booster")
-
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
-
-
-def _stable_repr(obj: Any) -> str:
-    """``repr`` without memory addresses (they change every run); long ones are hashed."""
-    text = _ADDRESS.sub("", repr(obj))
-    return text if len(text) <= 1000 else "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-
-
-def _state_dict_sha(modules: list[torch.nn.Module]) -> str:
-    h = hashlib.sha256()
-    for mod in modules:
-        for k, v in mod.state_dict().items():
-            v = v.detach().cpu().contiguous().reshape(-1)
-            h.update(f"{k}|{v.dtype}|{v.numel()}|".encode())
-            h.update(v.view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
-
-
-def _modules_of(obj: Any, depth: int = 2) -> list[torch.nn.Module]:
-    """``obj`` itself when it is a module, else the modules among its attributes (two levels deep)."""
-    if isinstance(obj, torch.nn.Module):
-        return [obj]
-    if depth == 0 or not hasattr(obj, "__dict__"):
-        return []
-    found: list[torch.nn.Module] = []
-    for k in sorted(vars(obj)):
-        found += _modules_of(vars(obj)[k], depth - 1)
-    return found
-
-
-def weights_identity(component: Any) -> str:
-    """What identifies a component's weights: the sha256 of its state dict when it holds modules (catches models
-    built without a weights file, and models changed after loading), else its provenance sha256, else its repr."""
-    mods = _modules_of(component)
-    if mods:
-        return "state_dict:" + _state_dict_sha(mods)
-    prov = getattr(component, "provenance", None)
-    if isinstance(prov, dict) and prov.get("sha256"):
-        return "sha256:" + str(prov["sha256"])
-    return "repr:" + _stable_repr(component)
-
-
-def _jsonable(x: Any) -> Any:
-    return json.loads(json.dumps(x, default=str))
-
-
-def target_identity(target: Any) -> dict[str, Any]:
-    """The target's identity for the resume key: its ``identity()`` when it has one (maps root and options of a
-    maps-mode adapter, weights of a live one), else its type, address-free repr and weights."""
-    ident = getattr(target, "identity", None)
-    ident = ident() if callable(ident) else None
-    if ident is not None:  # None: the target defers to the generic identity below
-        if not isinstance(ident, Mapping):
-            raise TargetError(f"target {target.name!r}: identity() returned {type(ident).__name__}; expected a dict "
-                              "(JSON-serialisable) saying what makes two instances give the same maps, or None")
-        return _jsonable({"name": target.name, **dict(ident)})
-    out: dict[str, Any] = {"name": target.name, "type": f"{type(target).__module__}.{type(target).__qualname__}",
-                           "repr": _stable_repr(target)}
-    if _modules_of(target) or isinstance(getattr(target, "provenance", None), dict):
-        out["weights"] = weights_identity(target)
-    return _jsonable(out)
-
 
 #: Version of the resume key's layout; a folder written with another version is refused (it cannot be compared).
 KEY_FORMAT = 2
@@ -179,7 +120,7 @@ def selector_identity(selector: Any) -> str:
     """What identifies a frame selector in the resume key: a function's module and name, else its repr."""
     if inspect.isfunction(selector) or inspect.isbuiltin(selector):
         return f"{selector.__module__}.{selector.__qualname__}"
-    return _stable_repr(selector)
+    return stable_repr(selector)
 
 
 _DEFAULT_SELECTOR = selector_identity(mqpm_selector)
@@ -189,18 +130,13 @@ _DEFAULT_SELECTOR = selector_identity(mqpm_selector)
 _THREADS_BEFORE_KEY = 1
 
 
-def _flow_identity(flow: Any) -> Any:
-    """The backend's repr (backend and options); deep backends add their weights' state-dict hash."""
-    return {"repr": _stable_repr(flow), "weights": weights_identity(flow)} if _modules_of(flow) else _stable_repr(flow)
-
-
 def _settings_key(booster: "Booster", video: Video) -> dict[str, Any]:
     """What must match for a rerun to resume into an existing output folder."""
-    return _jsonable({
+    return jsonable({
         "format": KEY_FORMAT, "sequence": video.name, "frames": list(video.names),
-        "config": booster.config.to_dict(), "target": target_identity(booster.target),
-        "flow": _flow_identity(booster.flow), "seed": booster.seed,
-        "mqpm": weights_identity(booster.mqpm), "spatial": weights_identity(booster.spatial),
+        "config": booster.config.to_dict(), "target": ident.target_identity(booster.target),
+        "flow": flow_identity(booster.flow), "seed": booster.seed,
+        "mqpm": ident.weights_identity(booster.mqpm), "spatial": ident.weights_identity(booster.spatial),
         "selector": selector_identity(booster.selector),  # which frames are mined changes the maps
         # torch's CPU kernels split their sums by thread: maps on 1 and 2 threads differ (docs/threads.md)
         "threads": effective_threads(booster.threads),

@@ -6,10 +6,9 @@ stored as a 16-bit PNG ``<root>/<sequence>/<frame>.png`` (``cache.json`` beside 
 the frames it had no map for); afterwards the stored map is read instead. The maps handed to the Booster are the
 16-bit values on the first run too (within 1/65535 of the target's floats), so a run and its rerun give the same
 bytes. A cache made by another target is refused (:class:`ResumeError`) rather than mixed in: choose another root
-or delete it. "Another target" is what :func:`_identity` can see — the target's ``identity()``, else its type and
-``repr`` plus its provenance sha256 (the shipped live targets name their weights there). It does not hash the state
-dict of a network the target holds, as the resume key does (``runner.target_identity``, a layer above this module):
-a target of your own with neither ``identity()`` nor a provenance sha256, retrained in place, needs a new root.
+or delete it. "Another target" is what the resume key of a run would see (:func:`vsodboost.identity.target_identity`):
+the target's ``identity()``, else its type, address-free repr and weights — the sha256 of the state dict of any
+network it holds, so a model retrained in place is refused too.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ import numpy as np
 
 from .errors import InputError, ResumeError
 from .io import atomic_write_bytes, check_file_name, output_lock, write_json_atomic
+from .identity import target_identity
 from .target import check_target_output
 from .video import Video
 
@@ -32,19 +32,6 @@ __all__ = ["CachedTarget", "CACHE_FILE"]
 #: The record of a cache folder: the target's identity and the frames it gave no map for.
 CACHE_FILE = "cache.json"
 _SCALE = 65535.0
-
-
-def _identity(target: Any) -> dict[str, Any]:
-    """What makes two targets give the same maps, as far as the cache can tell: the target's own ``identity()``,
-    else its type and repr (the shipped live targets name their weights' sha256 there), plus its provenance."""
-    ident = getattr(target, "identity", None)
-    ident = ident() if callable(ident) else None
-    if ident is None:
-        ident = {"type": f"{type(target).__module__}.{type(target).__qualname__}", "repr": repr(target)}
-    prov = getattr(target, "provenance", None)
-    if isinstance(prov, dict) and "sha256" in prov:
-        ident = {**ident, "weights_sha256": prov["sha256"]}
-    return json.loads(json.dumps({"name": target.name, **ident}, default=str))
 
 
 class CachedTarget:
@@ -57,7 +44,7 @@ class CachedTarget:
         self.root = Path(root).expanduser()
         self.name = target.name
         self.provenance = getattr(target, "provenance", None)
-        self._ident = _identity(target)
+        self._ident = target_identity(target)
 
     def identity(self) -> dict[str, Any]:
         """The wrapped target's identity (a cached run resumes like an uncached one would, 16-bit values aside)."""
