@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from vsodboost.errors import InputError
 from vsodboost.mining import select_frames
@@ -71,3 +72,41 @@ def test_alternative_selectors_keep_one_frame_per_period_by_their_own_score():
     none = consistency_selector(hq, cons, np.zeros(7, bool), **kw)
     assert none.indices == [] and none.fallback and "no map" in none.warnings[0]
 
+
+
+def test_teachable_drops_flat_maps_from_the_mask_and_says_so():
+    from vsodboost.mining import teachable
+    maps = torch.zeros(4, 5, 5)
+    maps[0, 2, 2] = 1.0          # varies: teachable
+    maps[1] = 0.7                # flat: not teachable
+    maps[3, 0, 0] = 1.0 / 256.0  # within one grey level: flat
+    has = np.array([True, True, False, True])
+    teach, warnings = teachable(maps, has, ["a", "b", "c", "d"], "buffer 0:4")
+    assert teach.tolist() == [True, False, False, False]
+    assert len(warnings) == 1 and "2 frame(s)" in warnings[0] and "['b', 'd']" in warnings[0] and "0.700" in warnings[0]
+    teach, warnings = teachable(maps[:1], has[:1], ["a"], "w")
+    assert teach.tolist() == [True] and warnings == []
+
+
+@pytest.mark.parametrize("has,teach,want", [
+    ([True, True], [False, False], "keep"),      # every map flat: the target's maps are kept
+    ([False, False], [False, False], "none"),    # no map at all: the pretrained model
+    ([True], [True], "one"),                     # one frame: no motion, fine-tune on it
+    ([True, False], [True, False], None),        # mining runs
+])
+def test_without_motion_names_each_fallback(has, teach, want):
+    from vsodboost.mining import without_motion
+    sel = without_motion(np.array(has), np.array(teach), "buffer 0:2")
+    if want is None:
+        assert sel is None
+        return
+    assert sel.fallback and sel.keep_target == (want == "keep")
+    assert sel.indices == ([0] if want == "one" else [])
+
+
+def test_consistency_is_nan_without_a_map_and_one_for_the_same_map():
+    from vsodboost.mining import consistency
+    m = torch.zeros(3, 16, 16)
+    m[:, 4:12, 4:12] = 1.0
+    cons = consistency(m, m.clone(), np.array([True, False, True]), 16)
+    assert np.isnan(cons[1]) and cons[0] == pytest.approx(1.0, abs=1e-6) and cons[2] == pytest.approx(1.0, abs=1e-6)

@@ -148,3 +148,15 @@ def test_adapter_named_by_its_name_attribute_or_type(video):
         pass
 
     assert "target 'Anonymous' (Anonymous)" in _err([None], video, Anonymous())
+
+
+def test_target_stack_holds_the_maps_once_and_gives_them_back_per_frame():
+    from vsodboost.target import TargetStack
+    a, b = np.full((2, 3), 0.25, np.float32), np.eye(2, 3, dtype=np.float32)
+    stack = TargetStack.of([a, None, b])
+    assert stack.maps.shape == (3, 2, 3) and stack.maps.dtype == torch.float32 and stack.has.tolist() == [1, 0, 1]
+    assert float(stack.maps[1].abs().sum()) == 0.0  # no map: zeros, masked out by `has`
+    back = stack.to_list()
+    assert back[1] is None and back[0].tobytes() == a.tobytes() and back[2].tobytes() == b.tobytes()
+    empty = TargetStack.of([None, None], size=(4, 5))
+    assert empty.maps.shape == (2, 4, 5) and not empty.has.any() and empty.to_list() == [None, None]

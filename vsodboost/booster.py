@@ -41,7 +41,7 @@ from .mining import FrameSelector, Selection, consistency, mqpm_selector, teacha
 from .results import BoostObserver, BoostResult, BufferOutput, BufferReport, MiningRecord, StreamBuffer
 from .spatial.finetune import finetune, predict_maps
 from .stream import iter_source, source_name, stream_buffers
-from .target import RoundTarget, TargetModel, check_target_coverage, explain_no_match, predict_buffer
+from .target import RoundTarget, TargetModel, TargetStack, check_target_coverage, explain_no_match, predict_buffer
 from .video import Video, VideoLike, load_video
 from .workres import area_resize_frames, full_size_maps, working_clip, working_size
 
@@ -118,14 +118,14 @@ class Booster:
     def mine(self, flow_images: torch.Tensor, target_maps: list[np.ndarray | None], *,
              seed: int | None = None) -> tuple[np.ndarray, np.ndarray, Selection]:
         """Step 2: HQ probability (Sec. IV), consistency (Sec. V-B) and the selected frames of a buffer."""
-        return self._mine(flow_images, target_maps, self.seed if seed is None else seed)[:3]
+        stack = TargetStack.of(target_maps)
+        return self._mine(flow_images, stack.maps, stack.has, self.seed if seed is None else seed)[:3]
 
-    def _mine(self, flow_images: torch.Tensor, target_maps: list[np.ndarray | None],
+    def _mine(self, flow_images: torch.Tensor, target: torch.Tensor, has: np.ndarray,
               seed: int) -> tuple[np.ndarray, np.ndarray, Selection, torch.Tensor]:
         hq_prob, motion_map = self.mqpm.predict(flow_images.to(self.device))
         hq = hq_prob.detach().float().cpu().numpy()
-        cons = consistency(motion_map, target_maps, self.config.consistency_size)
-        has = np.array([m is not None for m in target_maps])
+        cons = consistency(motion_map, target, has, self.config.consistency_size)
         sel = self.selector(hq, cons, has, period=self.config.period, threshold=self.config.hq_threshold, seed=seed)
         return hq, cons, sel, motion_map
 
@@ -134,10 +134,11 @@ class Booster:
                               None] | None = None) -> tuple[torch.Tensor, list[float]]:
         """Step 3: a fresh copy of the spatial model (or of ``init``: ``stream(warm_start=True)``), fine-tuned on the
         mined frames with their target maps as pseudo ground truth, predicts every frame: maps (N,H,W), losses."""
-        maps, losses, _ = self._tune_and_predict(frames, target_maps, mined, seed, init, on_iteration, Stopwatch())
+        target = TargetStack.of(target_maps, tuple(frames.shape[-2:])).maps
+        maps, losses, _ = self._tune_and_predict(frames, target, mined, seed, init, on_iteration, Stopwatch())
         return maps, losses
 
-    def _tune_and_predict(self, frames: torch.Tensor, target_maps: list[np.ndarray | None], mined: list[int],
+    def _tune_and_predict(self, frames: torch.Tensor, target: torch.Tensor, mined: list[int],
                           seed: int, init: torch.nn.Module | None, on_iteration: Callable[[int, float], None] | None,
                           clock: Stopwatch) -> tuple[torch.Tensor, list[float], torch.nn.Module | None]:
         cfg, model, losses, tuned = self.config.finetune, self.spatial if init is None else init, [], None
@@ -145,7 +146,7 @@ class Booster:
             with clock("finetune"):
                 if mined:  # iterations, then predicted frames, counted for run_buffer's on_stage (clock.tell)
                     on_iteration = counting(clock.tell, "fine-tuning", cfg.iterations, on_iteration)
-                    y = torch.from_numpy(np.stack([target_maps[i] for i in mined]))  # type: ignore[misc]
+                    y = target[mined]
                     model, losses = finetune(model, frames[mined].to(self.device), y.to(self.device), cfg, seed=seed,
                                              callback=on_iteration)
                     tuned = model
@@ -174,35 +175,37 @@ class Booster:
             with clock("read"):  # frames longer than work_max_side: downscaled one by one (vsodboost/workres.py)
                 clip = working_clip(video, start, stop, self.config.work_max_side)
                 frames = clip.tensor()
-            with clock("target"):
-                target_maps = predict_buffer(self.target, clip, start, full_size=video.full_size)
-            teach, warnings = teachable(target_maps, clip.names, where)  # flat maps are never mined
-            n, sel = stop - start, without_motion(target_maps, teach, where)
+            with clock("target"):  # the maps' one change of form in: one tensor (T,H,W) and a mask (T,)
+                target = TargetStack.of(predict_buffer(self.target, clip, start, full_size=video.full_size),
+                                        tuple(frames.shape[-2:]))
+            teach, warnings = teachable(target.maps, target.has, clip.names, where)  # flat maps are never mined
+            n, sel = stop - start, without_motion(target.has, teach, where)
             hq, cons = np.zeros(n), np.full(n, np.nan)
             if sel is None:
                 with clock("flow"):
                     flow_images = self.motion(frames)  # step 1
                 with clock("mqpm+filter"):
-                    hq, cons, sel, motion_map = self._mine(flow_images, teach, seed)  # step 2
+                    hq, cons, sel, motion_map = self._mine(flow_images, target.maps, teach, seed)  # step 2
                 notify(self.observers, "on_mined", MiningRecord(video.name, start, stop, list(clip.names),
                                                                 flow_images, hq, motion_map, cons, sel))
             warnings += [f"{where}: {w}" for w in sel.warnings]
-            maps, losses, tuned = self._tune_and_predict(frames, teach, sel.indices, seed, init, on_iteration, clock)
+            maps, losses, tuned = self._tune_and_predict(frames, target.maps, sel.indices, seed, init, on_iteration,
+                                                         clock)
             why = collapse(maps) if sel.indices else ""
             if why:  # e.g. a huge lr: one constant or NaN everywhere
                 warnings.append(f"{where}: fine-tuning collapsed ({why}); kept the target's maps for this buffer — "
                                 f"lower finetune.lr (now {self.config.finetune.lr:g}) or finetune.iterations")
             keep = sel.keep_target or bool(why)
-            missing = [i for i, m in enumerate(target_maps) if m is None] if keep else []
+            missing = np.flatnonzero(~target.has).tolist() if keep else []
             pre = predict_maps(self.spatial, frames[missing], **self.config.finetune.predict_args()) \
                 if missing else None  # frames a kept target has no map for: the pretrained model's maps
-            boosted = fuse_buffer(maps, target_maps, self.config.fusion, keep_target=keep, pretrained=pre)
-            own = boosted if keep or self.config.fusion == "replace" else [m.numpy() for m in maps]  # "replace"
+            boosted = fuse_buffer(maps, target.maps, target.has, self.config.fusion, keep_target=keep, pretrained=pre)
+            own = boosted if keep or self.config.fusion == "replace" else maps  # what the run's own model gives
         report = BufferReport(start, stop, [start + i for i in sel.indices], len(sel.candidates), sel.fallback or keep,
                               warnings, dict(clock), [round(x, 5) for x in losses])
-        size = video.full_size
-        out = BufferOutput(full_size_maps(boosted, size), full_size_maps(target_maps, size), hq, cons,
-                           report, None if keep else tuned, full_size_maps(own, size))  # held at working size
+        size = video.full_size  # the maps' one change of form out: a map (or None) per frame, at working size
+        out = BufferOutput(full_size_maps(list(boosted.numpy()), size), full_size_maps(target.to_list(), size), hq,
+                           cons, report, None if keep else tuned, full_size_maps(list(own.numpy()), size))
         notify(self.observers, "on_buffer", video, start, stop, out)
         return out
 

@@ -8,7 +8,6 @@ checks that decide when the target's maps are kept instead (docs/reliability.md,
 
 from __future__ import annotations
 
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -19,7 +18,8 @@ __all__ = ["fuse_maps", "fuse_buffer", "collapse"]
 
 
 def fuse_maps(boosted: np.ndarray, target: np.ndarray | None, how: str) -> np.ndarray:
-    """Combine the boosted and the target's map of one frame (frames without a target map keep the boosted map)."""
+    """Combine the boosted and the target's map of a frame, or of stacked frames elementwise (frames without a
+    target map keep the boosted map)."""
     if target is None or how == "replace":
         return boosted
     if how == "mean":
@@ -36,18 +36,22 @@ def collapse(maps: torch.Tensor) -> str:
     return ""
 
 
-def fuse_buffer(predicted: torch.Tensor, target_maps: Sequence[np.ndarray | None], how: str, *, keep_target: bool,
-                pretrained: torch.Tensor | None = None) -> list[np.ndarray]:
-    """The buffer's final maps from the spatial model's ``predicted`` (N,H,W) and the target's maps; nothing given
-    is modified.
+def fuse_buffer(predicted: torch.Tensor, target: torch.Tensor, has: np.ndarray, how: str, *, keep_target: bool,
+                pretrained: torch.Tensor | None = None) -> torch.Tensor:
+    """The buffer's final maps (N,H,W) from the spatial model's ``predicted`` (N,H,W) and the target's maps
+    ``target`` (N,H,W), given where ``has`` (N,); nothing given is modified.
 
     ``keep_target`` (every target map flat, or the fine-tuning collapsed): the target's maps as they are, and for
     the frames without one, in order, the pretrained spatial model's maps ``pretrained`` (k,H,W); otherwise
-    :func:`fuse_maps` frame by frame."""
+    :func:`fuse_maps` on every frame with a target map, ``predicted`` on the others."""
+    where = torch.from_numpy(np.asarray(has, dtype=bool)).view(-1, 1, 1)
     if not keep_target:
-        return [fuse_maps(predicted[i].numpy(), m, how) for i, m in enumerate(target_maps)]
-    missing = [i for i, m in enumerate(target_maps) if m is None]
+        fused = torch.from_numpy(fuse_maps(predicted.numpy(), target.numpy(), how))  # numpy's sqrt: exact rounding
+        return torch.where(where, fused, predicted)
+    missing = np.flatnonzero(~np.asarray(has, dtype=bool)).tolist()
     if missing and (pretrained is None or pretrained.shape[0] != len(missing)):
         raise ValueError(f"fuse_buffer: {len(missing)} frame(s) have no target map; pass their pretrained maps")
-    fill = {i: pretrained[j].numpy() for j, i in enumerate(missing)} if missing else {}  # type: ignore[index]
-    return [m if m is not None else fill[i] for i, m in enumerate(target_maps)]
+    out = target.clone()
+    if missing:
+        out[missing] = pretrained.to(out.dtype)  # type: ignore[union-attr]
+    return out

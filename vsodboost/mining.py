@@ -148,49 +148,51 @@ def is_flat(m: np.ndarray) -> bool:
     return float(m.max()) - float(m.min()) <= FLAT
 
 
-def teachable(target_maps: Sequence[np.ndarray | None], names: Sequence[str],
-              where: str) -> tuple[list[np.ndarray | None], list[str]]:
-    """The target's maps that may be mined: flat ones become None (documented fallback), with a warning."""
-    flat = [i for i, m in enumerate(target_maps) if m is not None and is_flat(m)]
-    if not flat:
-        return list(target_maps), []
-    shown, level = [names[i] for i in flat], float(target_maps[flat[0]].mean())  # type: ignore[union-attr]
-    return ([None if i in flat else m for i, m in enumerate(target_maps)],
-            [f"{where}: the target's map is flat (constant ≈ {level:.3f}) on {len(flat)} frame(s), e.g. "
+def teachable(maps: torch.Tensor, has: np.ndarray, names: Sequence[str], where: str) -> tuple[np.ndarray, list[str]]:
+    """Which of the target's maps (T,H,W), given where ``has``, may be mined: flat ones may not (documented
+    fallback, with a warning). Returns that mask (T,) and the warnings."""
+    spread = maps.amax(dim=(1, 2)).double() - maps.amin(dim=(1, 2)).double()  # as is_flat, in double
+    flat = np.asarray(has, dtype=bool) & (spread <= FLAT).numpy()
+    if not flat.any():
+        return np.asarray(has, dtype=bool).copy(), []
+    idx = np.flatnonzero(flat)
+    shown, level = [names[i] for i in idx], float(maps[idx[0]].numpy().mean())
+    return (np.asarray(has, dtype=bool) & ~flat,
+            [f"{where}: the target's map is flat (constant ≈ {level:.3f}) on {len(idx)} frame(s), e.g. "
              f"{shown[:3]}: not used for fine-tuning"])
 
 
-def without_motion(target_maps: Sequence[np.ndarray | None], teach: Sequence[np.ndarray | None],
-                   where: str) -> Selection | None:
-    """The selection of a buffer where mining cannot run (docs/reliability.md, "Fallbacks"), else None.
+def without_motion(has: np.ndarray, teach: np.ndarray, where: str) -> Selection | None:
+    """The selection of a buffer where mining cannot run (docs/reliability.md, "Fallbacks"), else None; ``has``:
+    which frames have a target map, ``teach``: which of those may be mined (:func:`teachable`).
 
     Every target map flat → keep the target's maps (``fallback`` and the caller keeps them); no target map → the
     pretrained spatial model's maps; one frame (no motion) → fine-tune on its target map when it has one."""
-    if any(m is not None for m in target_maps) and not any(m is not None for m in teach):
+    if has.any() and not teach.any():
         return Selection([], [], fallback=True, keep_target=True, warnings=[
             "every target map of this buffer is flat: kept the target's maps for this buffer (frames without "
             "one get the pretrained spatial model's map)"])
-    if not any(m is not None for m in target_maps):
+    if not has.any():
         return Selection([], [], fallback=True, warnings=[
             "the target has no map for any frame of this buffer: maps come from the pretrained spatial model"])
-    if len(target_maps) < 2:
-        return Selection([0] if teach[0] is not None else [], [], fallback=True,
+    if len(has) < 2:
+        return Selection([0] if teach[0] else [], [], fallback=True,
                          warnings=[f"{where} has 1 frame: no motion to mine; maps come from the "
                                    "pretrained spatial model fine-tuned on its target map when there is one"])
     return None
 
 
-def consistency(motion_saliency: torch.Tensor, target_maps: Sequence[np.ndarray | None], size: int) -> np.ndarray:
-    """Sec. V-B: S-measure between the MQPM's motion saliency map (T,h,w) and the target's map of each frame, both
-    resized to ``size``×``size``; NaN where the target has no map."""
+def consistency(motion_saliency: torch.Tensor, target_maps: torch.Tensor, has: np.ndarray, size: int) -> np.ndarray:
+    """Sec. V-B: S-measure between the MQPM's motion saliency map (T,h,w) and the target's map (T,H,W) of each frame
+    where ``has``, both resized to ``size``×``size``; NaN where the target has no map."""
     from .metrics import s_measure
 
     def square(m: torch.Tensor) -> torch.Tensor:
         return F.interpolate(m.unsqueeze(1), size=(size, size), mode="bilinear", align_corners=False)[:, 0]
 
-    cons = np.full(len(target_maps), np.nan)
-    idx = [i for i, m in enumerate(target_maps) if m is not None]
+    cons = np.full(len(has), np.nan)
+    idx = np.flatnonzero(has).tolist()
     if idx:
-        tgt = square(torch.from_numpy(np.stack([target_maps[i] for i in idx])))  # type: ignore[misc]
-        cons[idx] = s_measure(square(motion_saliency[idx].detach().float().cpu()), tgt).double().numpy()
+        cons[idx] = s_measure(square(motion_saliency[idx].detach().float().cpu()), square(target_maps[idx])) \
+            .double().numpy()
     return cons

@@ -19,6 +19,7 @@ A target is anything with a ``name`` and a ``predict(video)`` method:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
@@ -28,7 +29,7 @@ from .errors import NoMatchingMapsError, TargetError, VsodboostError
 from .video import Video
 from .workres import downscale_map
 
-__all__ = ["TargetModel", "TargetMaps", "check_target_output", "predict_buffer", "explain_no_match",
+__all__ = ["TargetModel", "TargetMaps", "TargetStack", "check_target_output", "predict_buffer", "explain_no_match",
            "check_target_coverage", "DEFAULT_TARGET", "RoundTarget"]
 
 #: The target when none is given (``Booster()``, ``vsodboost boost`` without ``--target``): the shipped image
@@ -36,6 +37,32 @@ __all__ = ["TargetModel", "TargetMaps", "check_target_output", "predict_buffer",
 DEFAULT_TARGET = "u2netp"
 
 TargetMaps = list["np.ndarray | None"]
+
+
+@dataclass(frozen=True)
+class TargetStack:
+    """A buffer's target maps in the one form the Booster's steps share (``Booster.run_buffer``): ``maps`` float32
+    (T,H,W), zeros where the target gave no map, and ``has`` bool (T,), whether it gave one. Made once from the
+    checked maps (:meth:`of`), turned back into one map (or None) per frame once, for the output (:meth:`to_list`)."""
+
+    maps: torch.Tensor
+    has: np.ndarray
+
+    @classmethod
+    def of(cls, maps: Sequence[np.ndarray | None], size: tuple[int, int] | None = None) -> TargetStack:
+        """Stack checked maps (:func:`check_target_output`: float32 H×W or None); ``size`` (H, W) is needed only
+        when every entry is None (default: the first map's)."""
+        given = [m for m in maps if m is not None]
+        hw = tuple(given[0].shape) if given else tuple(size or (1, 1))
+        out = torch.zeros((len(maps), *hw), dtype=torch.float32)
+        for i, m in enumerate(maps):
+            if m is not None:
+                out[i] = torch.from_numpy(np.asarray(m, dtype=np.float32))
+        return cls(out, np.array([m is not None for m in maps], dtype=bool))
+
+    def to_list(self) -> TargetMaps:
+        """One map per frame (views of :attr:`maps`), None where the target gave none."""
+        return [self.maps[i].numpy() if h else None for i, h in enumerate(self.has)]
 
 
 @runtime_checkable
