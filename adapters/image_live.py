@@ -17,7 +17,6 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from vsodboost.errors import InputError
 from vsodboost.video import Video
 
 __all__ = ["ImageModelTarget"]
@@ -40,15 +39,14 @@ class ImageModelTarget:
 
     def __init__(self, spatial: Any = "lite0", *, input_size: int | None = None, batch: int = 8,
                  device: str | torch.device = "cpu", name: str | None = None) -> None:
+        from vsodboost._checks import check_int
         from vsodboost._device import resolve_device
         from vsodboost.spatial import load_spatial
 
-        if input_size is not None and (not isinstance(input_size, int) or isinstance(input_size, bool)
-                                       or input_size < 32):
-            raise InputError(f"image target: input_size={input_size!r}; expected an int ≥ 32, or None for the "
-                             "model's own size")
-        if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
-            raise InputError(f"image target: batch={batch!r}; expected an int ≥ 1")
+        if input_size is not None:
+            input_size = check_int("image target: input_size", input_size, lo=32,
+                                   hint=" (or None for the model's own size)")
+        batch = check_int("image target: batch", batch, lo=1)
         self.device = resolve_device(device)
         self.net = load_spatial(spatial).to(self.device).eval()
         if isinstance(spatial, torch.nn.Module):

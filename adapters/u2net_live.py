@@ -15,7 +15,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vsodboost.errors import InputError
 from vsodboost.video import Video
 
 __all__ = ["U2NetTarget"]
@@ -27,16 +26,13 @@ class U2NetTarget:
 
     def __init__(self, weights: str | os.PathLike[str] | None = None, *, input_size: int = 320, batch: int = 8,
                  device: str | torch.device = "cpu", name: str = "u2netp") -> None:
+        from vsodboost._checks import check_int
         from vsodboost._device import resolve_device
         from vsodboost.spatial._plugin import u2netp_spatial
 
-        if not isinstance(input_size, int) or input_size < 32:
-            raise InputError(f"u2netp: input_size={input_size!r}; expected an int ≥ 32 (320 as trained)")
-        if not isinstance(batch, int) or batch < 1:
-            raise InputError(f"u2netp: batch={batch!r}; expected an int ≥ 1")
         self.name = name
-        self.input_size = input_size
-        self.batch = batch
+        self.input_size = check_int("u2netp: input_size", input_size, lo=32, hint=" (320 as trained)")
+        self.batch = check_int("u2netp: batch", batch, lo=1)
         self.device = resolve_device(device)
         self.net = u2netp_spatial(weights).to(self.device).eval()
         self.provenance = dict(getattr(self.net, "provenance", {}))

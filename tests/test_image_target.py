@@ -54,10 +54,12 @@ def test_a_module_or_a_checkpoint_file_is_a_target_too(tmp_path, frames):
 
 
 def test_bad_options_are_refused_with_the_fix(tmp_path):
-    with pytest.raises(InputError, match="input_size=16; expected an int ≥ 32"):
+    with pytest.raises(InputError, match="input_size must be ≥ 32, got 16 \\(or None for the model's own size\\)"):
         adapters.image(spatial="lite0", input_size=16)
-    with pytest.raises(InputError, match="batch=0"):
-        adapters.image(spatial="lite0", batch=0)
+    with pytest.raises(InputError, match="batch must be an integer, got 2.0"):
+        adapters.image(spatial="lite0", batch=2.0)
+    with pytest.raises(InputError, match="batch must be ≥ 1, got 0"):
+        adapters.u2netp(batch=0)
     with pytest.raises(UnknownNameError, match="lite0"):  # the message lists what is registered
         adapters.image(spatial="no_such_model")
     with pytest.raises(InputError, match="registry name"):
