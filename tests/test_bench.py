@@ -555,3 +555,16 @@ def test_cli_takes_boosts_target_and_config_options(dataset, tmp_path, monkeypat
         cli_main(["bench", "--data", str(dataset / "data"), "--layout", "davsod", "--target",
                   f"precomputed:{dataset / 'maps'}", "--buffer-size", "0", "--out", str(tmp_path / "o")])
     assert exc.value.code == 2
+
+
+def test_cli_target_cache_wraps_the_target_as_boost_does(dataset, tmp_path, monkeypatch):
+    import vsodboost.bench as bench_pkg
+    from vsodboost.target_cache import CachedTarget
+
+    seen = {}
+    monkeypatch.setattr(bench_pkg, "run_bench", lambda data, **kw: seen.update(kw))
+    rc = cli_main(["bench", "--data", str(dataset / "data"), "--layout", "davsod", "--target",
+                   f"precomputed:{dataset / 'maps'}", "--target-cache", str(tmp_path / "cache"),
+                   "--out", str(tmp_path / "o"), "--device", "cpu", "-q"])
+    assert rc == 0 and isinstance(seen["target"], CachedTarget)
+    assert seen["target"].root == tmp_path / "cache" and seen["target"].target.name == seen["target"].name

@@ -9,7 +9,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from .boost import add_config_arguments, add_model_arguments, add_target_arguments
+from .boost import (add_config_arguments, add_model_arguments, add_target_arguments,
+                    add_target_cache_argument)
 from ._common import (add_device_argument, add_engine_arguments, add_quiet_argument, add_seed_argument,
                       add_threads_argument, apply_threads, non_negative_int, positive_int)
 
@@ -22,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from ..bench import run_bench
     from ..config import BoostConfig
     from ..presets import get_preset, merge_config
-    from .boost import load_config, parse_target, parse_target_args
+    from .boost import cached_target, load_config, parse_target_args
 
     apply_threads(args.threads)
     from ..bench import read_weights_table
@@ -39,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     config = BoostConfig.from_dict(merge_config(preset.config, user))
     protocols = [p for group in args.protocol for p in _csv(group)] if args.protocol else ["table5"]
     run_bench(
-        args.data, layout=args.layout, target=parse_target(args.target, parse_target_args(args.target_arg)),
+        args.data, layout=args.layout,
+        target=cached_target(args.target, parse_target_args(args.target_arg), args.target_cache),
         out=args.out, split=args.split,
         sequences=_csv(args.sequences) if args.sequences else None, mqpm=args.mqpm, spatial=args.spatial or preset.spatial,
         flow=args.flow, config=config, preset=args.preset, protocols=protocols,
@@ -60,6 +62,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", help="DAVIS split (ImageSets/480p/<split>.txt), e.g. val; default: every sequence")
     add_target_arguments(p, required=True)
     p.add_argument("--target-label", help="name of the target in the report (default: the target's name)")
+    add_target_cache_argument(p)
     p.add_argument("--out", required=True, help="output folder (reused on a rerun: done sequences are skipped)")
     add_model_arguments(p, mqpm_help="MQPM weights: 'default', a checkpoint, or a JSON file mapping sequence → "
                         "checkpoint ('*' for the rest): cross-validated weights in one report",

@@ -408,6 +408,13 @@ def add_target_arguments(p: argparse.ArgumentParser, *, required: bool = False) 
                         "string), e.g. --target-arg match=order --target-arg prefix=bird_")
 
 
+def add_target_cache_argument(p: argparse.ArgumentParser) -> None:
+    """``--target-cache DIR`` (read back with :func:`cached_target`), shared by ``boost`` and ``bench``."""
+    p.add_argument("--target-cache", metavar="DIR",
+                   help="keep the target's maps in DIR (16-bit PNGs per sequence) and read them on a rerun with other "
+                        "settings instead of running a live target again")
+
+
 def add_model_arguments(p: argparse.ArgumentParser, *, mqpm_help: str | None = None,
                         spatial_help: str | None = None) -> None:
     """``--flow``, ``--mqpm``, ``--preset`` and ``--spatial``: the Booster's components (``bench`` words
@@ -448,9 +455,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sequences", metavar="A,B", help="only these sequences of a folder of sequences (comma-separated)")
     p.add_argument("--out", required=True, help="output folder (per-sequence subfolders for several sequences)")
     add_booster_arguments(p)
-    p.add_argument("--target-cache", metavar="DIR",
-                   help="keep the target's maps in DIR (16-bit PNGs per sequence) and read them on a rerun with other "
-                        "settings instead of running a live target again")
+    add_target_cache_argument(p)
     p.add_argument("--rounds", type=positive_int, default=1,
                    help="iterated boosting: round k+1 boosts round k's maps (default 1, the paper's method; 2 gained "
                         "+.010 maxF on DAVIS when self-boosting, docs/booster.md); earlier rounds are kept in "
