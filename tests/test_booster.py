@@ -165,3 +165,25 @@ def test_every_driver_seeds_buffer_b_the_same_way(clip, tmp_path, monkeypatch):
     run_to_dir(b, frames, tmp_path / "out", name="demo")
     list(b.stream(iter(frames), name="demo", buffer_size=6))
     assert seeds == [40, 41] * 3
+
+
+@pytest.mark.parametrize("pseudo_gt", ["soft", "blend"])
+def test_pseudo_gt_blend_averages_the_targets_maps_with_the_untuned_models(clip12, monkeypatch, pseudo_gt):
+    import vsodboost.booster as booster_mod
+    from conftest import tiny_booster
+    from vsodboost.spatial.finetune import predict_maps
+
+    frames, maps = clip12
+    b = tiny_booster(ArrayTarget(maps), config=tiny_config(buffer_size=6, finetune={"pseudo_gt": pseudo_gt}))
+    seen = {}
+    real = booster_mod.finetune
+    monkeypatch.setattr(booster_mod, "finetune", lambda model, x, y, cfg, **kw: seen.update(x=x, y=y) or
+                        real(model, x, y, cfg, **kw))
+    out = b.run(frames[:6], name="seq")
+    target = torch.from_numpy(np.stack([maps[f"{i:05d}"] for i in out.mined]))
+    if pseudo_gt == "soft":  # the paper: the target's maps as they are
+        assert torch.equal(seen["y"], target)
+    else:  # blend: halfway to what the pretrained spatial model, untouched by the run, predicts on those frames
+        pre = predict_maps(b.spatial, seen["x"], **b.config.finetune.predict_args())
+        torch.testing.assert_close(seen["y"], (target + pre) / 2)
+        assert not torch.equal(seen["y"], target)

@@ -64,7 +64,7 @@ FINETUNE_CASES = [
     ("scale_jitter=1", {"scale_jitter": 1.0}, r"finetune.scale_jitter must be in \[0.0, 1.0\), got 1.0"),
     ("scale_jitter<0", {"scale_jitter": -0.1}, r"finetune.scale_jitter must be in \[0.0, 1.0\)"),
     ("loss-unknown", {"loss": "mse"}, r"finetune.loss must be one of 'bce', 'bce\+iou', got 'mse'"),
-    ("pseudo_gt-unknown", {"pseudo_gt": "hard"}, r"finetune.pseudo_gt must be one of 'soft', 'otsu'"),
+    ("pseudo_gt-unknown", {"pseudo_gt": "hard"}, r"finetune.pseudo_gt must be one of 'soft', 'otsu', 'blend'"),
     ("train_layers-unknown", {"train_layers": "encoder"}, r"finetune.train_layers must be one of 'all', 'decoder'"),
     ("deep_supervision-None", {"deep_supervision": None}, r"finetune.deep_supervision must be true or false"),
     ("grad_clip-nan", {"grad_clip": math.nan}, r"finetune.grad_clip must be a finite number"),

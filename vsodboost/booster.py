@@ -147,6 +147,8 @@ class Booster:
                 if mined:  # iterations, then predicted frames, counted for run_buffer's on_stage (clock.tell)
                     on_iteration = counting(clock.tell, "fine-tuning", cfg.iterations, on_iteration)
                     y = target[mined]
+                    if cfg.pseudo_gt == "blend":  # the target's maps averaged with the untuned model's
+                        y = (y + predict_maps(model, frames[mined], **cfg.predict_args())) / 2
                     model, losses = finetune(model, frames[mined].to(self.device), y.to(self.device), cfg, seed=seed,
                                              callback=on_iteration)
                     tuned = model

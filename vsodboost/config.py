@@ -57,7 +57,9 @@ class FinetuneConfig:
     hflip: bool = True
     scale_jitter: float = 0.15  # random crop keeping ≥ (1 − jitter) of each side; 0 disables
     loss: Literal["bce", "bce+iou"] = "bce+iou"
-    pseudo_gt: Literal["soft", "otsu"] = "soft"  # target maps as they are, or binarised by Otsu (authors' sibling repo)
+    # the mined frames' pseudo-GT: the target maps as they are ("soft"), binarised by Otsu ("otsu", the authors'
+    # sibling repo), or averaged with the spatial model's own maps before fine-tuning ("blend": Booster only)
+    pseudo_gt: Literal["soft", "otsu", "blend"] = "soft"
     train_layers: Literal["all", "decoder"] = "all"
     deep_supervision: bool = True  # models returning (fused, side maps) in training (U²-Net) learn on every side map
     grad_clip: float = 0.5  # as the authors' code (clip by value)
@@ -90,7 +92,7 @@ class FinetuneConfig:
         check_bool(w + "hflip", self.hflip)
         _set(self, "scale_jitter", check_float(w + "scale_jitter", self.scale_jitter, lo=0.0, hi=1.0, hi_open=True))
         check_choice(w + "loss", self.loss, ("bce", "bce+iou"))
-        check_choice(w + "pseudo_gt", self.pseudo_gt, ("soft", "otsu"))
+        check_choice(w + "pseudo_gt", self.pseudo_gt, ("soft", "otsu", "blend"))
         check_choice(w + "train_layers", self.train_layers, ("all", "decoder"))
         check_bool(w + "deep_supervision", self.deep_supervision)
         _set(self, "grad_clip", check_float(w + "grad_clip", self.grad_clip, lo=0.0, hint=" (0 disables clipping)"))
