@@ -22,9 +22,12 @@ def fuse_maps(boosted: np.ndarray, target: np.ndarray | None, how: str) -> np.nd
     target map keep the boosted map)."""
     if target is None or how == "replace":
         return boosted
+    out = boosted + target if how == "mean" else boosted * target  # one new array, then computed in place
     if how == "mean":
-        return 0.5 * (boosted + target)
-    return np.sqrt(np.clip(boosted * target, 0.0, 1.0))  # geometric: both must agree
+        out *= 0.5
+        return out
+    np.clip(out, 0.0, 1.0, out=out)  # geometric: both must agree
+    return np.sqrt(out, out=out)
 
 
 def collapse(maps: torch.Tensor) -> str:
@@ -39,16 +42,18 @@ def collapse(maps: torch.Tensor) -> str:
 def fuse_buffer(predicted: torch.Tensor, target: torch.Tensor, has: np.ndarray, how: str, *, keep_target: bool,
                 pretrained: torch.Tensor | None = None) -> torch.Tensor:
     """The buffer's final maps (N,H,W) from the spatial model's ``predicted`` (N,H,W) and the target's maps
-    ``target`` (N,H,W), given where ``has`` (N,); nothing given is modified.
+    ``target`` (N,H,W), given where ``has`` (N,); nothing given is modified (``replace`` returns ``predicted``).
 
     ``keep_target`` (every target map flat, or the fine-tuning collapsed): the target's maps as they are, and for
     the frames without one, in order, the pretrained spatial model's maps ``pretrained`` (k,H,W); otherwise
     :func:`fuse_maps` on every frame with a target map, ``predicted`` on the others."""
-    where = torch.from_numpy(np.asarray(has, dtype=bool)).view(-1, 1, 1)
-    if not keep_target:
-        fused = torch.from_numpy(fuse_maps(predicted.numpy(), target.numpy(), how))  # numpy's sqrt: exact rounding
-        return torch.where(where, fused, predicted)
     missing = np.flatnonzero(~np.asarray(has, dtype=bool)).tolist()
+    if not keep_target:
+        if how == "replace":
+            return predicted
+        fused = fuse_maps(predicted.numpy(), target.numpy(), how)  # a new array (numpy's sqrt: exact rounding)
+        fused[missing] = predicted.numpy()[missing]  # no buffer-sized temporary: 3 stacks alive at most, as before
+        return torch.from_numpy(fused)
     if missing and (pretrained is None or pretrained.shape[0] != len(missing)):
         raise ValueError(f"fuse_buffer: {len(missing)} frame(s) have no target map; pass their pretrained maps")
     out = target.clone()
