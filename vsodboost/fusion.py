@@ -8,7 +8,6 @@ checks that decide when the target's maps are kept instead (docs/reliability.md,
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 

@@ -151,15 +151,15 @@ def is_flat(m: np.ndarray) -> bool:
 def teachable(maps: torch.Tensor, has: np.ndarray, names: Sequence[str], where: str) -> tuple[np.ndarray, list[str]]:
     """Which of the target's maps (T,H,W), given where ``has``, may be mined: flat ones may not (documented
     fallback, with a warning). Returns that mask (T,) and the warnings."""
-    spread = maps.amax(dim=(1, 2)).double() - maps.amin(dim=(1, 2)).double()  # as is_flat, in double
-    flat = np.asarray(has, dtype=bool) & (spread <= FLAT).numpy()
-    if not flat.any():
-        return np.asarray(has, dtype=bool).copy(), []
-    idx = np.flatnonzero(flat)
+    has = np.asarray(has, dtype=bool)
+    idx = [i for i in np.flatnonzero(has) if is_flat(maps[i].numpy())]
+    if not idx:
+        return has.copy(), []
+    teach = has.copy()
+    teach[idx] = False
     shown, level = [names[i] for i in idx], float(maps[idx[0]].numpy().mean())
-    return (np.asarray(has, dtype=bool) & ~flat,
-            [f"{where}: the target's map is flat (constant ≈ {level:.3f}) on {len(idx)} frame(s), e.g. "
-             f"{shown[:3]}: not used for fine-tuning"])
+    return teach, [f"{where}: the target's map is flat (constant ≈ {level:.3f}) on {len(idx)} frame(s), e.g. "
+                   f"{shown[:3]}: not used for fine-tuning"]
 
 
 def without_motion(has: np.ndarray, teach: np.ndarray, where: str) -> Selection | None:

@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
 
+from . import identity as ident
 from ._checks import check_int
 from ._deprecated import moved_names
 from ._steps import OnStage, SequenceProgress, effective_threads
 from .errors import InputError, NoMatchingMapsError, ResumeError
+from .identity import flow_identity, jsonable, stable_repr
 from .io import (LOCK_FILE, ROUNDS_DIR, STATE_FILE, check_file_name, check_output_dir, clean_partials, fsync_dir,
                  map_is_complete, out_path, output_lock, write_json_atomic, write_map_atomic)
 from .mining import mqpm_selector
-from . import identity as ident
-from .identity import flow_identity, jsonable, stable_repr
 from .target import RoundTarget, explain_no_match
 from .video import Video, VideoLike
 
