@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 import torch
 
-from .errors import MissingWeightsError, PluginError, TargetError
+from .errors import PluginError, TargetError
 from .video import Video
 
 __all__ = ["ArrayTarget", "synthetic_clip", "moving_square", "texture", "translation", "moving_object", "epe",
