@@ -50,8 +50,9 @@ def u2netp_spatial(weights: str | Path | None = None) -> "U2Net":
 
 def u2netp_davis_spatial(weights: str | Path | None = None) -> "U2Net":
     """U²-Net-p (DUTS-TR, its authors') trained further on DAVIS-TR (the paper's video-domain spatial prior, Sec. V-C;
-    ``vsodboost/weights/u2netp_davistr.md``): the ``quality`` and ``paper`` presets' model. It saw DAVIS-2016 train
-    sequences only (its ``provenance`` lists them), so DAVIS val and ViSal stay out-of-sample."""
+    ``vsodboost/weights/u2netp_davistr.md``), an option (``spatial="u2netp_davis"``): the presets keep the DUTS-only
+    ``u2netp``, which measured better on ViSal. It saw DAVIS-2016 train sequences only (its ``provenance`` lists
+    them), so DAVIS val and ViSal stay out-of-sample."""
     return u2netp_spatial(weights if weights is not None else U2NETP_DAVIS_WEIGHTS)
 
 
