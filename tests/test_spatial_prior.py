@@ -4,6 +4,7 @@ video-domain prior), loadable by path wherever a spatial model is taken, recordi
 from __future__ import annotations
 
 import cv2
+import pytest
 import numpy as np
 import torch
 
@@ -42,3 +43,64 @@ def test_train_spatial_from_u2netp_changes_its_weights_and_records_the_sequences
     assert [e["sequence"] for e in entries] == ["alpha"]
     assert in_sample(entries, seqs["alpha"]) and not in_sample(entries, seqs["beta"])
     assert "DUTS" in model.provenance["init"]["trained_on"]
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def _interrupt_after_first_state(monkeypatch):
+    """Make the next pretraining stop right after it saved its first training state (a killed run)."""
+    import vsodboost.spatial.pretrain as pretrain
+
+    real = pretrain.atomic_write
+
+    def write_then_die(path, write, **kw):
+        real(path, write, **kw)
+        raise _Interrupted(path)
+
+    monkeypatch.setattr(pretrain, "atomic_write", write_then_die)
+    return lambda: monkeypatch.setattr(pretrain, "atomic_write", real)
+
+
+def test_interrupted_pretraining_resumes_to_the_weights_of_an_uninterrupted_run(tmp_path, monkeypatch):
+    from vsodboost.spatial.pretrain import pretrain_spatial
+
+    data = [(str(_davsod(tmp_path / "video")), "davsod")]
+    kw = dict(iterations=4, batch_size=2, input_size=64, init="u2netp", ckpt_every=2)
+    whole = pretrain_spatial(data, tmp_path / "whole.pt", **kw)
+    assert not (tmp_path / "whole.pt.train").exists(), "the saved state outlived the finished run"
+
+    restore = _interrupt_after_first_state(monkeypatch)
+    with pytest.raises(_Interrupted):
+        pretrain_spatial(data, tmp_path / "resumed.pt", **kw)
+    assert (tmp_path / "resumed.pt.train" / "state.pt").is_file() and not (tmp_path / "resumed.pt").exists()
+    restore()
+    resumed = pretrain_spatial(data, tmp_path / "resumed.pt", **kw)
+    a, b = whole.state_dict(), resumed.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a), "resuming changed what was learned"
+    assert torch.equal(spatial_from_file(tmp_path / "resumed.pt").state_dict()["side1.weight"],
+                       spatial_from_file(tmp_path / "whole.pt").state_dict()["side1.weight"])
+
+
+def test_a_saved_state_of_another_recipe_is_refused_and_restart_starts_over(tmp_path, monkeypatch, capsys):
+    from vsodboost.errors import InputError
+    from vsodboost.spatial.pretrain import pretrain_spatial
+
+    data = _davsod(tmp_path / "video")
+    out = tmp_path / "prior.pt"
+    restore = _interrupt_after_first_state(monkeypatch)
+    with pytest.raises(_Interrupted):
+        pretrain_spatial([(str(data), "davsod")], out, iterations=4, batch_size=2, input_size=64, init="u2netp",
+                         ckpt_every=2)
+    restore()
+    with pytest.raises(InputError, match=r"another training recipe.*'lr': \(0\.0003, 0\.001\).*--restart"):
+        pretrain_spatial([(str(data), "davsod")], out, iterations=4, batch_size=2, input_size=64, init="u2netp",
+                         ckpt_every=2, lr=1e-3)
+    assert not out.exists()
+    args = ["train", "spatial", "--data", str(data), "--out", str(out), "--init", "u2netp", "--iterations", "4",
+            "--batch-size", "2", "--input-size", "64", "--lr", "1e-3", "--threads", "1"]
+    assert cli_main(args) != 0
+    assert "another training recipe" in capsys.readouterr().err
+    assert cli_main(args + ["--restart"]) == 0
+    assert out.is_file() and not (tmp_path / "prior.pt.train").exists()

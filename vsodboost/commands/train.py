@@ -15,10 +15,11 @@ import argparse
 import inspect
 import logging
 import shutil
+from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import InputError
-from ._common import apply_threads, non_negative_int
+from ._common import apply_threads, non_negative_int, positive_int
 
 __all__ = ["add_arguments", "run", "TRAINERS", "spatial_defaults"]
 
@@ -87,8 +88,13 @@ def _run_spatial(args: argparse.Namespace) -> int:
 
     apply_threads(args.threads)
     data = [(str(d), detect_layout(d)) for d in args.data]
+    work = Path(args.work_dir) if args.work_dir else Path(str(args.out) + ".train")
+    if args.restart and (work / "state.pt").is_file():
+        logging.getLogger("vsodboost.train").warning("--restart: removing %s", work / "state.pt")
+        (work / "state.pt").unlink()
     pretrain_spatial(data, args.out, iterations=args.iterations, batch_size=args.batch_size, lr=args.lr,
-                     input_size=args.input_size, exclude=args.exclude or [], seed=args.seed, init=args.init)
+                     input_size=args.input_size, exclude=args.exclude or [], seed=args.seed, init=args.init,
+                     work_dir=work, ckpt_every=args.ckpt_every)
     print(f"wrote {args.out}")
     return 0
 
@@ -119,6 +125,12 @@ def _add_spatial(p: argparse.ArgumentParser) -> None:
                    help="lite0: the Lite0 U-Net from its ImageNet encoder; u2netp: the shipped DUTS U²-Net-p "
                         "trained further (a video-domain prior, Sec. V-C)")
     p.add_argument("--threads", type=non_negative_int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--work-dir", default=None,
+                   help="where the training state is saved to resume an interrupted run (default: OUT.train; "
+                        "removed when OUT is written)")
+    p.add_argument("--ckpt-every", type=positive_int, default=d["ckpt_every"],
+                   help="save the training state every N iterations")
+    p.add_argument("--restart", action="store_true", help="discard a saved training state and start over")
 
 
 #: Networks trainable with ``vsodboost train <name>``: name → (one-line help, description, add_arguments, run).

@@ -6,12 +6,13 @@ import contextlib
 import copy
 import math
 from dataclasses import asdict, replace
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._weights import load_state_dict_strict
 from ..errors import InputError
 
 if TYPE_CHECKING:
@@ -85,13 +86,20 @@ def _loss(logits: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
 
 def finetune(model: nn.Module, frames: torch.Tensor, targets: torch.Tensor, cfg: FinetuneConfig, *,
              seed: int = 0, copy_model: bool = True,
-             callback: Callable[[int, float], None] | None = None) -> tuple[nn.Module, list[float]]:
+             callback: Callable[[int, float], None] | None = None,
+             resume: Mapping[str, Any] | None = None,
+             checkpoint: Callable[[dict[str, Any]], None] | None = None,
+             checkpoint_every: int = 0) -> tuple[nn.Module, list[float]]:
     """Fine-tune a **copy** of ``model`` on ``frames`` (uint8 (K,3,H,W)) with pseudo-GT ``targets`` (float (K,H,W)).
 
     The model passed in is never modified: every buffer starts from the same pretrained weights (the authors' code
     carries weights from one video to the next, a bug we do not copy). Returns the tuned copy and the losses.
     ``copy_model=False`` trains ``model`` in place (saliency pretraining); ``callback(iteration, loss)`` reports
     progress.
+
+    Long runs (saliency pretraining) can be interrupted: every ``checkpoint_every`` iterations ``checkpoint(state)``
+    receives the training state (``step``, ``model``, ``optimizer``, ``generator``, ``losses``), and ``resume=state``
+    continues from it — the same batches, the same updates, so the result equals an uninterrupted run's.
     """
     if frames.ndim != 4 or frames.shape[1] != 3 or frames.dtype != torch.uint8:
         raise InputError(f"finetune: frames must be uint8 (K,3,H,W), got {frames.dtype} {tuple(frames.shape)}")
@@ -128,8 +136,11 @@ def finetune(model: nn.Module, frames: torch.Tensor, targets: torch.Tensor, cfg:
     if cfg.train_layers == "decoder" and hasattr(tuned, "encoder"):
         tuned.encoder.eval()  # type: ignore[union-attr]  # frozen BN statistics too
     losses: list[float] = []
+    if resume is not None:
+        _restore(tuned, opt, gen, resume, cfg.iterations)
+        losses = [float(v) for v in resume["losses"]]
     k = frames.shape[0]
-    for _ in range(cfg.iterations):
+    for _ in range(len(losses), cfg.iterations):
         idx = torch.randint(0, k, (min(cfg.batch_size, max(k, 2)),), generator=gen)
         x, y = _batch(frames, targets, idx.to(frames.device), cfg, gen)
         with autocast(device, cfg.autocast):
@@ -150,8 +161,26 @@ def finetune(model: nn.Module, frames: torch.Tensor, targets: torch.Tensor, cfg:
         if not math.isfinite(losses[-1]):
             hint = " or set finetune.autocast='off'" if cfg.autocast != "off" else ""
             raise InputError(f"fine-tuning diverged (non-finite loss); lower finetune.lr{hint}")
+        if checkpoint is not None and checkpoint_every > 0 and len(losses) % checkpoint_every == 0 \
+                and len(losses) < cfg.iterations:
+            checkpoint({"step": len(losses), "model": tuned.state_dict(), "optimizer": opt.state_dict(),
+                        "generator": gen.get_state(), "losses": list(losses)})
     tuned.eval()
     return tuned, losses
+
+
+def _restore(model: nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator, state: Mapping[str, Any],
+             iterations: int) -> None:
+    """Load a :func:`finetune` checkpoint state into the run being set up (strictly, by name)."""
+    missing = {"step", "model", "optimizer", "generator", "losses"} - set(state)
+    if missing:
+        raise InputError(f"finetune: resume state lacks {sorted(missing)}; pass a state given to `checkpoint`")
+    if not 0 < int(state["step"]) <= iterations or len(state["losses"]) != int(state["step"]):
+        raise InputError(f"finetune: resume state at step {state['step']} ({len(state['losses'])} losses) does not "
+                         f"fit a run of {iterations} iterations")
+    load_state_dict_strict(model, state["model"], source="resume state")
+    opt.load_state_dict(state["optimizer"])
+    gen.set_state(state["generator"])
 
 
 def bf16_native(device: torch.device | str) -> bool:

@@ -6,19 +6,23 @@ produces uncalibrated maps (REFERENCE.md: maxF up on some sequences, S and MAE m
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import cv2
 import numpy as np
 import torch
 
+from .._checks import check_int
 from .._steps import seeded
+from .._weights import load_checkpoint
 from ..config import FinetuneConfig
 from ..datasets import SequenceData, read_dataset, trained_on_entry
 from ..errors import InputError
+from ..io import atomic_write
 from ..models import saliency_unet
 from ..models.checkpoint import save_unet_checkpoint
 from .._decode import read_image
@@ -59,6 +63,8 @@ def pretrain_spatial(
     seed: int = 0,
     log_every: int = 10,
     init: str = "lite0",
+    work_dir: str | Path | None = None,
+    ckpt_every: int = 50,
 ) -> torch.nn.Module:
     """Saliency-train a spatial model on the GT of ``data`` (Sec. V-C: the paper pretrains its spatial model on
     DAVIS-TR): ``init="lite0"`` the Lite0 U-Net + MSDA from its ImageNet encoder (the shipped ``lite0``),
@@ -69,13 +75,24 @@ def pretrain_spatial(
         out: checkpoint path (written atomically; Lite0 fp16, U²-Net fp32; the settings and ``trained_on`` in
             ``meta``), loadable as ``spatial=<path>``.
         exclude: sequence names left out (cross-validation: a sequence is never boosted by a model that saw it).
+        work_dir: where the training state is saved every ``ckpt_every`` iterations (default ``<out>.train``):
+            calling again with the same recipe resumes there and ends with the same weights as an uninterrupted
+            run; a state from another recipe is refused (:class:`~vsodboost.errors.InputError`; delete the folder,
+            or ``--restart``, to start over). The folder is removed once ``out`` is written.
     """
     if init not in ("lite0", "u2netp"):
         raise InputError(f"unknown init {init!r}: 'lite0' (ImageNet Lite0 U-Net) or 'u2netp' (DUTS U²-Net-p)")
+    ckpt_every = check_int("pretrain_spatial: ckpt_every", ckpt_every, lo=1)
     excluded = set(exclude)
     named = [(Path(root).name, s) for root, layout in data for s in read_dataset(root, layout)
              if s.name not in excluded]
     seqs = [s for _, s in named]
+    work = Path(work_dir) if work_dir is not None else Path(str(out) + ".train")
+    recipe = {"data": [f"{Path(r).name} ({l})" for r, l in data],
+              "trained_on": [trained_on_entry(ds, s.name, len(s.annotated), s.fingerprint()) for ds, s in named],
+              "iterations": iterations, "batch_size": batch_size, "lr": lr, "input_size": input_size, "seed": seed,
+              "init": init}
+    state = _resume_state(work / "state.pt", recipe)
     x, y = load_saliency_pairs(seqs, input_size)
     with seeded(seed, torch.device("cpu")):  # the ImageNet-init head and training seeded; the caller's RNG restored
         if init == "u2netp":
@@ -95,13 +112,21 @@ def pretrain_spatial(
                 _log.warning("pretrain spatial: iteration %d/%d loss %.4f (%.0f s)", it, iterations, loss,
                              time.time() - t0)
 
-        finetune(model, x, y, cfg, seed=seed, copy_model=False, callback=report)
+        def save_state(st: dict[str, Any]) -> None:  # atomic: an interruption never leaves half a state
+            work.mkdir(parents=True, exist_ok=True)
+            atomic_write(work / "state.pt", lambda f: torch.save({"recipe": recipe, **st}, f))
+
+        if state is not None:
+            _log.warning("pretrain spatial: resuming %s at iteration %d/%d", work / "state.pt", state["step"],
+                         iterations)
+        finetune(model, x, y, cfg, seed=seed, copy_model=False, callback=report, resume=state,
+                 checkpoint=save_state, checkpoint_every=ckpt_every)
     meta = {
         "what": ("U²-Net-p (DUTS-TR, its authors' weights) trained further" if init == "u2netp" else
                  "spatial model (Lite0 U-Net + MSDA), saliency-pretrained"),
         "data": [f"{Path(r).name} ({l})" for r, l in data],
         "sequences": [s.name for s in seqs],
-        "trained_on": [trained_on_entry(ds, s.name, len(s.annotated), s.fingerprint()) for ds, s in named],
+        "trained_on": recipe["trained_on"],
         "excluded": sorted(excluded),
         "frames": int(x.shape[0]),
         "iterations": iterations, "batch_size": batch_size, "lr": lr, "input_size": input_size, "seed": seed,
@@ -116,4 +141,23 @@ def pretrain_spatial(
         save_u2net(model.eval(), out, meta=meta)  # type: ignore[arg-type]
     else:
         save_unet_checkpoint(model, out, meta=meta)  # type: ignore[arg-type]
+    with contextlib.suppress(FileNotFoundError):
+        (work / "state.pt").unlink()
+    with contextlib.suppress(OSError):  # gone already, or holding files the user put there: it stays
+        work.rmdir()
     return model
+
+
+def _resume_state(path: Path, recipe: dict[str, Any]) -> dict[str, Any] | None:
+    """The saved training state at ``path`` if it was written by ``recipe``; None when there is none."""
+    if not path.is_file():
+        return None
+    state = load_checkpoint(path)
+    old = state.get("recipe") if isinstance(state, dict) else None
+    if old != recipe:
+        old = old if isinstance(old, dict) else {}
+        diff = {k: (old.get(k), recipe.get(k)) for k in sorted(set(old) | set(recipe)) if old.get(k) != recipe.get(k)}
+        shown = {k: ("(differs)" if k == "trained_on" else v) for k, v in diff.items()}
+        raise InputError(f"{path} was saved by another training recipe {shown} (saved, now); delete "
+                         f"{path.parent} (or pass --restart) to start over, or rerun the recipe it was saved by")
+    return state
