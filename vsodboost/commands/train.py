@@ -141,9 +141,11 @@ TRAINERS: dict[str, tuple[str, str, Callable[[argparse.ArgumentParser], None],
              "computed over the training set; the network is trained with Adam on Eq. 5 with random horizontal "
              "flips.", _add_mqpm, _run_mqpm),
     "spatial": ("saliency-pretrain the spatial model (Sec. V-C) on RGB frames + GT",
-                "Trains the Lite0 U-Net + MSDA (ImageNet encoder) on every annotated frame of the given datasets "
-                "(video sets and image saliency sets such as ECSSD or DUTS) with BCE + IoU loss, flips and crops; "
-                "writes an fp16 checkpoint loadable as spatial=<path> or shipped as the `lite0` spatial model.",
+                "Trains the Lite0 U-Net + MSDA (ImageNet encoder; --init u2netp: the shipped DUTS U²-Net-p) on "
+                "every annotated frame of the given datasets (video sets and image saliency sets such as ECSSD or "
+                "DUTS) with BCE + IoU loss, flips and crops; writes a checkpoint (Lite0 fp16, U²-Net-p fp32) "
+                "loadable as spatial=<path>, like the shipped `lite0` and `u2netp_davis`. Rerunning an interrupted "
+                "command resumes it.",
                 _add_spatial, _run_spatial),
 }
 
