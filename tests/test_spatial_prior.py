@@ -104,3 +104,17 @@ def test_a_saved_state_of_another_recipe_is_refused_and_restart_starts_over(tmp_
     assert "another training recipe" in capsys.readouterr().err
     assert cli_main(args + ["--restart"]) == 0
     assert out.is_file() and not (tmp_path / "prior.pt.train").exists()
+
+
+def test_pretraining_is_float32_unless_asked_and_records_its_precision(tmp_path):
+    """The shipped checkpoints were trained in float32: their cards' commands must train in float32 again, whatever
+    the Booster's own default precision is."""
+    data = _davsod(tmp_path / "video")
+    common = ["train", "spatial", "--data", str(data), "--init", "u2netp", "--iterations", "1", "--batch-size", "2",
+              "--input-size", "64", "--threads", "1"]
+    assert cli_main(common + ["--out", str(tmp_path / "f32.pt")]) == 0
+    meta = spatial_from_file(tmp_path / "f32.pt").provenance
+    assert (meta["autocast"], meta["channels_last"]) == ("off", False)
+    assert cli_main(common + ["--out", str(tmp_path / "fast.pt"), "--autocast", "auto"]) == 0
+    meta = spatial_from_file(tmp_path / "fast.pt").provenance
+    assert meta["channels_last"] is True and meta["autocast"] in ("off", "bf16")  # resolved: off below 96² on a CPU

@@ -94,7 +94,7 @@ def _run_spatial(args: argparse.Namespace) -> int:
         (work / "state.pt").unlink()
     pretrain_spatial(data, args.out, iterations=args.iterations, batch_size=args.batch_size, lr=args.lr,
                      input_size=args.input_size, exclude=args.exclude or [], seed=args.seed, init=args.init,
-                     work_dir=work, ckpt_every=args.ckpt_every)
+                     work_dir=work, ckpt_every=args.ckpt_every, autocast=args.autocast)
     print(f"wrote {args.out}")
     return 0
 
@@ -131,6 +131,10 @@ def _add_spatial(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ckpt-every", type=positive_int, default=d["ckpt_every"],
                    help="save the training state every N iterations")
     p.add_argument("--restart", action="store_true", help="discard a saved training state and start over")
+    p.add_argument("--autocast", choices=("off", "auto", "bf16"), default=d["autocast"],
+                   help="off: float32, the precision the shipped checkpoints were trained in (their cards' commands "
+                        "give their weights); auto/bf16: bfloat16 autocast + channels-last where native, faster, "
+                        "other weights")
 
 
 #: Networks trainable with ``vsodboost train <name>``: name → (one-line help, description, add_arguments, run).

@@ -26,7 +26,7 @@ from ..io import atomic_write
 from ..models import saliency_unet
 from ..models.checkpoint import save_unet_checkpoint
 from .._decode import read_image
-from .finetune import finetune
+from .finetune import finetune, resolve_autocast
 
 __all__ = ["load_saliency_pairs", "pretrain_spatial"]
 
@@ -65,6 +65,7 @@ def pretrain_spatial(
     init: str = "lite0",
     work_dir: str | Path | None = None,
     ckpt_every: int = 50,
+    autocast: str = "off",
 ) -> torch.nn.Module:
     """Saliency-train a spatial model on the GT of ``data`` (Sec. V-C: the paper pretrains its spatial model on
     DAVIS-TR): ``init="lite0"`` the Lite0 U-Net + MSDA from its ImageNet encoder (the shipped ``lite0``),
@@ -75,6 +76,9 @@ def pretrain_spatial(
         out: checkpoint path (written atomically; Lite0 fp16, U²-Net fp32; the settings and ``trained_on`` in
             ``meta``), loadable as ``spatial=<path>``.
         exclude: sequence names left out (cross-validation: a sequence is never boosted by a model that saw it).
+        autocast: ``"off"`` (default): float32, contiguous tensors — the precision every shipped checkpoint was
+            trained in, so their cards' commands give their weights; ``"auto"``/``"bf16"``: bfloat16 autocast with
+            channels-last tensors, the Booster's CPU speed levers (faster where bf16 is native, other weights).
         work_dir: where the training state is saved every ``ckpt_every`` iterations (default ``<out>.train``):
             calling again with the same recipe resumes there and ends with the same weights as an uninterrupted
             run; a state from another recipe is refused (:class:`~vsodboost.errors.InputError`; delete the folder,
@@ -91,7 +95,7 @@ def pretrain_spatial(
     recipe = {"data": [f"{Path(r).name} ({l})" for r, l in data],
               "trained_on": [trained_on_entry(ds, s.name, len(s.annotated), s.fingerprint()) for ds, s in named],
               "iterations": iterations, "batch_size": batch_size, "lr": lr, "input_size": input_size, "seed": seed,
-              "init": init}
+              "init": init, "autocast": autocast}
     state = _resume_state(work / "state.pt", recipe)
     x, y = load_saliency_pairs(seqs, input_size)
     with seeded(seed, torch.device("cpu")):  # the ImageNet-init head and training seeded; the caller's RNG restored
@@ -104,7 +108,8 @@ def pretrain_spatial(
             model = saliency_unet("tf_efficientnet_lite0", pretrained=True, cls_head=False,
                                   input_size=(input_size, input_size))
         cfg = FinetuneConfig(iterations=iterations, batch_size=batch_size, lr=lr, input_size=input_size,
-                             scale_jitter=0.25, loss="bce+iou", pseudo_gt="soft", train_layers="all", grad_clip=0.0)
+                             scale_jitter=0.25, loss="bce+iou", pseudo_gt="soft", train_layers="all", grad_clip=0.0,
+                             autocast=autocast, channels_last=autocast != "off")
         t0 = time.time()
 
         def report(it: int, loss: float) -> None:
@@ -131,6 +136,8 @@ def pretrain_spatial(
         "frames": int(x.shape[0]),
         "iterations": iterations, "batch_size": batch_size, "lr": lr, "input_size": input_size, "seed": seed,
         "loss": cfg.loss, "augmentation": "hflip + random crop (≥75% per side)",
+        "autocast": resolve_autocast(cfg, next(model.parameters()).device).autocast,
+        "channels_last": cfg.channels_last,
         "seconds": round(time.time() - t0, 1),
         "torch": str(torch.__version__),
     }
