@@ -110,7 +110,7 @@ def pretrain_spatial(
         cfg = FinetuneConfig(iterations=iterations, batch_size=batch_size, lr=lr, input_size=input_size,
                              scale_jitter=0.25, loss="bce+iou", pseudo_gt="soft", train_layers="all", grad_clip=0.0,
                              autocast=autocast, channels_last=autocast != "off")
-        t0 = time.time()
+        t0 = time.time() - (float(state.get("seconds", 0.0)) if state is not None else 0.0)  # over every attempt
 
         def report(it: int, loss: float) -> None:
             if it % log_every == 0 or it == iterations:
@@ -119,7 +119,8 @@ def pretrain_spatial(
 
         def save_state(st: dict[str, Any]) -> None:  # atomic: an interruption never leaves half a state
             work.mkdir(parents=True, exist_ok=True)
-            atomic_write(work / "state.pt", lambda f: torch.save({"recipe": recipe, **st}, f))
+            atomic_write(work / "state.pt", lambda f: torch.save(
+                {"recipe": recipe, "seconds": time.time() - t0, **st}, f))
 
         if state is not None:
             _log.warning("pretrain spatial: resuming %s at iteration %d/%d", work / "state.pt", state["step"],
