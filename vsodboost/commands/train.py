@@ -15,7 +15,6 @@ import argparse
 import inspect
 import logging
 import shutil
-from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import InputError
@@ -88,13 +87,10 @@ def _run_spatial(args: argparse.Namespace) -> int:
 
     apply_threads(args.threads)
     data = [(str(d), detect_layout(d)) for d in args.data]
-    work = Path(args.work_dir) if args.work_dir else Path(str(args.out) + ".train")
-    if args.restart and (work / "state.pt").is_file():
-        logging.getLogger("vsodboost.train").warning("--restart: removing %s", work / "state.pt")
-        (work / "state.pt").unlink()
     pretrain_spatial(data, args.out, iterations=args.iterations, batch_size=args.batch_size, lr=args.lr,
                      input_size=args.input_size, exclude=args.exclude or [], seed=args.seed, init=args.init,
-                     work_dir=work, ckpt_every=args.ckpt_every, autocast=args.autocast)
+                     work_dir=args.work_dir, ckpt_every=args.ckpt_every, autocast=args.autocast,
+                     restart=args.restart)
     print(f"wrote {args.out}")
     return 0
 

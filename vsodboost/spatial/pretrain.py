@@ -66,6 +66,7 @@ def pretrain_spatial(
     work_dir: str | Path | None = None,
     ckpt_every: int = 50,
     autocast: str = "off",
+    restart: bool = False,
 ) -> torch.nn.Module:
     """Saliency-train a spatial model on the GT of ``data`` (Sec. V-C: the paper pretrains its spatial model on
     DAVIS-TR): ``init="lite0"`` the Lite0 U-Net + MSDA from its ImageNet encoder (the shipped ``lite0``),
@@ -82,7 +83,8 @@ def pretrain_spatial(
         work_dir: where the training state is saved every ``ckpt_every`` iterations (default ``<out>.train``):
             calling again with the same recipe resumes there and ends with the same weights as an uninterrupted
             run; a state from another recipe is refused (:class:`~vsodboost.errors.InputError`; delete the folder,
-            or ``--restart``, to start over). The folder is removed once ``out`` is written.
+            or ``restart=True``, to start over). The folder is removed once ``out`` is written.
+        restart: discard a saved training state first (``vsodboost train spatial --restart``).
     """
     if init not in ("lite0", "u2netp"):
         raise InputError(f"unknown init {init!r}: 'lite0' (ImageNet Lite0 U-Net) or 'u2netp' (DUTS U²-Net-p)")
@@ -96,6 +98,9 @@ def pretrain_spatial(
               "trained_on": [trained_on_entry(ds, s.name, len(s.annotated), s.fingerprint()) for ds, s in named],
               "iterations": iterations, "batch_size": batch_size, "lr": lr, "input_size": input_size, "seed": seed,
               "init": init, "autocast": autocast}
+    if restart and (work / "state.pt").is_file():
+        _log.warning("pretrain spatial: restart: removing %s", work / "state.pt")
+        (work / "state.pt").unlink()
     state = _resume_state(work / "state.pt", recipe)
     x, y = load_saliency_pairs(seqs, input_size)
     with seeded(seed, torch.device("cpu")):  # the ImageNet-init head and training seeded; the caller's RNG restored
@@ -130,7 +135,7 @@ def pretrain_spatial(
     meta = {
         "what": ("U²-Net-p (DUTS-TR, its authors' weights) trained further" if init == "u2netp" else
                  "spatial model (Lite0 U-Net + MSDA), saliency-pretrained"),
-        "data": [f"{Path(r).name} ({l})" for r, l in data],
+        "data": recipe["data"],
         "sequences": [s.name for s in seqs],
         "trained_on": recipe["trained_on"],
         "excluded": sorted(excluded),
