@@ -12,28 +12,29 @@ import argparse
 
 import torch
 
-from vsodboost._weights import sha256_file
 from vsodboost.datasets import trained_on_of
 from vsodboost.errors import InputError
-from vsodboost.nets.u2net import load_u2net, save_u2net
-from vsodboost.spatial._plugin import U2NETP_DAVIS_WEIGHTS, U2NETP_WEIGHTS
+from vsodboost.nets.u2net import U2Net, save_u2net
+from vsodboost.spatial import load_spatial
 
-SHIPPED = {"u2netp": U2NETP_WEIGHTS, "u2netp_davis": U2NETP_DAVIS_WEIGHTS}
+
+def _kind(m: torch.nn.Module) -> str:
+    return m.config.variant if isinstance(m, U2Net) else type(m).__name__
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--a", required=True, help="a shipped name (u2netp, u2netp_davis) or a U²-Net checkpoint")
+    ap.add_argument("--a", required=True, help="a spatial model's registry name (u2netp, u2netp_davis) or a U²-Net "
+                    "checkpoint")
     ap.add_argument("--b", required=True, help="the other one")
     ap.add_argument("--weight-b", type=float, default=0.5, help="b's share in [0, 1] (default 0.5)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     if not 0.0 <= args.weight_b <= 1.0:
         raise SystemExit(f"--weight-b must be within [0, 1], got {args.weight_b}")
-    paths = [SHIPPED.get(n, n) for n in (args.a, args.b)]
-    a, b = (load_u2net(p) for p in paths)
-    if a.config.to_dict() != b.config.to_dict():
-        raise InputError(f"{args.a} and {args.b} are different networks ({a.config} vs {b.config}); "
+    a, b = (load_spatial(n) for n in (args.a, args.b))
+    if not (isinstance(a, U2Net) and isinstance(b, U2Net)) or a.config.to_dict() != b.config.to_dict():
+        raise InputError(f"{args.a} and {args.b} are different networks ({_kind(a)} vs {_kind(b)}); "
                          "only two checkpoints of one architecture can be averaged")
     sa, sb = a.state_dict(), b.state_dict()
     w = args.weight_b
@@ -43,7 +44,8 @@ def main() -> None:
         got, _ = trained_on_of(getattr(m, "provenance", {}))
         entries += [e for e in got if e not in entries]
     meta = {"what": f"weight average: {1 - w:g} × {args.a} + {w:g} × {args.b}",
-            "parents": [{"name": n, "file": str(p), "sha256": sha256_file(p)} for n, p in zip((args.a, args.b), paths)],
+            "parents": [{"name": n, "file": m.provenance["file"], "sha256": m.provenance["sha256"]}
+                        for n, m in zip((args.a, args.b), (a, b))],
             "trained_on": entries, "torch": str(torch.__version__)}
     save_u2net(a.eval(), args.out, meta=meta)
     print(f"wrote {args.out} ({len(entries)} training sequences recorded)")
