@@ -122,6 +122,17 @@ def _settings(run: Path, seq: str) -> dict:
     return json.loads((run / seq / "vsodboost.json").read_text())["settings"]
 
 
+def _motion_weight(out: Path, seq: str, stem: str) -> float:
+    """The motion fusion's weight of one frame, as the main run recorded it in its state file."""
+    state = json.loads((out / "boosted" / seq / "vsodboost.json").read_text())
+    names = sorted(p.stem for p in (out / "spatial" / seq).glob("*.png"))
+    for tag, b in state["buffers_done"].items():
+        start, stop = (int(x) for x in tag.split(":"))
+        if stem in names[start:stop]:
+            return b["motion_weight"][names[start:stop].index(stem)]
+    raise KeyError(stem)
+
+
 def test_table5_reports_the_papers_replace_beside_the_fused_output(bench, dataset, spatial):
     """One run scores both outputs: the fine-tuned spatial model's own maps (fusion "replace", the paper's) and the
     configured fusion of those maps with the target's, frame by frame."""
@@ -130,23 +141,25 @@ def test_table5_reports_the_papers_replace_beside_the_fused_output(bench, datase
 
     out, report, _ = bench
     rep = report["replace"]
-    assert rep["frames"] == report["boosted"]["frames"] == 10 and report["config"]["fusion"] == "mean"
+    assert rep["frames"] == report["boosted"]["frames"] == 10 and report["config"]["fusion"] == "motion"
     assert rep["maxF"] == evaluate_folders(out / "spatial", dataset / "data", layout="davsod", progress=False)["maxF"]
     stem = "alpha_002"
     own = cv2.imread(str(out / "spatial" / "alpha" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE) / 255.0
     tgt = read_target_map(dataset / "maps" / "alpha" / f"{stem}.png", own.shape)
     fused = cv2.imread(str(out / "boosted" / "alpha" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE) / 255.0
-    assert np.abs(fused - fuse_maps(own, tgt, "mean")).max() <= 2 / 255  # both 8-bit: within rounding
+    w = _motion_weight(out, "alpha", stem)  # the default fusion's weight, as the run recorded it
+    assert np.abs(fused - fuse_maps(own, tgt, "motion", w)).max() <= 2 / 255  # both 8-bit: within rounding
     assert rep["gain"]["maxF"] == pytest.approx(rep["maxF"] - report["target"]["maxF"])
     assert "the paper's output" in (out / "report.md").read_text()
 
 
 def test_fusions_protocol_scores_every_rule_from_the_recorded_maps(bench, dataset):
-    """Protocol ``fusions``: mean, geometric and replace recomputed from spatial/ and target/, no boosting again;
-    replace is exactly the recorded spatial maps, and the run's own rule recomputed scores as its real output."""
+    """Protocol ``fusions``: motion, mean, geometric and replace recomputed from spatial/ and target/ (motion with
+    the run's recorded weights), no boosting again; replace is exactly the recorded spatial maps, and the run's own
+    rule recomputed scores as its real output."""
     out, report, _ = bench
     fu = report["fusions"]
-    assert list(fu["rows"]) == ["mean", "geometric", "replace"] and fu["run_fusion"] == "mean"
+    assert list(fu["rows"]) == ["motion", "mean", "geometric", "replace"] and fu["run_fusion"] == "motion"
     assert fu["rows"]["replace"]["maxF"] == report["replace"]["maxF"]
     assert fu["rows"]["replace"]["S"] == report["replace"]["S"]
     assert all(abs(v) <= 0.003 for v in fu["own_check"].values())
@@ -157,6 +170,9 @@ def test_fusions_protocol_scores_every_rule_from_the_recorded_maps(bench, datase
     tgt = (tgt - tgt.min()) / (tgt.max() - tgt.min())  # a maps-mode target's maps, min-max normalised
     geo = cv2.imread(str(out / "fused" / "geometric" / "alpha" / "alpha_002.png"), cv2.IMREAD_GRAYSCALE) / 255.0
     assert np.abs(geo - np.sqrt(own * tgt)).max() <= 1 / 255
+    w = _motion_weight(out, "alpha", "alpha_002")
+    mot = cv2.imread(str(out / "fused" / "motion" / "alpha" / "alpha_002.png"), cv2.IMREAD_GRAYSCALE) / 255.0
+    assert np.abs(mot - (w * own + (1 - w) * tgt)).max() <= 1 / 255
     assert "Fusion rules, from the recorded maps" in (out / "report.md").read_text()
 
 
@@ -175,7 +191,7 @@ def test_table3_rows_are_the_papers_definitions(bench, dataset):
         for s in (ms_random, ms_mqpm):
             assert Path(s["target"]["root"]) == out / "theta" and s["config"]["fusion"] == "replace"
         assert Path(control["target"]["root"]) == dataset / "maps" == Path(main["target"]["root"])
-        assert control["config"]["fusion"] == main["config"]["fusion"] == "mean"
+        assert control["config"]["fusion"] == main["config"]["fusion"] == "motion"
         done = {k: json.loads((runs[k] / seq / "vsodboost.json").read_text())["buffers_done"]
                 for k in ("ms_random", "ms_mqpm")}
         assert [len(b["mined"]) for b in done["ms_random"].values()] == [len(b["mined"]) for b in
@@ -374,10 +390,11 @@ def test_bench_report_html_plays_its_videos_in_a_headless_browser(bench, tmp_pat
 
 def test_zero_shot_baselines_are_the_untuned_model_and_its_fusion(bench, dataset, spatial):
     """Table V's honest baselines: the spatial model with no fine-tuning at its native input size, alone and fused
-    with the target's maps by the plain ensemble (mean or geometric) that scores best, scored like every other row."""
+    with the target's maps by the rule without fine-tuning (motion, with the run's motion saliency; mean; geometric)
+    that scores best, scored like every other row."""
     from vsodboost.io import read_unit_map as read_map
     from vsodboost.bench import BASELINE_FUSIONS, native_input_size
-    from vsodboost.fusion import fuse_maps
+    from vsodboost.fusion import fuse_maps, motion_weights
     from vsodboost.spatial import predict_maps
 
     out, report, _ = bench
@@ -394,9 +411,14 @@ def test_zero_shot_baselines_are_the_untuned_model_and_its_fusion(bench, dataset
     got = cv2.imread(str(zs / "beta" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE) / 255.0
     assert np.abs(got - want).max() <= 1 / 255 + 1e-6  # untuned, at its native size: the pretrained model's map
     tgt = read_map(dataset / "maps" / "beta" / f"{stem}.png", want.shape)
+    mot = torch.from_numpy(read_map(out / "motion" / "beta" / f"{stem}.png", normalize=False))[None]
+    cfg = report["config"]
+    w = float(motion_weights(mot, torch.from_numpy(want)[None].float(), torch.from_numpy(tgt)[None], np.array([True]),
+                             gain=cfg["fusion_gain"], size=cfg["consistency_size"])[0])
+    assert w != 0.5  # a frame where the motion rule differs from the mean
     for how, b in base["zero_shot_fusions"].items():
         f = cv2.imread(str(Path(b["maps"]) / "beta" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE) / 255.0
-        assert np.abs(f - fuse_maps(want, tgt, how)).max() <= 2 / 255
+        assert np.abs(f - fuse_maps(want, tgt, how, w)).max() <= 2 / 255
         assert evaluate_folders(Path(b["maps"]), dataset / "data", layout="davsod", progress=False)["maxF"] == \
             pytest.approx(b["maxF"], abs=1e-12)
     gain = report["gain_over_zero_shot_fusion"]["overall"]

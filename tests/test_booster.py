@@ -116,9 +116,15 @@ def test_fusion_mean_combines_boosted_and_target(clip):
     rep = _booster(ArrayTarget(target), seed=1, config=tiny_config(fusion="replace")).run(frames, name="demo")
     mean = _booster(ArrayTarget(target), seed=1, config=tiny_config(fusion="mean")).run(frames, name="demo")
     geo = _booster(ArrayTarget(target), seed=1, config=tiny_config(fusion="geometric")).run(frames, name="demo")
+    mot = _booster(ArrayTarget(target), seed=1, config=tiny_config(fusion="motion")).run(frames, name="demo")
     np.testing.assert_allclose(mean.boosted[0], 0.5 * (rep.boosted[0] + target["00000"]), atol=1e-6)
     np.testing.assert_allclose(geo.boosted[0], np.sqrt(rep.boosted[0] * target["00000"]), atol=1e-6)
-    assert BoostConfig().fusion == "mean"  # measured best with the default U²-Net-p (docs/booster.md)
+    # motion: per frame, the recorded weight of the fine-tuned model's map (the same in every run of the seed)
+    np.testing.assert_array_equal(mot.motion_weight, rep.motion_weight)
+    for i in (0, 3):
+        w = mot.motion_weight[i]
+        np.testing.assert_allclose(mot.boosted[i], w * rep.boosted[i] + (1 - w) * target[f"{i:05d}"], atol=1e-6)
+    assert BoostConfig().fusion == "motion"  # measured best with the default U²-Net-p (docs/booster.md)
 
 
 def test_spatial_registry_has_the_paper_model_and_a_timm_unet():
@@ -148,9 +154,10 @@ def test_readme_usage_folder_of_frames_with_a_maps_mode_target(tmp_path, clip):
     assert res.sequence == "clip7" and res.names == [f"{i:05d}" for i in range(6)]
     assert res.target[2] is None and all(res.target[i] is not None for i in (0, 1, 3, 4, 5))
     assert 2 not in res.mined and len(res.boosted) == 6
-    # mean (default): half the fine-tuned model's map where the target is zero, never above one half there
-    zero = res.target[0] < 1e-6
-    assert zero.any() and np.any(res.boosted[0][zero] > 1e-3) and np.all(res.boosted[0][zero] <= 0.5 + 1e-6)
+    # motion (default): the fine-tuned model's map times its weight where the target is zero, never above it there
+    zero, w = res.target[0] < 1e-6, float(res.motion_weight[0])
+    assert 0 < w <= 1 and res.motion_weight[2] == 0.5  # frame 2 has no target map: nothing to weigh
+    assert zero.any() and np.any(res.boosted[0][zero] > 1e-3) and np.all(res.boosted[0][zero] <= w + 1e-6)
 
 
 def test_every_driver_seeds_buffer_b_the_same_way(clip, tmp_path, monkeypatch):

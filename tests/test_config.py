@@ -33,7 +33,7 @@ BOOST_CONFIG_CASES = [
     ("flow_max_side-float", {"flow_max_side": 480.0}, r"flow_max_side must be an integer"),
     ("consistency_size=0", {"consistency_size": 0}, r"consistency_size must be ≥ 16, got 0"),
     ("consistency_size-float", {"consistency_size": 1.5}, r"consistency_size must be an integer"),
-    ("fusion-unknown", {"fusion": "max"}, r"fusion must be one of 'replace', 'mean', 'geometric', got 'max'"),
+    ("fusion-unknown", {"fusion": "max"}, r"fusion must be one of 'motion', 'mean', 'geometric', 'replace', got 'max'"),
     ("fusion-None", {"fusion": None}, r"fusion must be one of"),
     ("finetune-str", {"finetune": "fast"}, r"finetune must be a FinetuneConfig or a dict of its fields, got str"),
     ("finetune-unknown-key", {"finetune": {"lrr": 1e-4}}, r"unknown finetune keys \['lrr'\]; known: .*'lr'"),

@@ -53,12 +53,14 @@ def test_side_by_side_video_is_written_as_webm_and_mp4_with_the_header(tmp_path)
 
 
 def test_demo_png_shows_the_default_fused_output_beside_the_spatial_models(tmp_path, monkeypatch):
-    """A stand-in run: boosted (replace) maps all 1, so the default's mean fusion is (1 + target) / 2."""
+    """A stand-in run: boosted (replace) maps all 1 and motion weights ¾, so the default's motion fusion is
+    ¾ + ¼ · target."""
 
     def fake_run(self, frames, name=None, progress=False):
         n = len(frames)
         target = [self.target.predict_one(i) for i in range(n)]
         return types.SimpleNamespace(boosted=[np.ones_like(t) for t in target], target=target, mined=[1],
+                                     motion_weight=np.full(n, 0.75),
                                      names=[f"{i:05d}" for i in range(n)], timings={},
                                      save=lambda *a, **k: None)
 
@@ -70,8 +72,8 @@ def test_demo_png_shows_the_default_fused_output_beside_the_spatial_models(tmp_p
     h, w = clip[0].shape[:2]
     assert png.shape == (28 + 4 * h, 5 * w)
     tile = png[28: 28 + h]  # frame 0's row: frame | GT | target | default | replace
-    want = np.clip((1 + target["00000"]) / 2 * 255 + 0.5, 0, 255)
-    assert np.abs(tile[:, 3 * w: 4 * w] - want).max() <= 1  # the default (mean) column
+    want = np.clip((0.75 + 0.25 * target["00000"]) * 255 + 0.5, 0, 255)
+    assert np.abs(tile[:, 3 * w: 4 * w] - want).max() <= 1  # the default (motion) column
     assert (tile[:, 4 * w:] == 255).all()  # the spatial model alone (replace)
 
 
@@ -107,7 +109,7 @@ def test_demo_report_html_names_only_files_that_exist_and_holds_the_scores(tmp_p
         assert (tmp_path / src).is_file(), src
     video = next(a for t, a in page.tags if t == "video")
     assert {"autoplay", "loop", "muted", "controls"} <= set(video)
-    assert page.cells[:1] == ["target"] and "boosted (default: mean fusion)" in page.cells
+    assert page.cells[:1] == ["target"] and "boosted (default: motion fusion)" in page.cells
     assert 'class="best"' in page_path.read_text(encoding="utf-8")  # the default's row is marked
 
 

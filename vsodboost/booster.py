@@ -36,7 +36,7 @@ from ._deprecated import moved_names
 from .config import BoostConfig
 from .errors import InputError
 from .flow import buffer_flows, check_flow_size, flow_size, flow_to_color
-from .fusion import collapse, fuse_buffer
+from .fusion import collapse, fuse_buffer, motion_weights
 from .mining import FrameSelector, Selection, consistency, mqpm_selector, teachable, without_motion
 from .results import BoostObserver, BoostResult, BufferOutput, BufferReport, MiningRecord, StreamBuffer
 from .spatial.finetune import finetune, predict_maps
@@ -62,7 +62,7 @@ class Booster:
         mqpm: an MQPM predictor, ``"default"`` (shipped weights) or a checkpoint path.
         spatial: an ``nn.Module`` or a spatial-model registry name; None: the preset's (``"u2netp"`` by default).
         config: a dict of :class:`BoostConfig` fields or a ``BoostConfig``: the preset's, then the ones given.
-        preset: a name of :data:`vsodboost.presets.PRESETS` — ``"quality"`` (default: U²-Net-p, mean fusion),
+        preset: a name of :data:`vsodboost.presets.PRESETS` — ``"quality"`` (default: U²-Net-p, motion fusion),
             ``"fast"`` (Lite0 U-Net, geometric fusion), ``"paper"`` (U²-Net-p, ``replace``).
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``…
         seed: buffer ``b`` uses ``seed + b``, the process's RNG left as it was (README: "When are maps
@@ -182,7 +182,7 @@ class Booster:
                                         tuple(frames.shape[-2:]))
             teach, warnings = teachable(target.maps, target.has, clip.names, where)  # flat maps are never mined
             n, sel = stop - start, without_motion(target.has, teach, where)
-            hq, cons = np.zeros(n), np.full(n, np.nan)
+            hq, cons, motion_map = np.zeros(n), np.full(n, np.nan), None
             if sel is None:
                 with clock("flow"):
                     flow_images = self.motion(frames)  # step 1
@@ -201,13 +201,17 @@ class Booster:
             missing = np.flatnonzero(~target.has).tolist() if keep else []
             pre = predict_maps(self.spatial, frames[missing], **self.config.finetune.predict_args()) \
                 if missing else None  # frames a kept target has no map for: the pretrained model's maps
-            boosted = fuse_buffer(maps, target.maps, target.has, self.config.fusion, keep_target=keep, pretrained=pre)
+            weights = motion_weights(None if keep else motion_map, maps, target.maps, target.has,
+                                     gain=self.config.fusion_gain, size=self.config.consistency_size,
+                                     target_consistency=cons)  # the motion rule's, whichever rule runs
+            boosted = fuse_buffer(maps, target.maps, target.has, self.config.fusion, keep_target=keep, pretrained=pre,
+                                  weights=weights)
             own = boosted if keep or self.config.fusion == "replace" else maps  # what the run's own model gives
         report = BufferReport(start, stop, [start + i for i in sel.indices], len(sel.candidates), sel.fallback or keep,
                               warnings, dict(clock), [round(x, 5) for x in losses])
         size = video.full_size  # the maps' one change of form out: a map (or None) per frame, at working size
         out = BufferOutput(full_size_maps(list(boosted.numpy()), size), full_size_maps(target.to_list(), size), hq,
-                           cons, report, None if keep else tuned, full_size_maps(list(own.numpy()), size))
+                           cons, report, None if keep else tuned, full_size_maps(list(own.numpy()), size), weights)
         notify(self.observers, "on_buffer", video, start, stop, out)
         return out
 

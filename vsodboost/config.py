@@ -17,7 +17,7 @@ from .errors import InputError
 
 __all__ = ["BoostConfig", "FinetuneConfig", "Fusion"]
 
-Fusion = Literal["replace", "mean", "geometric"]
+Fusion = Literal["motion", "mean", "geometric", "replace"]
 
 
 def _set(obj: Any, name: str, value: Any) -> None:
@@ -122,10 +122,12 @@ class BoostConfig:
     # size when read or written. Bounds memory for 4K frames; DAVIS, ViSal and 720p fit and are unchanged
     # (vsodboost/workres.py, docs/reliability.md)
     work_max_side: int = 1280
-    # "mean" (default: (boosted + target) / 2 where the target has a map; with U²-Net-p chosen on CV fold 0 and
-    # confirmed on fold 1, docs/booster.md), "replace" (the paper: the boosted map only; the paper preset) or
-    # "geometric" (sqrt(boosted · target): the fast preset's, for a weaker spatial model)
-    fusion: Fusion = "mean"
+    # where the target has a map (vsodboost/fusion.py, docs/booster.md): "motion" (default: w · boosted +
+    # (1 − w) · target, w = clip(1/2 + fusion_gain · (c_boosted − c_target), 0, 1), c: each map's S-measure
+    # agreement with the MQPM's motion saliency, Sec. V-B), "mean" ((boosted + target) / 2), "replace" (the
+    # paper: the boosted map only; the paper preset) or "geometric" (sqrt(boosted · target): the fast preset's)
+    fusion: Fusion = "motion"
+    fusion_gain: float = 8.0  # the "motion" rule's tilt per unit of consistency difference (0: the mean)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
     def __post_init__(self) -> None:
@@ -149,7 +151,9 @@ class BoostConfig:
                                               hint=" (0: full resolution; default 1280)"))
         if 0 < self.work_max_side < 64:
             raise InputError(f"work_max_side must be 0 (full resolution) or ≥ 64, got {self.work_max_side}")
-        check_choice("fusion", self.fusion, ("replace", "mean", "geometric"))
+        check_choice("fusion", self.fusion, ("motion", "mean", "geometric", "replace"))
+        _set(self, "fusion_gain", check_float("fusion_gain", self.fusion_gain, lo=0.0,
+                                              hint=" (the motion fusion's tilt; 0 gives the mean, default 8)"))
         if not isinstance(self.finetune, FinetuneConfig):
             raise InputError(f"finetune must be a FinetuneConfig or a dict of its fields, got "
                              f"{type(self.finetune).__name__}")

@@ -32,7 +32,8 @@ PRESETS: dict[str, Preset] = {
     "quality": Preset(
         "quality", "u2netp", {"finetune": {"predict_size": 320}},
         "U²-Net-p (DUTS-trained, shipped) fine-tuned per buffer at 224², predicting at its own 320², its map "
-        "averaged with the target's: the default (BoostConfig's defaults otherwise)",
+        "fused with the target's by their agreement with the motion saliency (fusion 'motion'): the default "
+        "(BoostConfig's defaults otherwise)",
     ),
     "fast": Preset(
         "fast", "lite0", {"fusion": "geometric",

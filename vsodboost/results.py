@@ -60,6 +60,9 @@ class BoostResult:
     # with run(..., keep_models=True): each buffer's fine-tuned spatial model (aligned with `buffers`, None where
     # the buffer did no fine-tuning or kept the target's maps); empty otherwise
     models: list[Any] = field(default_factory=list)
+    # per frame: the motion fusion's weight of the fine-tuned model's map (vsodboost.fusion.motion_weights; ½ where
+    # the buffer computed no motion or the frame has no target map), whichever fusion ran
+    motion_weight: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @classmethod
     def of(cls, video: Any, outputs: Sequence["BufferOutput"], *, config: dict[str, Any],
@@ -80,7 +83,9 @@ class BoostResult:
                      consistency=np.concatenate([o.consistency for o in outputs]),
                      mined=sum((r.mined for r in reports), []), buffers=reports, config=config,
                      provenance=provenance, warnings=sum((r.warnings for r in reports), []),
-                     models=[o.model for o in outputs] if keep_models else [])
+                     models=[o.model for o in outputs] if keep_models else [],
+                     motion_weight=np.concatenate([np.full(len(o.hq_prob), 0.5) if o.motion_weight is None
+                                                   else o.motion_weight for o in outputs]))
         for w in result.warnings:
             _log.warning(w)
         return result
@@ -121,6 +126,7 @@ class BoostResult:
             "hq_prob": {n: round(float(p), 4) for n, p in zip(self.names, self.hq_prob)},
             "consistency": {n: (None if not np.isfinite(c) else round(float(c), 4))
                             for n, c in zip(self.names, self.consistency)},
+            "motion_weight": {n: round(float(w), 4) for n, w in zip(self.names, self.motion_weight)},
             "buffers": [asdict(b) for b in self.buffers],
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "warnings": self.warnings,
@@ -216,7 +222,9 @@ class BufferOutput:
     the motion saliency and the target's map (Sec. V-B; NaN where the target has no map); ``model`` the fine-tuned
     spatial model (None when nothing was fine-tuned or the target's maps were kept); ``spatial[i]`` the map the
     buffer would have with ``fusion="replace"`` — the fine-tuned spatial model's own map, the paper's output
-    (Sec. V-C) — so one run reports both the paper's output and the fused one.
+    (Sec. V-C) — so one run reports both the paper's output and the fused one; ``motion_weight[i]`` the weight of
+    ``spatial[i]`` in the ``motion`` fusion (:func:`~vsodboost.fusion.motion_weights`; ½ where no motion or no
+    target map), computed whichever rule the buffer used, so every rule can be recomputed from one run.
     """
 
     boosted: Sequence[np.ndarray]  # a list, or FullSizeMaps for frames longer than work_max_side
@@ -226,6 +234,7 @@ class BufferOutput:
     report: BufferReport
     model: torch.nn.Module | None = None
     spatial: Sequence[np.ndarray] = ()
+    motion_weight: np.ndarray | None = None  # (N,): the motion fusion's weight of ``spatial`` per frame
 
 
 @dataclass(frozen=True)

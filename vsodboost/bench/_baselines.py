@@ -1,5 +1,6 @@
-"""The honest baselines of Table V: the pretrained spatial model with no fine-tuning ("zero-shot") and its plain
-fusion with the target's maps."""
+"""The honest baselines of Table V: the pretrained spatial model with no fine-tuning ("zero-shot") and its fusion
+with the target's maps, by every rule that needs no fine-tuning (the ``motion`` rule with the run's recorded motion
+saliency)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from ._scores import _maps_in
 __all__ = ["BASELINE_FUSIONS", "native_input_size"]
 
 
-#: The plain ensembles the zero-shot baseline tries; the best-scoring one is Table V's zero-shot fusion row.
-BASELINE_FUSIONS: tuple[str, ...] = ("mean", "geometric")
+#: The ensembles the zero-shot baseline tries; the best-scoring one is Table V's zero-shot fusion row. ``motion``
+#: weighs the untuned map against the target's by their agreement with the main run's motion saliency (``motion/``).
+BASELINE_FUSIONS: tuple[str, ...] = ("motion", "mean", "geometric")
 
 
 def native_input_size(model: Any, fallback: int) -> int:
@@ -30,13 +32,17 @@ def _zero_shot_baselines(out: Path, seqs: Sequence[SequenceData], spatial_of: Ca
                          cfg: BoostConfig) -> tuple[Path, dict[str, Path], int, int]:
     """Write ``runs/zero_shot_<size>/<seq>/`` (the pretrained spatial model at its native input size, no
     fine-tuning, annotated frames) and ``runs/zero_shot_<size>_<fusion>/<seq>/`` (those maps fused with the
-    recorded target maps, for each of :data:`BASELINE_FUSIONS`): the strongest plain ensemble, not one weakened by
-    the Booster's fine-tuning size or precision (always float32: bf16 costs the untuned model, docs/booster.md). Resumable: a frame whose fused maps are there is not predicted again. Returns
-    the zero-shot folder, the fused folder of each fusion, the input size and the number of frames predicted now."""
+    recorded target maps, for each of :data:`BASELINE_FUSIONS`; ``motion`` with the recorded motion saliency, the
+    mean where a frame has none): the strongest ensemble without fine-tuning, not one weakened by the Booster's
+    fine-tuning size or precision (always float32: bf16 costs the untuned model, docs/booster.md). Resumable: a
+    frame whose fused maps are there is not predicted again. Returns the zero-shot folder, the fused folder of each
+    fusion, the input size and the number of frames predicted now."""
     import torch
 
     from ..io import read_unit_map as read_target_map
-    from ..fusion import fuse_maps
+    import numpy as np
+
+    from ..fusion import fuse_maps, motion_weights
     from ..io import write_map_atomic
     from ..spatial import predict_maps
 
@@ -56,7 +62,7 @@ def _zero_shot_baselines(out: Path, seqs: Sequence[SequenceData], spatial_of: Ca
         model = spatial_of(seq.name)
         model_size = native_input_size(model, cfg.finetune.input_size)
         n_pred += len(todo)
-        targets = _maps_in(out / "target" / seq.name)
+        targets, motions = _maps_in(out / "target" / seq.name), _maps_in(out / "motion" / seq.name)
         for s in range(0, len(todo), cfg.finetune.predict_batch):
             idx = todo[s: s + cfg.finetune.predict_batch]
             frames = torch.stack([video.tensor(i, i + 1)[0] for i in idx])
@@ -68,6 +74,11 @@ def _zero_shot_baselines(out: Path, seqs: Sequence[SequenceData], spatial_of: Ca
                 t_file = targets.get(n)
                 # the target's map as the Booster sees it (float, min-max normalised, frame size)
                 t = read_target_map(t_file, m.shape) if t_file is not None else None
+                w = 0.5
+                if t is not None and n in motions:
+                    ms = torch.from_numpy(read_target_map(motions[n], normalize=False))[None]
+                    w = float(motion_weights(ms, torch.from_numpy(m)[None], torch.from_numpy(t)[None],
+                                             np.array([True]), gain=cfg.fusion_gain, size=cfg.consistency_size)[0])
                 for f, d in fused.items():
-                    write_map_atomic(d / seq.name / f"{n}.png", fuse_maps(m, t, f))
+                    write_map_atomic(d / seq.name / f"{n}.png", fuse_maps(m, t, f, w))
     return zs, fused, size, n_pred

@@ -163,7 +163,7 @@ def run_bench(
         from ._fusions import fusions_report
 
         report["fusions"] = fusions_report(out, seqs, cfg.fusion, bb, evaluate, block_of,
-                                           normalize_target=bool(getattr(target, "normalize", False)))
+                                           normalize_target=bool(getattr(target, "normalize", False)), summaries=main)
     if baselines:
         t0 = time.perf_counter()
         zs, zs_fused, size, n_pred = _zero_shot_baselines(

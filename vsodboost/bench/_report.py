@@ -103,9 +103,10 @@ def _render(r: Mapping[str, Any], *, figures: bool) -> str:
         fu = r["fusions"]
         lines += ["### Fusion rules, from the recorded maps", "",
                   f"Each rule of `fuse_maps` applied to the main run's own spatial maps and the target's (8-bit, as "
-                  f"recorded); best: `{fu['best']}`. The run's rule (`{fu['run_fusion']}`) recomputed minus its real "
-                  f"output: " + (", ".join(f"{k} {v:+.4f}" for k, v in fu["own_check"].items())
-                                 if fu.get("own_check") else "not computed") + ".", "",
+                  f"recorded; `motion` with the per-frame weights the run recorded); best: `{fu['best']}`. The run's "
+                  f"rule (`{fu['run_fusion']}`) recomputed minus its real output: "
+                  + (", ".join(f"{k} {v:+.4f}" for k, v in fu["own_check"].items())
+                     if fu.get("own_check") else "not computed") + ".", "",
                   _metric_rows([(f"`{rule}`", row) for rule, row in fu["rows"].items()]), ""]
     lines += ["### Per sequence", "", "Each sequence frame-averaged over its own annotated frames; gains with their "
               "sign, losses included.", ""]
