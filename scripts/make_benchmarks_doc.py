@@ -4,9 +4,9 @@ PDB's published maps on DAVIS-2016 (the 10 `val` sequences) and MGA's on ViSal (
 shipped weights (`--mqpm default`): the shipped MQPM is trained on DAVIS-TR, so every number is out-of-sample (and
 `vsodboost bench` would warn otherwise). `--mqpm-cv-dir` instead cross-validates fold-trained MQPMs
 (scripts/folds.py): a sequence is boosted only with the MQPM of the fold that holds it out (a sequence → checkpoint
-JSON mapping passed as `--mqpm`). The presets' spatial models (U²-Net-p: DUTS; Lite0: ECSSD) never saw
-../shared/data, so they need no folds; `--spatial-cv-dir` maps `spatial_fold{k}.pt` the same way for models that
-did. Each `--run PRESET:PROTOCOLS` is one `vsodboost bench` call per dataset into WORK/PRESET/DATASET (resumable:
+JSON mapping passed as `--mqpm`). The presets' spatial models (U²-Net-p: DUTS, `quality`'s then DAVIS-TR; Lite0:
+ECSSD) never saw a scored sequence of ../shared/data, so they need no folds; `--spatial-cv-dir` maps
+`spatial_fold{k}.pt` the same way for models that did. Each `--run PRESET:PROTOCOLS` is one `vsodboost bench` call per dataset into WORK/PRESET/DATASET (resumable:
 run the same commands in parallel beforehand and this script only evaluates and assembles); `PRESET:PROTOCOLS@a,b`
 restricts that run to sequences a and b (the doc says so). Every number in the doc is read from a report.json;
 nothing is typed by hand.
@@ -41,8 +41,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 #: What still differs from the paper in the `paper` preset, and why (docs/booster.md has the measurements).
 PAPER_DIFFERENCES = [
-    "**Spatial model**: U²-Net-p (DUTS-TR, its authors' weights) instead of CPD (the only DUTS-trained saliency "
-    "model whose weights we can ship and load offline); fine-tuned at 224² for 30 iterations per buffer (CPU budget).",
+    "**Spatial model**: U²-Net-p (DUTS-TR, its authors' weights; in `quality` trained further on DAVIS-TR, as the "
+    "paper pretrains its model, Sec. V-C) instead of CPD (the only DUTS-trained saliency model whose weights we can "
+    "ship and load offline); fine-tuned at 224² for 30 iterations per buffer (CPU budget).",
     "**Θ of Eq. 1**: the paper applies CPD to the flow image; `--theta spatial` applies U²-Net-p (the same kind of "
     "model). The MQPMs behind these tables were trained with the Θ named in their model card (see the Weights "
     "section of each report).",
@@ -212,7 +213,8 @@ def main() -> None:
          "Shipped weights, out-of-sample: the default MQPM is trained on DAVIS-TR (30 DAVIS-2016 `train` sequences) "
          "and saw no sequence scored here; `vsodboost bench` checks every scored sequence against the training "
          "records of the models it uses and printed no in-sample warning.")
-        + " The spatial models are the presets' (U²-Net-p: DUTS; Lite0: ECSSD), which saw none of ../shared/data.",
+        + " The spatial models are the presets' (`quality`: U²-Net-p trained on DUTS, then on DAVIS-TR, of which "
+        "../shared/data holds `bear`, never scored here; `paper`: U²-Net-p, DUTS; `fast`: the Lite0 U-Net, ECSSD).",
         "",
         f"Machine: {dev['device']}" + (f" ({dev['gpu']})" if dev.get("gpu") else "")
         + f", {dev['processor']}, {dev['cpu_count']} CPU core(s), {dev['torch_threads']} torch thread(s), "

@@ -60,10 +60,11 @@ class Booster:
         target: a ``TargetModel``, a registered target's name, or None: the shipped U²-Net-p (self-boosting).
         flow: a flow backend or its registry name (default ``"dis"``, needs no weights).
         mqpm: an MQPM predictor, ``"default"`` (shipped weights) or a checkpoint path.
-        spatial: an ``nn.Module`` or a spatial-model registry name; None: the preset's (``"u2netp"`` by default).
+        spatial: an ``nn.Module`` or a spatial-model registry name; None: the preset's (``"u2netp_davis"`` by
+            default).
         config: a dict of :class:`BoostConfig` fields or a ``BoostConfig``: the preset's, then the ones given.
-        preset: a name of :data:`vsodboost.presets.PRESETS` — ``"quality"`` (default: U²-Net-p, motion fusion),
-            ``"fast"`` (Lite0 U-Net, geometric fusion), ``"paper"`` (U²-Net-p, ``replace``).
+        preset: a name of :data:`vsodboost.presets.PRESETS` — ``"quality"`` (default: U²-Net-p with the DAVIS-TR
+            prior, motion fusion), ``"fast"`` (Lite0 U-Net, geometric fusion), ``"paper"`` (U²-Net-p, ``replace``).
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``…
         seed: buffer ``b`` uses ``seed + b``, the process's RNG left as it was (README: "When are maps
             bit-identical?"). threads: torch CPU threads while a buffer runs, the caller's restored after it:

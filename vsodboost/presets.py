@@ -30,10 +30,10 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "quality": Preset(
-        "quality", "u2netp", {"finetune": {"predict_size": 320}},
-        "U²-Net-p (DUTS-trained, shipped) fine-tuned per buffer at 224², predicting at its own 320², its map "
-        "fused with the target's by their agreement with the motion saliency (fusion 'motion'): the default "
-        "(BoostConfig's defaults otherwise)",
+        "quality", "u2netp_davis", {"finetune": {"predict_size": 320}},
+        "U²-Net-p (DUTS, then DAVIS-TR: the paper's video-domain prior, shipped) fine-tuned per buffer at 224², "
+        "predicting at its own 320², its map fused with the target's by their agreement with the motion saliency "
+        "(fusion 'motion'): the default (BoostConfig's defaults otherwise)",
     ),
     "fast": Preset(
         "fast", "lite0", {"fusion": "geometric",
