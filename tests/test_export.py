@@ -41,7 +41,7 @@ def test_onnx_and_torchscript_equal_pytorch(make, tmp_path):
         got = ExportedSpatial(tmp_path, backend=backend, threads=1).logits(x)
         assert got.shape == (3, 1, 64, 64)
         diff = float(np.abs(got - ref).max())
-        assert diff <= tol, f"{backend}: largest difference {diff:.2e}"
+        assert diff <= 1e-4, f"{backend}: largest difference {diff:.2e}"
     # U²-Net's divide-by-max normalisation is in the graph: scaling the input changes nothing, as in PyTorch
     if isinstance(model, U2Net):
         sess = ExportedSpatial(tmp_path)
@@ -101,18 +101,21 @@ def test_an_adapted_buffer_exports_and_reproduces_its_boosted_maps(tmp_path):
 
 
 @pytest.mark.realdata
-def test_shipped_u2netp_adapted_on_a_real_buffer_exports_within_1e4(shared_data, tmp_path):
-    """DAVIS blackswan, PDB's maps as the target, U²-Net-p (fusion "replace": the model's maps): ONNX = PyTorch.
-    In float32: the exported graph computes in float32, while autocast "auto" predicts in bf16 on CPUs with native
-    bf16 (those maps differ by bf16 rounding, as WHAT_IS_EXPORTED says)."""
+@pytest.mark.parametrize("spatial", ["u2netp", "u2netp_davis"])
+def test_shipped_u2netp_adapted_on_a_real_buffer_exports_within_1e4(shared_data, tmp_path, spatial):
+    """DAVIS blackswan, PDB's maps as the target, each shipped U²-Net-p (fusion "replace": the model's maps): ONNX =
+    PyTorch, TorchScript = PyTorch. In float32 and the contiguous layout the exported graph computes in: autocast
+    "auto" predicts in bf16 on CPUs with native bf16 (those maps differ by bf16 rounding, as WHAT_IS_EXPORTED says),
+    and channels-last (the default) sums in another order, up to 1.6e-4 away with the DAVIS-TR weights
+    (docs/streams_export.md)."""
     from vsodboost import adapters
     from vsodboost.video import load_video
 
     video = load_video(shared_data / "DAVIS2016/JPEGImages/480p/blackswan")[:8]
     video.name = "blackswan"
-    booster = Booster(adapters.precomputed(shared_data / "results/PDB/DAVIS2016"), device="cpu",
+    booster = Booster(adapters.precomputed(shared_data / "results/PDB/DAVIS2016"), device="cpu", spatial=spatial,
                       config={"buffer_size": 8, "period": 2, "fusion": "replace",
-                              "finetune": {"iterations": 2, "autocast": "off"}})
+                              "finetune": {"iterations": 2, "autocast": "off", "channels_last": False}})
     res = booster.run(video, keep_models=True)
     assert res.models[0] is not None and isinstance(res.models[0], U2Net)
     out = res.export(tmp_path / "adapted")
