@@ -34,6 +34,7 @@ def _same(stream_bufs, result):
     assert [(b.report.start, b.report.stop, b.report.mined) for b in stream_bufs] == \
         [(r.start, r.stop, r.mined) for r in result.buffers]
     assert [n for b in stream_bufs for n in b.names] == result.names
+    np.testing.assert_array_equal(np.concatenate([b.motion_weight for b in stream_bufs]), result.motion_weight)
 
 
 def test_stream_of_an_iterator_equals_run_buffer_by_buffer(clip):

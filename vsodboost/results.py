@@ -206,6 +206,8 @@ class StreamBuffer:
     model: Any = None
     # the buffer's uint8 RGB frames (for overlays), at the working size (≤ work_max_side; as they came when they fit)
     frames: list[np.ndarray] = field(default_factory=list)
+    # per frame: the motion fusion's weight of the fine-tuned model's map, as in BoostResult.motion_weight
+    motion_weight: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def stop(self) -> int:
