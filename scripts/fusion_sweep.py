@@ -27,6 +27,7 @@ import torch
 from vsodboost.datasets import read_dataset
 from vsodboost.fusion import fuse_maps, motion_weights
 from vsodboost.io import index_maps, read_map, read_unit_map
+from vsodboost.mining import consistency
 from vsodboost.metrics.accumulator import SODMetrics
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -66,9 +67,10 @@ def main() -> None:
             b, t, m = (torch.from_numpy(x)[None] for x in (own, tgt, mot))
             fused = {"mean": fuse_maps(own, tgt, "mean"), "geometric": fuse_maps(own, tgt, "geometric"),
                      "replace": own, **{f"w {w:g}": fuse_maps(own, tgt, "motion", w) for w in args.weights}}
-            c_t = None
+            has = np.array([True])
+            c_t = consistency(m, t, has, 128)  # the target's agreement, once for every gain (as the Booster's filter)
             for g in args.gains:
-                w = motion_weights(m, b, t, np.array([True]), gain=g, target_consistency=c_t)
+                w = motion_weights(m, b, t, has, gain=g, target_consistency=c_t)
                 fused[f"motion, gain {g:g}"] = fuse_maps(own, tgt, "motion", float(w[0]))
             for r in rules:
                 scores[r].step((np.clip(fused[r], 0, 1) * 255 + 0.5).astype(np.uint8), gt8, sequence=seq.name,

@@ -212,7 +212,7 @@ class Booster:
                               warnings, dict(clock), [round(x, 5) for x in losses])
         size = video.full_size  # the maps' one change of form out: a map (or None) per frame, at working size
         out = BufferOutput(full_size_maps(list(boosted.numpy()), size), full_size_maps(target.to_list(), size), hq,
-                           cons, report, None if keep else tuned, full_size_maps(list(own.numpy()), size), weights)
+                           cons, report, weights, None if keep else tuned, full_size_maps(list(own.numpy()), size))
         notify(self.observers, "on_buffer", video, start, stop, out)
         return out
 

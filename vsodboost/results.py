@@ -84,8 +84,7 @@ class BoostResult:
                      mined=sum((r.mined for r in reports), []), buffers=reports, config=config,
                      provenance=provenance, warnings=sum((r.warnings for r in reports), []),
                      models=[o.model for o in outputs] if keep_models else [],
-                     motion_weight=np.concatenate([np.full(len(o.hq_prob), 0.5) if o.motion_weight is None
-                                                   else o.motion_weight for o in outputs]))
+                     motion_weight=np.concatenate([o.motion_weight for o in outputs]))
         for w in result.warnings:
             _log.warning(w)
         return result
@@ -234,9 +233,9 @@ class BufferOutput:
     hq_prob: np.ndarray
     consistency: np.ndarray
     report: BufferReport
+    motion_weight: np.ndarray  # (N,): the motion fusion's weight of ``spatial`` per frame
     model: torch.nn.Module | None = None
     spatial: Sequence[np.ndarray] = ()
-    motion_weight: np.ndarray | None = None  # (N,): the motion fusion's weight of ``spatial`` per frame
 
 
 @dataclass(frozen=True)

@@ -316,7 +316,7 @@ def run_buffer_to_dir(booster: "Booster", video: Video, run: SequenceRun, b: int
         "has_target": any(m is not None for m in res.target),
         "hq_prob": [round(float(p), 4) for p in res.hq_prob],
         "consistency": [None if not np.isfinite(c) else round(float(c), 4) for c in res.consistency],
-        "motion_weight": [round(float(w), 4) for w in res.motion_weight] if res.motion_weight is not None else None,
+        "motion_weight": [round(float(w), 4) for w in res.motion_weight],
         "sha256": sums,  # what was written: a resume recomputes the buffer when a map's bytes differ
     }
 

@@ -262,4 +262,4 @@ def _stream_buffer(booster: "Booster", seq: str, chunk: list[Frame], index: int,
     return StreamBuffer(index=index, start=start, names=list(video.names), timestamps=[t for _, _, t in chunk],
                         boosted=out.boosted, target=out.target, hq_prob=out.hq_prob, consistency=out.consistency,
                         report=rep, model=out.model, frames=[f for _, f, _ in chunk],
-                        motion_weight=np.full(n, 0.5) if out.motion_weight is None else out.motion_weight)
+                        motion_weight=out.motion_weight)

@@ -37,12 +37,11 @@ def _zero_shot_baselines(out: Path, seqs: Sequence[SequenceData], spatial_of: Ca
     fine-tuning size or precision (always float32: bf16 costs the untuned model, docs/booster.md). Resumable: a
     frame whose fused maps are there is not predicted again. Returns the zero-shot folder, the fused folder of each
     fusion, the input size and the number of frames predicted now."""
+    import numpy as np
     import torch
 
-    from ..io import read_unit_map as read_target_map
-    import numpy as np
-
     from ..fusion import fuse_maps, motion_weights
+    from ..io import read_unit_map as read_target_map
     from ..io import write_map_atomic
     from ..spatial import predict_maps
 

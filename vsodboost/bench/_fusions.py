@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from ..fusion import FUSIONS, fuse_maps
 from ..io import index_maps, read_unit_map, write_map_atomic
+from ._scores import recorded_per_frame
 
 __all__ = ["fuse_recorded", "fusions_report", "recorded_weights", "FUSION_RULES"]
 
@@ -27,15 +28,8 @@ FUSION_RULES: tuple[str, ...] = FUSIONS
 def recorded_weights(summaries: Mapping[str, Any], seqs: Sequence[Any]) -> dict[str, dict[str, float]] | None:
     """Sequence → frame stem → the ``motion`` fusion weight its run recorded; None when a buffer has none (a run
     made before they were recorded)."""
-    out: dict[str, dict[str, float]] = {}
-    for s in seqs:
-        names, got = s.stems, out.setdefault(s.name, {})
-        for tag, b in summaries[s.name]["buffers_done"].items():
-            if b.get("motion_weight") is None:
-                return None
-            start, stop = (int(x) for x in tag.split(":"))
-            got.update(zip(names[start:stop], map(float, b["motion_weight"])))
-    return out
+    out = {s.name: recorded_per_frame(summaries[s.name], s.stems, "motion_weight") for s in seqs}
+    return out if all(len(out[s.name]) == len(s.stems) for s in seqs) else None
 
 
 def fuse_recorded(out: Path, seqs: Sequence[Any], rules: Sequence[str] = FUSION_RULES, *,

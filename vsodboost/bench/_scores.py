@@ -76,14 +76,20 @@ def evaluate_subset(pred_root: Path, seqs: Iterable[SequenceData], keep: Callabl
     return metric.results(average="frame")
 
 
-def hq_of(summary: Mapping[str, Any], names: Sequence[str]) -> dict[str, float]:
-    """Per-frame HQ probability recorded by run_to_dir (``buffers_done[start:stop].hq_prob``)."""
+def recorded_per_frame(summary: Mapping[str, Any], names: Sequence[str], key: str) -> dict[str, float]:
+    """Frame name → the per-frame value ``key`` run_to_dir recorded (``buffers_done[start:stop][key]``); frames of
+    a buffer that did not record it are absent."""
     out: dict[str, float] = {}
     for tag, b in summary["buffers_done"].items():
         start, stop = (int(x) for x in tag.split(":"))
-        for n, p in zip(names[start:stop], b.get("hq_prob", [])):
+        for n, p in zip(names[start:stop], b.get(key) or []):
             out[n] = float(p)
     return out
+
+
+def hq_of(summary: Mapping[str, Any], names: Sequence[str]) -> dict[str, float]:
+    """Per-frame HQ probability recorded by run_to_dir (``buffers_done[start:stop].hq_prob``)."""
+    return recorded_per_frame(summary, names, "hq_prob")
 
 
 def mined_of(main: Mapping[str, Any]) -> dict[str, set[str]]:
