@@ -30,6 +30,7 @@ from pathlib import Path
 
 from folds import N_FOLDS, held_out
 
+from vsodboost.bench import table1_gap_text
 from vsodboost.bench._report import render_markdown
 from vsodboost.datasets import find_shared_data
 from vsodboost.presets import PRESETS
@@ -116,6 +117,9 @@ def _side_by_side(reports: dict[tuple[str, str], dict]) -> list[str]:
                         rows.append([f"`{p}`: {side.upper()} ({t1['hq_fraction']:.0%} of frames HQ)" if side == "hq"
                                      else f"`{p}`: LQ", str(t1[side]["frames"]), *(_cell(t1[side], k) for k in keys)])
             out += _rows(["", "frames", *keys], rows) + [""]
+            out += [f"`{p}`: {table1_gap_text(r['table1'])}" for p, r in runs.items()
+                    if "table1" in r and table1_gap_text(r["table1"])]
+            out += [""] if out[-1] else []
         if any("table7" in r for r in runs.values()):
             out += [f"### {folder}: Table VII (overall vs the mined training frames)", ""]
             rows = []

@@ -21,7 +21,7 @@ import torch
 
 from _table_lines import table1_lines
 
-from vsodboost.bench import evaluate_subset, table1
+from vsodboost.bench import evaluate_subset, table1, table1_gap_text
 from vsodboost.datasets import find_shared_data, in_sample, read_dataset, trained_on_of
 from vsodboost.flow import flow_to_color
 from vsodboost.mqpm import load_mqpm
@@ -78,6 +78,7 @@ def main() -> None:
             print(f" {d} ({target}): HQ {t['hq_fraction_annotated']:.1%} of annotated frames, maxF gap "
                   f"{gap:+.3f}; per-seq. halves gap {gap_h:+.3f}")
             print("\n".join(table1_lines(t, " ")))
+            print(f"   {table1_gap_text(t)}")
         report["models"][str(spec)] = {"sha256": mq.provenance["sha256"], "trained_on": desc, "tables": rows}
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))

@@ -99,6 +99,8 @@ def test_report_structure(bench):
     # buffers 0:8 and 8:10 → HQ frames 0, 3, 6, 8 of each sequence; annotated: 0, 2, 4, 6, 8
     assert (t1["hq"]["frames"], t1["lq"]["frames"]) == (6, 4)
     assert t1["hq_fraction"] == pytest.approx(8 / 20) and t1["hq_fraction_annotated"] == pytest.approx(6 / 10)
+    assert t1["gap"]["maxF"] == pytest.approx(t1["hq"]["maxF"] - t1["lq"]["maxF"])
+    assert t1["gap"]["interval"]["unit"] == "sequence" and t1["gap"]["interval"]["used"] > 0  # 2 sequences
     assert set(on_disk["table2"]["rows"]) == {"1", "2"}
     assert list(on_disk["table3"]["rows"]) == list(TABLE3_ROWS)
     assert on_disk["table3"]["rows"]["mqpm_map_hq"]["frames"] == 6
@@ -112,7 +114,7 @@ def test_report_structure(bench):
     md = (out / "report.md").read_text()
     for head in ("Table V", "Table I ", "Table II ", "Table III", "Table VI ", "Table VII ", "Table VIII", "Fig. 10",
                  "What mining adds", "Frame-averaged",
-                 "Video-averaged", "### Per sequence"):
+                 "Video-averaged", "### Per sequence", "HQ − LQ: maxF", "interval from"):
         assert head in md, head
     assert all(Path(p).is_file() for p in on_disk["plots"] if p.endswith(".png"))
     assert on_disk["visualisations"] and all(Path(p).is_file() for p in on_disk["visualisations"])

@@ -44,8 +44,8 @@ from ._baselines import BASELINE_FUSIONS, native_input_size
 from ._driver import DEFAULT_FLOWS, DEFAULT_PERIODS, PROTOCOLS, run_bench
 from ._provenance import in_sample_check, read_weights_table
 from ._scores import REPORT_KEYS, block_of, evaluate_subset, gain_of, hq_of, mined_of
-from ._tables import TABLE3_ROWS, fig10, table1, table7
+from ._tables import TABLE1_DRAWS, TABLE1_LEVEL, TABLE3_ROWS, fig10, table1, table1_gap_text, table7
 
 __all__ = ["run_bench", "table1", "table7", "fig10", "block_of", "gain_of", "mined_of", "hq_of", "evaluate_subset",
-           "native_input_size", "read_weights_table", "in_sample_check", "PROTOCOLS", "REPORT_KEYS", "TABLE3_ROWS",
+           "TABLE1_DRAWS", "TABLE1_LEVEL", "table1_gap_text", "native_input_size", "read_weights_table", "in_sample_check", "PROTOCOLS", "REPORT_KEYS", "TABLE3_ROWS",
            "DEFAULT_PERIODS", "DEFAULT_FLOWS", "BASELINE_FUSIONS"]

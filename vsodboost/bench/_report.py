@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from ._tables import table1_gap_text
+
 __all__ = ["render_markdown", "render_html"]
 
 _COLS = ("frames", "maxF", "meanF", "adpF", "S", "MAE", "meanE", "wF")
@@ -132,6 +134,8 @@ def _render(r: Mapping[str, Any], *, figures: bool) -> str:
                   _metric_rows([("HQ frames", t1["hq"]), ("LQ frames", t1["lq"])],
                                [k for k in ("frames", "maxF", "meanF", "adpF", "S", "MAE") if k in t1["hq"]]),
                   ""]
+        if gap := table1_gap_text(t1):
+            lines += [gap, ""]
     if "table2" in r:
         t2 = r["table2"]
         rows2 = [("target (baseline)", t2["baseline"])]

@@ -13,7 +13,7 @@ from ..io import index_maps, read_map
 from ..metrics.accumulator import SODMetrics
 from ..metrics.evaluate import resize_to
 
-__all__ = ["REPORT_KEYS", "block_of", "gain_of", "evaluate_subset", "hq_of", "mined_of"]
+__all__ = ["REPORT_KEYS", "block_of", "gain_of", "evaluate_subset", "scored_frames", "hq_of", "mined_of"]
 
 
 #: Metric keys of every block of report.json, in table order.
@@ -55,15 +55,15 @@ def _maps_in(folder: Path) -> dict[str, Path]:
     return index_maps(folder) if folder.is_dir() else {}
 
 
-def evaluate_subset(pred_root: Path, seqs: Iterable[SequenceData], keep: Callable[[str, str], bool],
-                    *, weighted_f: bool = False) -> dict[str, Any]:
-    """Frame-averaged metrics of the annotated frames for which ``keep(sequence, stem)`` holds (maps read and
-    resized exactly as :func:`evaluate_folders` does)."""
+def scored_frames(pred_root: Path, seqs: Iterable[SequenceData], keep: Callable[[str, str], bool] | None = None,
+                  *, weighted_f: bool = False) -> SODMetrics:
+    """The metric accumulator of the annotated frames for which ``keep(sequence, stem)`` holds (all when None),
+    maps read and resized exactly as :func:`evaluate_folders` does; its ``frame_keys`` name every row."""
     metric = SODMetrics(weighted_f=weighted_f)
     for seq in seqs:
         maps = _maps_in(pred_root / seq.name)
         for stem in seq.annotated:
-            if not keep(seq.name, stem):
+            if keep is not None and not keep(seq.name, stem):
                 continue
             p = maps.get(stem)
             if p is None:
@@ -73,7 +73,14 @@ def evaluate_subset(pred_root: Path, seqs: Iterable[SequenceData], keep: Callabl
             if pred.shape != gt.shape:
                 pred = resize_to(pred, gt.shape)
             metric.step(pred, gt, sequence=seq.name, names=[stem])
-    return metric.results(average="frame")
+    return metric
+
+
+def evaluate_subset(pred_root: Path, seqs: Iterable[SequenceData], keep: Callable[[str, str], bool],
+                    *, weighted_f: bool = False) -> dict[str, Any]:
+    """Frame-averaged metrics of the annotated frames for which ``keep(sequence, stem)`` holds (maps read and
+    resized exactly as :func:`evaluate_folders` does)."""
+    return scored_frames(pred_root, seqs, keep, weighted_f=weighted_f).results(average="frame")
 
 
 def recorded_per_frame(summary: Mapping[str, Any], names: Sequence[str], key: str) -> dict[str, float]:

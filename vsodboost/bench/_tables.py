@@ -7,15 +7,17 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+import torch
 
 from ..config import BoostConfig
 from ..datasets import SequenceData
 from ..errors import InputError
 from ..io import read_map
+from ..metrics.accumulator import summarize
 from ..metrics.evaluate import resize_to
-from ._scores import REPORT_KEYS, _maps_in, _pick, evaluate_subset
+from ._scores import REPORT_KEYS, _maps_in, _pick, evaluate_subset, scored_frames
 
-__all__ = ["TABLE3_ROWS", "table1", "table7", "fig10"]
+__all__ = ["TABLE3_ROWS", "TABLE1_DRAWS", "TABLE1_LEVEL", "table1", "table1_gap_text", "table7", "fig10"]
 
 
 #: Table III rows: key → (label, definition), in the paper's order (Sec. VI-D) and then ours. All rows are scored on
@@ -151,17 +153,75 @@ def fig10(target_root: Path, seqs: Sequence[SequenceData], mined: Mapping[str, s
             "per_sequence": per_seq, "mined_in_better_half": int(sum(top)), "mined_in_worse_half": int(sum(bottom))}
 
 
+#: Table I's interval: a percentile bootstrap over sequences, this many resamples at this level.
+TABLE1_DRAWS, TABLE1_LEVEL = 2000, 0.9
+
+
 def table1(target_root: Path, seqs: Sequence[SequenceData], hq: Mapping[str, Mapping[str, float]],
-           thr: float) -> dict[str, Any]:
+           thr: float, *, draws: int = TABLE1_DRAWS, level: float = TABLE1_LEVEL, seed: int = 0) -> dict[str, Any]:
     """Table I: the target's maps (``target_root/<seq>/<stem>``) on the annotated frames whose MQPM HQ probability
-    ``hq[seq][stem]`` is ≥ ``thr`` vs the others, frame-averaged within each group, with the paper's five metrics."""
+    ``hq[seq][stem]`` is ≥ ``thr`` vs the others, frame-averaged within each group, with the paper's five metrics.
+
+    ``gap`` is HQ − LQ in maxF and S with a ``level`` percentile-bootstrap interval over *sequences*: ``draws``
+    resamples of the scored sequences with replacement (``seed``), each scored as the table is (frame-averaged,
+    maxF the max of the mean F-curve). Sequences are the unit because the frames of one video share its
+    difficulty; resampling frames would understate the spread. Draws that leave HQ or LQ empty are skipped
+    (``interval.used`` counts the others)."""
     keys = ("frames", "maxF", "meanF", "adpF", "S", "MAE")  # the paper's five metrics
-    is_hq = lambda s, n: hq[s].get(n, 0.0) >= thr  # noqa: E731
-    r_hq = evaluate_subset(target_root, seqs, is_hq)
-    r_lq = evaluate_subset(target_root, seqs, lambda s, n: not is_hq(s, n))
+    metric = scored_frames(target_root, seqs)
+    vals, scored = metric.frame_values(), metric.frame_keys
+    is_hq = np.array([hq.get(s, {}).get(n, 0.0) >= thr for s, n in scored], dtype=bool)
+    r_hq = summarize({k: v[torch.from_numpy(is_hq)] for k, v in vals.items()})
+    r_lq = summarize({k: v[torch.from_numpy(~is_hq)] for k, v in vals.items()})
     n_all = sum(len(v) for v in hq.values())
     n_hq = sum(sum(p >= thr for p in v.values()) for v in hq.values())
     ann = [(s.name, n) for s in seqs for n in s.annotated]
-    return {"average": "frame", "threshold": thr, "hq": _pick(r_hq, keys), "lq": _pick(r_lq, keys),
+    gap = {"maxF": r_hq["maxF"] - r_lq["maxF"], "S": r_hq["S"] - r_lq["S"],
+           "interval": _gap_interval(vals, [s for s, _ in scored], is_hq, draws, level, seed)}
+    return {"average": "frame", "threshold": thr, "hq": _pick(r_hq, keys), "lq": _pick(r_lq, keys), "gap": gap,
             "hq_fraction": n_hq / n_all if n_all else float("nan"),
-            "hq_fraction_annotated": (sum(is_hq(s, n) for s, n in ann) / len(ann)) if ann else float("nan")}
+            "hq_fraction_annotated": (sum(hq.get(s, {}).get(n, 0.0) >= thr for s, n in ann) / len(ann))
+            if ann else float("nan")}
+
+
+def table1_gap_text(t1: Mapping[str, Any]) -> str:
+    """One sentence for reports: Table I's HQ − LQ gaps with their sequence-bootstrap interval ("" for a report
+    written before the interval existed)."""
+    g = t1.get("gap")
+    if not g:
+        return ""
+    iv = g["interval"]
+    part = lambda k: f"{k} {g[k]:+.3f}" + (f" [{iv[k][0]:+.3f}, {iv[k][1]:+.3f}]" if iv.get(k) else "")  # noqa: E731
+    how = (f"{iv['level']:.0%} interval from {iv['used']:,} resamples of the sequences" if iv.get("maxF")
+           else "no interval: fewer than 2 sequences or no resample with both groups")
+    return f"HQ − LQ: {part('maxF')}, {part('S')} ({how})."
+
+
+def _gap_interval(vals: Mapping[str, torch.Tensor], seq_of: Sequence[str], is_hq: np.ndarray, draws: int,
+                  level: float, seed: int) -> dict[str, Any]:
+    """Percentile bootstrap of Table I's HQ − LQ gaps over sequences (:func:`table1`). A draw is a vector of
+    counts, one per sequence; each group's mean curve is then a count-weighted sum of per-sequence sums."""
+    names = list(dict.fromkeys(seq_of))
+    out: dict[str, Any] = {"level": level, "unit": "sequence", "draws": draws, "used": 0, "maxF": None, "S": None}
+    if len(names) < 2 or draws < 1:
+        return out
+    row = np.array([names.index(s) for s in seq_of])
+    f, sm = vals["F_curve"].double().numpy(), vals["S"].double().numpy()
+    sums = {}
+    for g, m in (("hq", is_hq), ("lq", ~is_hq)):
+        onehot = np.zeros((len(names), len(seq_of)))
+        onehot[row[m], np.flatnonzero(m)] = 1.0
+        sums[g] = (onehot @ f, onehot @ sm, onehot.sum(1))  # per sequence: F-curve sum, S sum, frames
+    picks = np.random.default_rng(seed).integers(len(names), size=(draws, len(names)))
+    counts = np.stack([np.bincount(p, minlength=len(names)) for p in picks]).astype(np.float64)
+    n_hq, n_lq = counts @ sums["hq"][2], counts @ sums["lq"][2]
+    ok = (n_hq > 0) & (n_lq > 0)
+    if not ok.any():
+        return out
+    c, n_hq, n_lq = counts[ok], n_hq[ok, None], n_lq[ok, None]
+    g_f = (c @ sums["hq"][0] / n_hq).max(1) - (c @ sums["lq"][0] / n_lq).max(1)
+    g_s = (c @ sums["hq"][1] / n_hq[:, 0]) - (c @ sums["lq"][1] / n_lq[:, 0])
+    q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
+    out.update(used=int(ok.sum()), maxF=[float(x) for x in np.percentile(g_f, q)],
+               S=[float(x) for x in np.percentile(g_s, q)])
+    return out

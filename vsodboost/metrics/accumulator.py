@@ -97,6 +97,11 @@ class SODMetrics:
 
     # ------------------------------------------------------------------------------------------ results
 
+    @property
+    def frame_keys(self) -> list[tuple[str, str]]:
+        """``(sequence, name)`` of every frame stepped so far, in the order of :meth:`frame_values`' rows."""
+        return list(zip(self._seq, self._names))
+
     def frame_values(self) -> dict[str, Tensor]:
         """Per-frame values of every frame stepped so far (scalars (N,), curves (N, 256))."""
         if not self._chunks:
