@@ -339,7 +339,7 @@ def test_train_cli_resumes_after_an_interruption(tmp_path, monkeypatch, capsys):
     argv = _train_argv(root, tmp_path, "resumed")
     argv[argv.index("--batch-size") + 1] = "4"
     assert cli.main(argv) == 1  # a different configuration does not silently continue the old run
-    assert "another configuration" in capsys.readouterr().err
+    assert "another configuration (batch_size: 2 → 4; checkpoint → now)" in capsys.readouterr().err
 
 
 def test_train_config_validation():

@@ -94,7 +94,7 @@ def test_a_saved_state_of_another_recipe_is_refused_and_restart_starts_over(tmp_
         pretrain_spatial([(str(data), "davsod")], out, iterations=4, batch_size=2, input_size=64, init="u2netp",
                          ckpt_every=2)
     restore()
-    with pytest.raises(InputError, match=r"another training recipe.*'lr': \(0\.0003, 0\.001\).*--restart"):
+    with pytest.raises(InputError, match=r"another training recipe \(lr: 0\.0003 → 0\.001; saved → now\).*--restart"):
         pretrain_spatial([(str(data), "davsod")], out, iterations=4, batch_size=2, input_size=64, init="u2netp",
                          ckpt_every=2, lr=1e-3)
     assert not out.exists()

@@ -25,6 +25,7 @@ import numpy as np
 from . import identity as ident
 from ._checks import check_int
 from ._deprecated import moved_names
+from ._diff import settings_diff
 from ._steps import OnStage, SequenceProgress, effective_threads
 from .errors import InputError, NoMatchingMapsError, ResumeError
 from .identity import flow_identity, jsonable, stable_repr
@@ -54,27 +55,9 @@ _LABELS = {"format": "resume-key format", "sequence": "sequence name", "frames":
            "threads": "torch CPU threads (maps differ between thread counts; --threads, Booster(threads=))"}
 
 
-def _short(v: Any) -> str:
-    if isinstance(v, list) and len(v) > 3:
-        return f"{len(v)} items [{v[0]!r}…{v[-1]!r}]"
-    text = v if isinstance(v, str) else json.dumps(v, default=str)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _key_diff(old: Any, new: Any, path: str = "") -> list[str]:
+def _key_diff(old: Any, new: Any) -> list[str]:
     """Human-readable differences between two resume keys: ``label: old → new``."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        out: list[str] = []
-        for k in list(new) + [k for k in old if k not in new]:
-            p = f"{path}.{k}" if path else str(k)
-            if k not in old:
-                out.append(f"{_LABELS.get(p, p)}: (absent) → {_short(new[k])}")
-            elif k not in new:
-                out.append(f"{_LABELS.get(p, p)}: {_short(old[k])} → (absent)")
-            else:
-                out += _key_diff(old[k], new[k], p)
-        return out
-    return [] if old == new else [f"{_LABELS.get(path, path)}: {_short(old)} → {_short(new)}"]
+    return settings_diff(old, new, _LABELS)
 
 
 #: Config fields added after KEY_FORMAT 2 was introduced, each with the rule under which its value gives the maps a

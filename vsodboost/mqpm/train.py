@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from .._device import resolve_device
 from .._steps import seeded, torch_threads
+from .._diff import settings_diff
 from .._weights import load_checkpoint, load_state_dict_strict
 from ..datasets import trained_on_entry
 from ..errors import InputError
@@ -239,9 +240,8 @@ def _train_network(cfg: TrainConfig, train_set: TrainingSet, val_set: TrainingSe
         ck = load_checkpoint(last_p)
         old = {k: v for k, v in ck["config"].items() if k not in _RESUME_FREE}
         new = {k: v for k, v in cfg.to_dict().items() if k not in _RESUME_FREE}
-        if old != new:
-            diff = {k: (old.get(k), new.get(k)) for k in set(old) | set(new) if old.get(k) != new.get(k)}
-            raise InputError(f"{last_p} was written by another configuration {diff} (checkpoint, now); "
+        if diff := settings_diff(old, new):
+            raise InputError(f"{last_p} was written by another configuration ({'; '.join(diff)}; checkpoint → now); "
                              "use another --work-dir or --restart to start over")
         load_state_dict_strict(net, ck["model"], source=str(last_p))
         opt.load_state_dict(ck["optimizer"])

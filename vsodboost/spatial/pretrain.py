@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .._checks import check_int
+from .._diff import settings_diff
 from .._steps import seeded
 from .._weights import load_checkpoint
 from ..config import FinetuneConfig
@@ -167,10 +168,7 @@ def _resume_state(path: Path, recipe: dict[str, Any]) -> dict[str, Any] | None:
         return None
     state = load_checkpoint(path)
     old = state.get("recipe") if isinstance(state, dict) else None
-    if old != recipe:
-        old = old if isinstance(old, dict) else {}
-        diff = {k: (old.get(k), recipe.get(k)) for k in sorted(set(old) | set(recipe)) if old.get(k) != recipe.get(k)}
-        shown = {k: ("(differs)" if k == "trained_on" else v) for k, v in diff.items()}
-        raise InputError(f"{path} was saved by another training recipe {shown} (saved, now); delete "
+    if diff := settings_diff(old if isinstance(old, dict) else {}, recipe):
+        raise InputError(f"{path} was saved by another training recipe ({'; '.join(diff)}; saved → now); delete "
                          f"{path.parent} (or pass --restart) to start over, or rerun the recipe it was saved by")
     return state
