@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 #: What still differs from the paper in the `paper` preset, and why (docs/booster.md has the measurements).
 PAPER_DIFFERENCES = [
-    "**Spatial model**: U²-Net-p (DUTS-TR, its authors' weights; in `quality` trained further on DAVIS-TR, as the "
+    "**Spatial model**: U²-Net-p (DUTS-TR, its authors' weights; in `quality` and `paper` trained further on DAVIS-TR, as the "
     "paper pretrains its model, Sec. V-C) instead of CPD (the only DUTS-trained saliency model whose weights we can "
     "ship and load offline); fine-tuned at 224² for 30 iterations per buffer (CPU budget).",
     "**Θ of Eq. 1**: the paper applies CPD to the flow image; `--theta spatial` applies U²-Net-p (the same kind of "
@@ -218,7 +218,8 @@ def main() -> None:
          "and saw no sequence scored here; `vsodboost bench` checks every scored sequence against the training "
          "records of the models it uses and printed no in-sample warning.")
         + " The spatial models are the presets' (`quality`: U²-Net-p trained on DUTS, then on DAVIS-TR, of which "
-        "../shared/data holds `bear`, never scored here; `paper`: U²-Net-p, DUTS; `fast`: the Lite0 U-Net, ECSSD).",
+        "../shared/data holds `bear`, never scored here; `paper`: the same model since 2026-12-05; `fast`: the Lite0 "
+        "U-Net, ECSSD).",
         "",
         f"Machine: {dev['device']}" + (f" ({dev['gpu']})" if dev.get("gpu") else "")
         + f", {dev['processor']}, {dev['cpu_count']} CPU core(s), {dev['torch_threads']} torch thread(s), "

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import pickle
 
 import pytest
@@ -114,6 +115,10 @@ def test_presets_choose_the_spatial_model_and_recipe_and_explicit_settings_win()
     paper = Booster(target, mqpm=FlowMagnitudeMQPM(), preset="paper", spatial=tiny_spatial(), device="cpu")
     assert paper.config.fusion == "replace" and paper.config.finetune.loss == "bce"
     assert not isinstance(paper.spatial, U2Net)  # an explicit spatial model wins over the preset's
+    # the paper pretrains its spatial model on DAVIS-TR (Sec. V-C): `paper` loads the same shipped prior as `quality`
+    own = Booster(target, mqpm=FlowMagnitudeMQPM(), preset="paper", device="cpu")
+    assert own.spatial.provenance["sha256"] == quality.spatial.provenance["sha256"]
+    assert "DAVIS2016-train" in json.dumps(own.spatial.provenance)
     assert resolved_on_cpu(BoostConfig.paper()) == paper.config  # the paper's configuration, also without a Booster
     assert (BoostConfig.paper().period, BoostConfig.paper().buffer_size) == (5, 100)
     with pytest.raises(UnknownNameError, match="quality"):

@@ -64,7 +64,8 @@ class Booster:
             default).
         config: a dict of :class:`BoostConfig` fields or a ``BoostConfig``: the preset's, then the ones given.
         preset: a name of :data:`vsodboost.presets.PRESETS` — ``"quality"`` (default: U²-Net-p with the DAVIS-TR
-            prior, motion fusion), ``"fast"`` (Lite0 U-Net, geometric fusion), ``"paper"`` (U²-Net-p, ``replace``).
+            prior, motion fusion), ``"fast"`` (Lite0 U-Net, geometric fusion), ``"paper"`` (the same prior,
+            ``replace``, BCE only).
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``…
         seed: buffer ``b`` uses ``seed + b``, the process's RNG left as it was (README: "When are maps
             bit-identical?"). threads: torch CPU threads while a buffer runs, the caller's restored after it:

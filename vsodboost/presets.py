@@ -45,10 +45,11 @@ PRESETS: dict[str, Preset] = {
         "buffer), fused with the target",
     ),
     "paper": Preset(
-        "paper", "u2netp", {"fusion": "replace", "period": 5,
-                            "finetune": {"loss": "bce", "pseudo_gt": "soft", "predict_size": 320}},
-        "the paper's configuration as closely as our weights allow: the spatial model's map replaces the target's "
-        "(Sec. V-C), BCE only, T = 1/5 (docs/booster.md lists what still differs)",
+        "paper", "u2netp_davis", {"fusion": "replace", "period": 5,
+                                  "finetune": {"loss": "bce", "pseudo_gt": "soft", "predict_size": 320}},
+        "the paper's configuration as closely as our weights allow: a spatial model pretrained on DAVIS-TR (Sec. V-C; "
+        "U²-Net-p, DUTS then DAVIS-TR) whose map replaces the target's, BCE only, T = 1/5 (docs/booster.md lists "
+        "what still differs)",
     ),
 }
 

@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 
 from .._device import resolve_device
-from .._steps import seeded, torch_threads
 from .._diff import settings_diff
+from .._steps import seeded, torch_threads
 from .._weights import load_checkpoint, load_state_dict_strict
 from ..datasets import trained_on_entry
 from ..errors import InputError
