@@ -117,8 +117,11 @@ def _side_by_side(reports: dict[tuple[str, str], dict]) -> list[str]:
                         rows.append([f"`{p}`: {side.upper()} ({t1['hq_fraction']:.0%} of frames HQ)" if side == "hq"
                                      else f"`{p}`: LQ", str(t1[side]["frames"]), *(_cell(t1[side], k) for k in keys)])
             out += _rows(["", "frames", *keys], rows) + [""]
-            out += [f"`{p}`: {table1_gap_text(r['table1'])}" for p, r in runs.items()
-                    if "table1" in r and table1_gap_text(r["table1"])]
+            gaps: dict[str, list[str]] = {}  # presets with the same MQPM and flows have the same Table I: say it once
+            for p, r in runs.items():
+                if "table1" in r and (text := table1_gap_text(r["table1"])):
+                    gaps.setdefault(text, []).append(f"`{p}`")
+            out += [f"{', '.join(ps)}: {text}" for text, ps in gaps.items()]
             out += [""] if out[-1] else []
         if any("table7" in r for r in runs.values()):
             out += [f"### {folder}: Table VII (overall vs the mined training frames)", ""]
