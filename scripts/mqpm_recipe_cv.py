@@ -79,6 +79,8 @@ def main() -> None:
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--recipe", action="append", required=True, help="name:field=value,...")
     ap.add_argument("--folds", type=int, default=3)
+    ap.add_argument("--only-fold", type=int, action="append", default=None, help="train and score this fold only "
+                    "(repeatable; default: all)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -90,7 +92,7 @@ def main() -> None:
     for spec in args.recipe:
         name, over = _recipe(spec)
         rows, pooled = [], {"p": [], "mqs": [], "y": []}
-        for k in range(args.folds):
+        for k in (args.only_fold if args.only_fold is not None else range(args.folds)):
             out = args.work / name / f"fold{k}.pt"
             cfg = TrainConfig(**{**TrainConfig().to_dict(), **over, "data": [str(args.data)], "out": str(out),
                                  "num_threads": 1, "device": "cpu"})
