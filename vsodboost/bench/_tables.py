@@ -153,8 +153,10 @@ def fig10(target_root: Path, seqs: Sequence[SequenceData], mined: Mapping[str, s
             "per_sequence": per_seq, "mined_in_better_half": int(sum(top)), "mined_in_worse_half": int(sum(bottom))}
 
 
-#: Table I's interval: a percentile bootstrap over sequences, this many resamples at this level.
-TABLE1_DRAWS, TABLE1_LEVEL = 2000, 0.9
+#: Table I's interval: a percentile bootstrap over sequences with this many resamples...
+TABLE1_DRAWS = 2000
+#: ...at this level.
+TABLE1_LEVEL = 0.9
 
 
 def table1(target_root: Path, seqs: Sequence[SequenceData], hq: Mapping[str, Mapping[str, float]],
