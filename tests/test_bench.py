@@ -592,3 +592,20 @@ def test_cli_target_cache_wraps_the_target_as_boost_does(dataset, tmp_path, monk
                    "--out", str(tmp_path / "o"), "--device", "cpu", "-q"])
     assert rc == 0 and isinstance(seen["target"], CachedTarget)
     assert seen["target"].root == tmp_path / "cache" and seen["target"].target.name == seen["target"].name
+
+
+def test_a_preset_is_applied_as_the_booster_applies_it(dataset, spatial, tmp_path):
+    """run_bench(preset=...) lays the caller's config over the preset's (it was only a label in the report before,
+    so preset="paper" benched the default fusion under the paper's name); a BoostConfig still wins whole."""
+    from vsodboost.config import BoostConfig
+
+    kw = dict(layout="davsod", target=PrecomputedTarget(dataset / "maps", name="synth"), mqpm=StubMQPM(),
+              spatial=spatial, device="cpu", log=lambda _: None, vis_frames=0, baselines=False)
+    report = run_bench(dataset / "data", out=tmp_path / "p", preset="paper", config=CONFIG, **kw)
+    cfg = json.loads((tmp_path / "p" / "report.json").read_text())["config"]
+    assert report["config"] == cfg
+    assert (cfg["fusion"], cfg["finetune"]["loss"]) == ("replace", "bce")  # the paper's, not BoostConfig's
+    assert (cfg["buffer_size"], cfg["period"], cfg["finetune"]["iterations"]) == (8, 2, 1)  # the caller's fields win
+    whole = BoostConfig.from_dict(CONFIG)
+    cfg2 = run_bench(dataset / "data", out=tmp_path / "w", preset="paper", config=whole, **kw)["config"]
+    assert cfg2["fusion"] == whole.fusion == "motion"  # a whole BoostConfig is used as given

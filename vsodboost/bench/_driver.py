@@ -13,6 +13,7 @@ from ..datasets import read_dataset
 from ..errors import InputError
 from ..io import atomic_write_bytes, no_nan, write_json_atomic
 from ..metrics.evaluate import evaluate_folders
+from ..presets import get_preset, merge_config
 from ._baselines import BASELINE_FUSIONS, _zero_shot_baselines
 from ._provenance import (_check_recorded, _Models, _weights_for, _weights_report, in_sample_check, machine_info,
                           versions)
@@ -44,7 +45,7 @@ def run_bench(
     split: str | None = None,
     sequences: Iterable[str] | None = None,
     mqpm: Any = "default",
-    spatial: Any = "default",
+    spatial: Any = None,
     flow: str = "dis",
     config: BoostConfig | Mapping[str, Any] | None = None,
     preset: str | None = None,
@@ -72,7 +73,10 @@ def run_bench(
         target: a TargetModel (see :func:`vsodboost.commands.boost.parse_target` for the CLI forms).
         mqpm, spatial: weights file or name, or a JSON file mapping sequence → weights (``"*"`` default): the way
             to bench with cross-validated weights in one report; or a loaded MQPM / spatial ``nn.Module``.
-        preset: recorded in the provenance (the spatial model and ``config`` are used as given).
+        preset: a name of :data:`vsodboost.presets.PRESETS`, applied as ``Booster(preset=...)`` applies it: a
+            ``config`` mapping (or None) is laid over the preset's, a :class:`BoostConfig` wins whole, and
+            ``spatial=None`` is the preset's model; recorded in the provenance. None: ``config`` as given and
+            ``spatial=None`` is the ``"default"`` registry model.
         protocols: any of :data:`PROTOCOLS`; ``table5`` (target vs boosted) is always computed. ``control`` is
             Table III's control alone, over ``draws`` random draws (seeds ``seed`` … ``seed + draws − 1``): what
             mining adds over random frames with the same pseudo-GT and fusion, with the draws' spread.
@@ -97,6 +101,12 @@ def run_bench(
     if bad:
         raise InputError(f"unknown protocol(s) {bad}; choose from {list(PROTOCOLS)}")
     data, out = Path(data), Path(out)
+    if preset is not None:  # as the Booster applies a preset: its config under the caller's fields, its model
+        chosen = get_preset(preset)
+        if not isinstance(config, BoostConfig):
+            config = merge_config(chosen.config, dict(config or {}))
+        spatial = chosen.spatial if spatial is None else spatial
+    spatial = "default" if spatial is None else spatial
     cfg = config if isinstance(config, BoostConfig) else BoostConfig.from_dict(config or {})
     dev = resolve_device(device)
     seqs = [s for s in read_dataset(data, layout, split=split, sequences=sequences) if s.gt]  # type: ignore[arg-type]
