@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Literal, Mapping, TypeVar
+from typing import Any, Callable, Literal, Mapping, TypeVar, get_args
 
 from ._checks import check_bool, check_choice, check_float, check_int
 from .errors import InputError
@@ -151,7 +151,7 @@ class BoostConfig:
                                               hint=" (0: full resolution; default 1280)"))
         if 0 < self.work_max_side < 64:
             raise InputError(f"work_max_side must be 0 (full resolution) or ≥ 64, got {self.work_max_side}")
-        check_choice("fusion", self.fusion, ("motion", "mean", "geometric", "replace"))
+        check_choice("fusion", self.fusion, get_args(Fusion))
         _set(self, "fusion_gain", check_float("fusion_gain", self.fusion_gain, lo=0.0,
                                               hint=" (the motion fusion's tilt; 0 gives the mean, default 8)"))
         if not isinstance(self.finetune, FinetuneConfig):

@@ -11,19 +11,22 @@ checks that decide when the target's maps are kept instead (docs/reliability.md,
 
 from __future__ import annotations
 
+from typing import get_args
+
 import numpy as np
 import torch
 
+from .config import BoostConfig, Fusion
 from .mining import FLAT, consistency
 
 __all__ = ["fuse_maps", "fuse_buffer", "collapse", "motion_weights", "FUSIONS", "MOTION_GAIN"]
 
-#: The rules :func:`fuse_maps` knows (``BoostConfig.fusion``).
-FUSIONS: tuple[str, ...] = ("motion", "mean", "geometric", "replace")
+#: The rules :func:`fuse_maps` knows: ``BoostConfig.fusion``'s choices (the ``Fusion`` type), in its order.
+FUSIONS: tuple[str, ...] = get_args(Fusion)
 
 #: ``BoostConfig.fusion_gain``'s default: how far a consistency difference tilts the ``motion`` weight from ½
 #: (a difference of 1/16 reaches 0 or 1). Measured in docs/booster.md ("Fusion guided by motion").
-MOTION_GAIN = 8.0
+MOTION_GAIN: float = BoostConfig.fusion_gain
 
 
 def motion_weights(motion_saliency: torch.Tensor | None, boosted: torch.Tensor, target: torch.Tensor,
