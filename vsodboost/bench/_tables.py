@@ -170,9 +170,10 @@ def table1(target_root: Path, seqs: Sequence[SequenceData], hq: Mapping[str, Map
     difficulty; resampling frames would understate the spread. Draws that leave HQ or LQ empty are skipped
     (``interval.used`` counts the others)."""
     keys = ("frames", "maxF", "meanF", "adpF", "S", "MAE")  # the paper's five metrics
+    hq_at = lambda s, n: hq.get(s, {}).get(n, 0.0) >= thr  # noqa: E731
     metric = scored_frames(target_root, seqs)
     vals, scored = metric.frame_values(), metric.frame_keys
-    is_hq = np.array([hq.get(s, {}).get(n, 0.0) >= thr for s, n in scored], dtype=bool)
+    is_hq = np.array([hq_at(s, n) for s, n in scored], dtype=bool)
     r_hq = summarize({k: v[torch.from_numpy(is_hq)] for k, v in vals.items()})
     r_lq = summarize({k: v[torch.from_numpy(~is_hq)] for k, v in vals.items()})
     n_all = sum(len(v) for v in hq.values())
@@ -182,8 +183,7 @@ def table1(target_root: Path, seqs: Sequence[SequenceData], hq: Mapping[str, Map
            "interval": _gap_interval(vals, [s for s, _ in scored], is_hq, draws, level, seed)}
     return {"average": "frame", "threshold": thr, "hq": _pick(r_hq, keys), "lq": _pick(r_lq, keys), "gap": gap,
             "hq_fraction": n_hq / n_all if n_all else float("nan"),
-            "hq_fraction_annotated": (sum(hq.get(s, {}).get(n, 0.0) >= thr for s, n in ann) / len(ann))
-            if ann else float("nan")}
+            "hq_fraction_annotated": (sum(hq_at(s, n) for s, n in ann) / len(ann)) if ann else float("nan")}
 
 
 def table1_gap_text(t1: Mapping[str, Any]) -> str:
@@ -207,7 +207,8 @@ def _gap_interval(vals: Mapping[str, torch.Tensor], seq_of: Sequence[str], is_hq
     out: dict[str, Any] = {"level": level, "unit": "sequence", "draws": draws, "used": 0, "maxF": None, "S": None}
     if len(names) < 2 or draws < 1:
         return out
-    row = np.array([names.index(s) for s in seq_of])
+    index = {s: i for i, s in enumerate(names)}
+    row = np.array([index[s] for s in seq_of])
     f, sm = vals["F_curve"].double().numpy(), vals["S"].double().numpy()
     sums = {}
     for g, m in (("hq", is_hq), ("lq", ~is_hq)):
