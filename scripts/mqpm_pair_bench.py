@@ -17,7 +17,7 @@ import torch
 
 from vsodboost.adapters import PrecomputedTarget
 from vsodboost.bench import run_bench
-from vsodboost.datasets import SHARED_SETS, find_shared_data
+from vsodboost.datasets import SHARED_SETS, find_shared_data, in_sample, read_dataset, trained_on_of
 from vsodboost.mqpm import load_mqpm
 
 
@@ -47,12 +47,18 @@ def main() -> None:
     if data is None:
         raise SystemExit("../shared/data not found (set VSODBOOST_DATA)")
     s = SHARED_SETS[args.set]
-    for name in (args.hq, args.motion):
-        if name != "default" and "DAVIS2016-train" not in str(load_mqpm(name).provenance["meta"]):
-            raise SystemExit(f"{name}: not a DAVIS-TR checkpoint; the scored sets must be held out")
+    mqpm = PairMQPM(args.hq, args.motion)
+    # the bench checks the provenance it is given (the HQ file's); the motion file is checked here the same way
+    seqs = [q for q in read_dataset(data / s.folder, s.layout, split=s.split) if q.gt]
+    for net in (mqpm.hq, mqpm.motion):
+        entries, desc = trained_on_of(net.provenance)
+        seen = None if entries is None else [q.name for q in seqs if in_sample(entries, q)]
+        if seen is None or seen:
+            raise SystemExit(f"{net.provenance['file']} ({desc}): " + ("records no training sequences" if seen is None
+                             else f"was trained on {seen}") + "; the scored set must be held out")
     run_bench(data / s.folder, layout=s.layout, split=s.split, out=args.out, preset=args.preset,
               target=PrecomputedTarget(data / "results" / s.method / s.folder, name=s.method),
-              target_label=s.method, mqpm=PairMQPM(args.hq, args.motion), protocols=("table5", "table1"),
+              target_label=s.method, mqpm=mqpm, protocols=("table5", "table1"),
               vis_frames=0, threads=1)
 
 
