@@ -34,18 +34,11 @@ from vsodboost.mqpm.train import TrainConfig, train_mqpm
 
 
 def _ranks(x: np.ndarray) -> np.ndarray:
-    """1-based ranks, ties averaged."""
-    order = np.argsort(x, kind="mergesort")
-    r = np.empty(len(x))
-    xs = x[order]
-    i = 0
-    while i < len(x):
-        j = i
-        while j + 1 < len(x) and xs[j + 1] == xs[i]:
-            j += 1
-        r[order[i:j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    return r
+    """1-based ranks, ties averaged (each group of equal values gets the mean of the ranks it spans)."""
+    first = np.empty(len(x))
+    first[np.argsort(x, kind="mergesort")] = np.arange(1, len(x) + 1)
+    _, group, size = np.unique(x, return_inverse=True, return_counts=True)
+    return (np.bincount(group, weights=first) / size)[group]
 
 
 def auc(score: np.ndarray, positive: np.ndarray) -> float:
