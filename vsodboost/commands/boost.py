@@ -424,7 +424,7 @@ def add_model_arguments(p: argparse.ArgumentParser, *, mqpm_help: str | None = N
                    help=mqpm_help or "MQPM weights: 'default' (shipped) or a checkpoint path")
     p.add_argument("--preset", default="quality", choices=sorted(PRESETS),
                    help="spatial model + fine-tuning recipe: quality (default: U²-Net-p + DAVIS-TR, motion fusion), "
-                        "fast (Lite0 U-Net, geometric fusion, ~4x cheaper on CPU), paper (U²-Net-p, replace) — "
+                        "fast (Lite0 U-Net, geometric fusion, ~4x cheaper on CPU), paper (U²-Net-p + DAVIS-TR, replace, BCE) — "
                         "docs/booster.md")
     p.add_argument("--spatial", default=None,
                    help=spatial_help or "spatial model name (see `vsodboost plugins`; default: the preset's)")
