@@ -4,7 +4,9 @@ Every recipe is trained K times on the DAVIS-TR sequences outside one fold (sort
 k, k+K, ...) and scored on the fold's sequences, which it never saw, against their MQS labels (Eq. 1, Θ = the
 recipe's, λ of Eqs. 2–4 from the fold's own training frames): the AUC of the HQ probability, Spearman's ρ between
 the probability and MQS (over the fold and, averaged, within each sequence: the Booster ranks
-frames within one video), the share predicted HQ (p ≥ 0.5) and the accuracy. No DAVIS val or ViSal frame is read.
+frames within one video), the share predicted HQ (p ≥ 0.5) and the accuracy; and the motion saliency map (Eq. 6) against
+the fold's GT (maxF, S, MAE, frame-averaged, pysodmetrics conventions: the map the S-consistency filter and the
+``motion`` fusion use). No DAVIS val or ViSal frame is read.
 
     OMP_NUM_THREADS=1 python scripts/mqpm_recipe_cv.py --data ~/data/DAVIS2016-train --work /tmp/mqpm-cv \\
         --recipe sum300:reduction=sum --recipe mean300:reduction=mean \\
@@ -26,6 +28,7 @@ import numpy as np
 import torch
 
 from vsodboost.flow import flow_to_color
+from vsodboost.metrics import SODMetrics
 from vsodboost.mqpm import load_mqpm
 from vsodboost.mqpm.data import build_flow_sets
 from vsodboost.mqpm.labels import motion_quality_scores
@@ -93,10 +96,12 @@ def main() -> None:
                 train_mqpm(cfg, flow_sets=[fs for fs in sets if fs.sequence not in held[k]])
             lam = json.loads((cfg.work_path() / "labels.json").read_text())["lambda"]
             mq, theta = load_mqpm(out), get_theta(cfg.theta)
-            p, m, within = [], [], []
+            p, m, within, maps = [], [], [], SODMetrics(weighted_f=False)
             for fs in (fs for fs in sets if fs.sequence in held[k]):
                 colour = flow_to_color(torch.from_numpy(fs.flows).float())
-                ps = mq.predict(colour)[0].numpy().astype(np.float64)
+                prob, motion = mq.predict(colour)
+                ps = prob.numpy().astype(np.float64)
+                maps.step((motion * 255).round().to(torch.uint8), torch.from_numpy(fs.gt), sequence=fs.sequence)
                 ms = motion_quality_scores(colour, torch.from_numpy(fs.gt), theta).numpy().astype(np.float64)
                 within.append(spearman(ps, ms))  # the Booster ranks frames within one video
                 p += ps.tolist()
@@ -106,18 +111,21 @@ def main() -> None:
             rows.append({"fold": k, "lambda": lam, "frames": len(p), "auc": auc(p, y), "spearman": spearman(p, m),
                          "spearman_within": float(np.nanmean(within)),
                          "hq_predicted": float((p >= 0.5).mean()), "hq_labels": float(y.mean()),
-                         "accuracy": float(((p >= 0.5) == y).mean())})
+                         "accuracy": float(((p >= 0.5) == y).mean()),
+                         "map": {key: maps.results()[key] for key in ("maxF", "S", "MAE")}})
             pooled["p"] += p.tolist(); pooled["mqs"] += m.tolist(); pooled["y"] += y.tolist()
         pp, yy = np.array(pooled["p"]), np.array(pooled["y"], bool)
         mean = {key: float(np.mean([r[key] for r in rows])) for key in ("auc", "spearman", "spearman_within", "hq_predicted",
                                                                   "accuracy")}
+        mean["map"] = {key: float(np.mean([r["map"][key] for r in rows])) for key in ("maxF", "S", "MAE")}
         report["recipes"][name] = {"overrides": over, "folds": rows, "mean": mean,
                                    "pooled": {"auc": auc(pp, yy), "spearman": spearman(pp, np.array(pooled["mqs"]))}}
         print(f"{name:10s} AUC " + " ".join(f"{r['auc']:.3f}" for r in rows) + f" (mean {mean['auc']:.3f}, pooled "
               f"{report['recipes'][name]['pooled']['auc']:.3f}) | ρ mean {mean['spearman']:.3f}, within sequences "
               f"{mean['spearman_within']:.3f} | predicted HQ "
               f"{mean['hq_predicted']:.1%} (labels {np.mean([r['hq_labels'] for r in rows]):.1%}) | accuracy "
-              f"{mean['accuracy']:.3f}", flush=True)
+              f"{mean['accuracy']:.3f} | motion map maxF " + " ".join(f"{r['map']['maxF']:.3f}" for r in rows)
+              + f" (mean {mean['map']['maxF']:.3f}), S {mean['map']['S']:.3f}, MAE {mean['map']['MAE']:.4f}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
 

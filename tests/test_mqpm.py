@@ -342,6 +342,46 @@ def test_train_cli_resumes_after_an_interruption(tmp_path, monkeypatch, capsys):
     assert "another configuration (batch_size: 2 → 4; checkpoint → now)" in capsys.readouterr().err
 
 
+def test_head_stage_trains_the_classification_head_only_and_resumes(tmp_path, monkeypatch, capsys):
+    """--head-iterations: after the first stage, only ``cls.*`` moves (the motion map of Eq. 6 is the first stage's,
+    bit for bit), and an interruption inside the head stage resumes to the uninterrupted result."""
+    from vsodboost import cli
+    from vsodboost.mqpm import train as tr
+
+    root = _davis(tmp_path, seqs=("a", "b"), n=4)
+    assert cli.main(_train_argv(root, tmp_path, "one")) == 0
+    assert cli.main(_train_argv(root, tmp_path, "two") + ["--head-iterations", "2"]) == 0
+    one, two = (load_mqpm(tmp_path / f"{n}.pt") for n in ("one", "two"))
+    a, b = one.net.state_dict(), two.net.state_dict()
+    assert a.keys() == b.keys()
+    moved = {k for k in a if not torch.equal(a[k], b[k])}
+    assert moved and all(k.startswith("cls.") for k in moved), moved
+    assert two.provenance["meta"]["train_config"]["head_iterations"] == 2
+    flows = torch.randint(0, 256, (3, 3, 40, 56), dtype=torch.uint8)
+    assert torch.equal(one.predict(flows)[1], two.predict(flows)[1])  # the same motion map
+    assert not torch.equal(one.predict(flows)[0], two.predict(flows)[0])
+
+    real, calls = tr._losses, {"n": 0}
+
+    def flaky(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 5:  # 3 first-stage steps, then the second head step
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(tr, "_losses", flaky)
+    argv = _train_argv(root, tmp_path, "resumed") + ["--head-iterations", "2"]
+    assert cli.main(argv) == 130
+    monkeypatch.setattr(tr, "_losses", real)
+    assert (tmp_path / "resumed.pt.train" / "head_last.pt").is_file() and not (tmp_path / "resumed.pt").exists()
+    assert cli.main(argv) == 0
+    c = load_mqpm(tmp_path / "resumed.pt").net.state_dict()
+    assert all(torch.allclose(b[k].float(), c[k].float(), atol=1e-6) for k in b)
+    capsys.readouterr()
+    assert cli.main(argv[:-1] + ["3"]) == 1  # another head length does not continue the old run
+    assert "head_iterations: 2 → 3" in capsys.readouterr().err
+
+
 def test_train_config_validation():
     from vsodboost.mqpm.train import TrainConfig
 
@@ -349,6 +389,8 @@ def test_train_config_validation():
         TrainConfig(input_size=100)
     with pytest.raises(InputError, match="freeze_stages"):
         TrainConfig(freeze_stages=9)
+    with pytest.raises(InputError, match="head_iterations"):
+        TrainConfig(head_iterations=-1)
 
 
 # ------------------------------------------------------------------------------------------------ shipped weights

@@ -32,7 +32,7 @@ def _run_mqpm(args: argparse.Namespace) -> int:
         lr=args.lr, encoder_lr=args.encoder_lr, freeze_stages=args.freeze_stages, hflip=not args.no_flip,
         val_sequences=list(args.val or []), seed=args.seed, log_every=args.log_every, ckpt_every=args.ckpt_every,
         device=args.device, work_dir=args.work_dir, cache_dir=args.cache_dir, num_threads=args.threads,
-        cache_max_side=args.cache_max_side, reduction=args.reduction,
+        cache_max_side=args.cache_max_side, reduction=args.reduction, head_iterations=args.head_iterations,
     )
     work = cfg.work_path()
     if args.restart and work.exists():
@@ -67,6 +67,9 @@ def _add_mqpm(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-flip", action="store_true", help="disable random horizontal flips")
     p.add_argument("--reduction", choices=("mean", "sum"), default=d.reduction,
                    help="Eqs. 6–7: sum them as the paper writes them (the shipped MQPM) or average each loss term")
+    p.add_argument("--head-iterations", type=non_negative_int, default=d.head_iterations,
+                   help="then train the classification head alone (Eq. 7 averaged, motion map frozen) for N more "
+                        f"steps (default {d.head_iterations}; 0: no second stage)")
     p.add_argument("--val", action="append", metavar="SEQ",
                    help="hold out this sequence for validation; best.pt then follows its loss (repeatable)")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of sampling and initialisation")
