@@ -3,7 +3,9 @@ finiteness, choices), from keyword arguments and from dicts alike."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from typing import Literal, get_args, get_origin, get_type_hints
 
 import pytest
 
@@ -115,3 +117,16 @@ def test_config_rejects_unknown_keys_and_bad_values():
         BoostConfig(fusion="max")
     with pytest.raises(InputError):
         BoostConfig(finetune={"input_size": 100})
+
+
+@pytest.mark.parametrize("cls,name", [(c, f.name) for c in (BoostConfig, FinetuneConfig) for f in
+                                      dataclasses.fields(c) if get_origin(get_type_hints(c)[f.name]) is Literal])
+def test_every_literal_field_accepts_its_choices_and_refuses_others_by_name(cls, name):
+    """Each choice field is checked against its own annotation: every listed value builds, another is refused with
+    the field's name and the allowed values (the annotation is the one home of the choices)."""
+    choices = get_args(get_type_hints(cls)[name])
+    for value in choices:
+        assert getattr(cls(**{name: value}), name) == value
+    with pytest.raises(InputError, match=name) as exc:
+        cls(**{name: "no-such-choice"})
+    assert all(repr(v) in str(exc.value) for v in choices)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Literal, Mapping, TypeVar, get_args
+from typing import Any, Callable, Literal, Mapping, TypeVar, get_args, get_type_hints
 
 from ._checks import check_bool, check_choice, check_float, check_int
 from .errors import InputError
@@ -18,6 +18,12 @@ from .errors import InputError
 __all__ = ["BoostConfig", "FinetuneConfig", "Fusion"]
 
 Fusion = Literal["motion", "mean", "geometric", "replace"]
+
+
+@functools.cache
+def _choices(cls: type, name: str) -> tuple[str, ...]:
+    """The values a ``Literal`` field of ``cls`` allows, read from its annotation: one home for each set of choices."""
+    return get_args(get_type_hints(cls)[name])
 
 
 def _set(obj: Any, name: str, value: Any) -> None:
@@ -91,13 +97,13 @@ class FinetuneConfig:
             raise InputError(f"finetune.input_size must be a multiple of 32 and ≥ 64, got {self.input_size}")
         check_bool(w + "hflip", self.hflip)
         _set(self, "scale_jitter", check_float(w + "scale_jitter", self.scale_jitter, lo=0.0, hi=1.0, hi_open=True))
-        check_choice(w + "loss", self.loss, ("bce", "bce+iou"))
-        check_choice(w + "pseudo_gt", self.pseudo_gt, ("soft", "otsu", "blend"))
-        check_choice(w + "train_layers", self.train_layers, ("all", "decoder"))
+        check_choice(w + "loss", self.loss, _choices(FinetuneConfig, "loss"))
+        check_choice(w + "pseudo_gt", self.pseudo_gt, _choices(FinetuneConfig, "pseudo_gt"))
+        check_choice(w + "train_layers", self.train_layers, _choices(FinetuneConfig, "train_layers"))
         check_bool(w + "deep_supervision", self.deep_supervision)
         _set(self, "grad_clip", check_float(w + "grad_clip", self.grad_clip, lo=0.0, hint=" (0 disables clipping)"))
         _set(self, "predict_batch", check_int(w + "predict_batch", self.predict_batch, lo=1))
-        check_choice(w + "autocast", self.autocast, ("off", "bf16", "auto"))
+        check_choice(w + "autocast", self.autocast, _choices(FinetuneConfig, "autocast"))
         check_bool(w + "channels_last", self.channels_last)
 
     def predict_args(self) -> dict[str, Any]:
@@ -141,7 +147,7 @@ class BoostConfig:
                                             hint=" (frames per buffer, default 100)"))
         _set(self, "period", check_int("period (1/T)", self.period, lo=1, hint=" (the paper's T = 1/5 is period=5)"))
         _set(self, "hq_threshold", check_float("hq_threshold", self.hq_threshold, lo=0.0, hi=1.0))
-        check_choice("flow_last", self.flow_last, ("backward", "repeat"))
+        check_choice("flow_last", self.flow_last, _choices(BoostConfig, "flow_last"))
         _set(self, "flow_max_side", check_int("flow_max_side", self.flow_max_side, lo=0))
         if 0 < self.flow_max_side < 16:
             raise InputError(f"flow_max_side must be 0 (full resolution) or ≥ 16, got {self.flow_max_side}")
@@ -151,7 +157,7 @@ class BoostConfig:
                                               hint=" (0: full resolution; default 1280)"))
         if 0 < self.work_max_side < 64:
             raise InputError(f"work_max_side must be 0 (full resolution) or ≥ 64, got {self.work_max_side}")
-        check_choice("fusion", self.fusion, get_args(Fusion))
+        check_choice("fusion", self.fusion, _choices(BoostConfig, "fusion"))
         _set(self, "fusion_gain", check_float("fusion_gain", self.fusion_gain, lo=0.0,
                                               hint=" (the motion fusion's tilt; 0 gives the mean, default 8)"))
         if not isinstance(self.finetune, FinetuneConfig):
