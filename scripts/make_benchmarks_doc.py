@@ -20,6 +20,7 @@ nothing is typed by hand.
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime as _dt
 import json
 import os
@@ -159,6 +160,20 @@ def _side_by_side(reports: dict[tuple[str, str], dict]) -> list[str]:
     return out
 
 
+def _shipped_paths(report: dict) -> dict:
+    """The report with every weights file that lies in a ``vsodboost/weights/`` folder named by that package-relative
+    path: the runs may come from a checkout or snapshot anywhere, the doc names the shipped file (its sha256 stays)."""
+    out = copy.deepcopy(report)
+    for entries in out.get("weights", {}).values():
+        for e in entries:
+            prov = e.get("provenance")
+            if isinstance(prov, dict) and isinstance(prov.get("file"), str):
+                parts = Path(prov["file"]).parts
+                if len(parts) > 2 and parts[-3:-1] == ("vsodboost", "weights"):
+                    prov["file"] = "/".join(parts[-3:])
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mqpm-cv-dir", type=Path, help="mqpm_fold{k}.pt (scripts/mqpm_train_cv.py); default: the "
@@ -250,7 +265,8 @@ def main() -> None:
         *_side_by_side(reports),
     ]
     for (preset, folder), r in reports.items():
-        lines += [f"## Full report: `{preset}` on {folder}", "", render_markdown(r, level=3, figures=False)]
+        lines += [f"## Full report: `{preset}` on {folder}", "",
+                  render_markdown(_shipped_paths(r), level=3, figures=False)]
     args.doc.parent.mkdir(parents=True, exist_ok=True)
     args.doc.write_text("\n".join(lines))
     print(f"wrote {args.doc}")
