@@ -167,10 +167,11 @@ def _shipped_paths(report: dict) -> dict:
     for entries in out.get("weights", {}).values():
         for e in entries:
             prov = e.get("provenance")
-            if isinstance(prov, dict) and isinstance(prov.get("file"), str):
-                parts = Path(prov["file"]).parts
-                if len(parts) > 2 and parts[-3:-1] == ("vsodboost", "weights"):
-                    prov["file"] = "/".join(parts[-3:])
+            for p in (prov, prov.get("hq") if isinstance(prov, dict) else None):  # an MQPM's HQ network too
+                if isinstance(p, dict) and isinstance(p.get("file"), str):
+                    parts = Path(p["file"]).parts
+                    if len(parts) > 2 and parts[-3:-1] == ("vsodboost", "weights"):
+                        p["file"] = "/".join(parts[-3:])
     return out
 
 

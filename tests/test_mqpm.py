@@ -277,6 +277,39 @@ def test_load_round_trip_and_provenance(tiny_net, tmp_path):
     assert torch.allclose(m.predict(imgs)[0], MQPM(tiny_net).predict(imgs)[0], atol=2e-2)
 
 
+def _entry(name: str) -> dict:
+    return {"dataset": "D", "sequence": name, "frames": 3, "gt_fingerprint": name * 4}
+
+
+def test_an_hq_network_gives_the_probability_and_the_first_one_the_map(tiny_net, tmp_path):
+    """load_mqpm(map, hq=other): Eq. 7 from ``other``, Eq. 6 from ``map``; both files in the provenance and the
+    identity; the model saw what either network saw."""
+    from vsodboost.datasets import trained_on_of
+    from vsodboost.identity import weights_identity
+
+    torch.manual_seed(1)
+    other = SaliencyUNet(UNetConfig(cls_head=True, input_size=(96, 96))).eval()  # another input size: resized apart
+    torch.save(mqpm_checkpoint(tiny_net, {"data": {"trained_on": [_entry("a")]}}), tmp_path / "map.pt")
+    torch.save(mqpm_checkpoint(other, {"data": {"trained_on": [_entry("b"), _entry("a")]}}), tmp_path / "hq.pt")
+    single, alone = load_mqpm(tmp_path / "map.pt"), load_mqpm(tmp_path / "hq.pt")
+    pair = load_mqpm(tmp_path / "map.pt", hq=tmp_path / "hq.pt")
+    imgs = flow_to_color(_square_flow(n=3, h=50, w=70)[0])
+    (p, m), (p1, m1), (p2, _) = pair.predict(imgs), single.predict(imgs), alone.predict(imgs)
+    assert torch.equal(p, p2) and torch.equal(m, m1) and not torch.equal(p, p1)
+    assert pair.provenance["file"] == str(tmp_path / "map.pt")
+    assert pair.provenance["hq"]["file"] == str(tmp_path / "hq.pt") and len(pair.provenance["hq"]["sha256"]) == 64
+    assert "hq_weights" in repr(pair) and "hq_weights" not in repr(single)
+    assert weights_identity(pair) != weights_identity(single)
+    entries, _ = trained_on_of(pair.provenance)
+    assert sorted(e["sequence"] for e in entries) == ["a", "b"]
+    torch.save(mqpm_checkpoint(other), tmp_path / "unrecorded.pt")
+    assert trained_on_of(load_mqpm(tmp_path / "map.pt", hq=tmp_path / "unrecorded.pt").provenance)[0] is None
+    with pytest.raises(MissingWeightsError, match="MQPM HQ weights .*nope.pt"):
+        load_mqpm(tmp_path / "map.pt", hq=tmp_path / "nope.pt")
+    with pytest.raises(InputError, match="HQ network needs the classification head"):
+        MQPM(tiny_net, hq_net=SaliencyUNet(UNetConfig(cls_head=False)))
+
+
 def test_load_rejects_other_architectures(tiny_net, tmp_path):
     ck = mqpm_checkpoint(tiny_net)
     del ck["state_dict"]["cls.fc.bias"]
@@ -405,6 +438,16 @@ def test_shipped_weights_load_strictly_offline_with_provenance():
     meta = m.provenance["meta"]
     assert meta["train_config"]["flow"] == "dis" and meta["data"]["frames"] > 0
     assert tuple(m.config.input_size) == (meta["train_config"]["input_size"],) * 2
+    # the default is a pair (docs/mqpm.md): the map of the summed training, the HQ probability of the averaged one,
+    # both trained on DAVIS-TR only
+    from vsodboost.mqpm import DEFAULT_HQ_WEIGHTS
+
+    hq = m.provenance["hq"]
+    assert hq["sha256"] == sha256_file(DEFAULT_HQ_WEIGHTS) and hq["card"] and "HQ" in hq["card"]
+    assert meta["train_config"]["reduction"] == "sum" and hq["meta"]["train_config"]["reduction"] == "mean"
+    for p in (meta, hq["meta"]):
+        assert p["data"]["datasets"] == ["DAVIS2016-train"] and p["data"]["sequences"] == 30
+    assert load_mqpm(DEFAULT_WEIGHTS).hq_net is None  # a path alone: one network
 
 
 @pytest.mark.realdata

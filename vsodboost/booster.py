@@ -98,7 +98,7 @@ class Booster:
     def provenance(self) -> dict[str, Any]:
         """What made the maps: versions, device, target, flow, weights (without model-card text), preset, seed."""
         mqpm = getattr(self.mqpm, "provenance", None)
-        mqpm = {k: v for k, v in mqpm.items() if k != "card"} if isinstance(mqpm, dict) else mqpm
+        mqpm = _without_card(mqpm)
         return {"vsodboost": __version__, "torch": torch.__version__, "device": str(self.device),
                 "python": platform.python_version(), "target": {"name": self.target.name, "repr": repr(self.target)},
                 "flow": repr(self.flow), "mqpm": mqpm or repr(self.mqpm),
@@ -285,3 +285,10 @@ class Booster:
         size = self.config.buffer_size if buffer_size is None else check_int("buffer_size", buffer_size, lo=1)
         return stream_buffers(self, iter_source(source), name or source_name(source), size, warm_start=warm_start,
                               keep_models=keep_models)
+
+
+def _without_card(prov: Any) -> Any:
+    """A weights provenance without its model-card text, its HQ network's too (an MQPM of two networks)."""
+    if not isinstance(prov, dict):
+        return prov
+    return {k: _without_card(v) if k == "hq" else v for k, v in prov.items() if k != "card"}

@@ -281,8 +281,14 @@ def trained_on_of(provenance: Any) -> tuple[list[dict[str, Any]] | None, str]:
     saw (then nothing can be checked), ``[]`` when it saw no video sequence (e.g. U²-Net-p: DUTS-TR images).
     Understood: ``meta["data"]["trained_on"]`` (MQPM checkpoints), ``trained_on`` (U-Net checkpoints from
     ``pretrain_spatial``: entries; converted weights: a description of image data), ``sequences`` (older U-Net
-    checkpoints: names only).
+    checkpoints: names only). A model made of two networks (an MQPM with an HQ network: ``provenance["hq"]``) saw
+    what either saw: the entries are joined, and None when either does not say.
     """
+    if isinstance(provenance, Mapping) and isinstance(provenance.get("hq"), Mapping):
+        first, desc = trained_on_of({k: v for k, v in provenance.items() if k != "hq"})
+        second, hq_desc = trained_on_of(provenance["hq"])
+        entries = None if first is None or second is None else first + [e for e in second if e not in first]
+        return entries, desc if hq_desc == desc else f"{desc}; its HQ network: {hq_desc}"
     if not isinstance(provenance, Mapping):
         return None, "no provenance"
     meta = provenance.get("meta") if isinstance(provenance.get("meta"), Mapping) else {}

@@ -99,6 +99,8 @@ def _short_provenance(p: Any) -> Any:
     card = p.get("card")
     if isinstance(card, str) and card.strip():
         out["card"] = card.strip().splitlines()[0]
+    if isinstance(p.get("hq"), Mapping):  # an MQPM whose HQ probability comes from a second network
+        out["hq"] = _short_provenance(p["hq"])
     return out
 
 

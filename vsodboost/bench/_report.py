@@ -221,8 +221,10 @@ def _render(r: Mapping[str, Any], *, figures: bool) -> str:
             p = e["provenance"]
             desc = p.get("file", p) if isinstance(p, Mapping) else p
             sha = p.get("sha256", "")[:12] if isinstance(p, Mapping) else ""
+            hq = p.get("hq") if isinstance(p, Mapping) and isinstance(p.get("hq"), Mapping) else None
             lines.append(f"- {kind}: `{desc}`" + (f" (sha256 {sha}…)" if sha else "")
-                         + f" — {len(e['sequences'])} sequence(s)")
+                         + (f", HQ probability from `{hq.get('file')}` (sha256 {str(hq.get('sha256', ''))[:12]}…)"
+                            if hq else "") + f" — {len(e['sequences'])} sequence(s)")
     if not figures:
         return "\n".join(lines) + "\n"
     lines += ["", "## Figures", ""]
