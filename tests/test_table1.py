@@ -110,3 +110,20 @@ def test_one_sequence_has_no_interval(tmp_path):
     hq = {"a": {stem: (0.9 if i % 2 == 0 else 0.1) for i, stem in enumerate(seqs[0].annotated)}}
     t = table1(tmp_path / "maps", seqs, hq, 0.5)
     assert t["gap"]["maxF"] > 0 and t["gap"]["interval"]["maxF"] is None and t["gap"]["interval"]["used"] == 0
+
+
+def test_every_frame_hq_has_no_gap_and_the_report_says_so(tmp_path):
+    """One group empty (the MQPM marks every scored frame HQ): the gap is not a number, in memory (NaN) and after
+    report.json (null); the report's sentence says why instead of failing to format it."""
+    import json
+
+    from vsodboost.bench import table1_gap_text
+
+    seqs = _write(tmp_path, {"a": 4, "b": 4})
+    hq = {s.name: dict.fromkeys(s.annotated, 0.9) for s in seqs}
+    t = table1(tmp_path / "maps", seqs, hq, 0.5)
+    assert t["hq"]["frames"] == 8 and t["lq"]["frames"] == 0
+    written = json.loads(json.dumps(t, default=str).replace("NaN", "null"))
+    for t1 in (t, written):
+        assert table1_gap_text(t1) == ("HQ − LQ: no gap, one group is empty (every scored frame is HQ, or every "
+                                       "one LQ).")

@@ -3,6 +3,7 @@ component rows and the control), Table VII (training vs all frames) and Fig. 10 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -192,6 +193,9 @@ def table1_gap_text(t1: Mapping[str, Any]) -> str:
     g = t1.get("gap")
     if not g:
         return ""
+    if not all(isinstance(g.get(k), (int, float)) and math.isfinite(g[k]) for k in ("maxF", "S")):
+        # NaN in memory, null once written to report.json
+        return "HQ − LQ: no gap, one group is empty (every scored frame is HQ, or every one LQ)."
     iv = g["interval"]
     part = lambda k: f"{k} {g[k]:+.3f}" + (f" [{iv[k][0]:+.3f}, {iv[k][1]:+.3f}]" if iv.get(k) else "")  # noqa: E731
     how = (f"{iv['level']:.0%} interval from {iv['used']:,} resamples of the sequences" if iv.get("maxF")
