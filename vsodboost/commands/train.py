@@ -66,7 +66,8 @@ def _add_mqpm(p: argparse.ArgumentParser) -> None:
                    help="encoder stem + first N stages keep ImageNet weights")
     p.add_argument("--no-flip", action="store_true", help="disable random horizontal flips")
     p.add_argument("--reduction", choices=("mean", "sum"), default=d.reduction,
-                   help="Eqs. 6–7: sum them as the paper writes them (the shipped MQPM) or average each loss term")
+                   help="Eqs. 6–7: sum them as the paper writes them (the shipped map network, mqpm_lite0_dis.pt) or "
+                        "average each loss term (the shipped HQ network, mqpm_lite0_dis_hq.pt)")
     p.add_argument("--head-iterations", type=non_negative_int, default=d.head_iterations,
                    help="then train the classification head alone (Eq. 7 averaged, motion map frozen) for N more "
                         f"steps (default {d.head_iterations}; 0: no second stage)")
