@@ -179,6 +179,20 @@ def _set_train(net: SaliencyUNet, stages: int) -> None:
                 m.eval()
 
 
+def _resume(net: SaliencyUNet, opt: torch.optim.Optimizer, path: Path, cfg: TrainConfig) -> dict[str, Any]:
+    """Load a training state into ``net`` and ``opt``, refusing one written by another configuration (the fields
+    that change the result: all but :data:`_RESUME_FREE`); returns the checkpoint for its counters."""
+    ck = load_checkpoint(path)
+    old = {k: v for k, v in ck["config"].items() if k not in _RESUME_FREE}
+    new = {k: v for k, v in cfg.to_dict().items() if k not in _RESUME_FREE}
+    if diff := settings_diff(old, new):
+        raise InputError(f"{path} was written by another configuration ({'; '.join(diff)}; checkpoint → now); "
+                         "use another --work-dir or --restart to start over")
+    load_state_dict_strict(net, ck["model"], source=str(path))
+    opt.load_state_dict(ck["optimizer"])
+    return ck
+
+
 def _lr_factor(step: int, cfg: TrainConfig) -> float:
     t = min(step / max(cfg.iterations, 1), 1.0)
     return cfg.lr_min_factor + (1 - cfg.lr_min_factor) * 0.5 * (1 + math.cos(math.pi * t))
@@ -248,14 +262,7 @@ def _train_network(cfg: TrainConfig, train_set: TrainingSet, val_set: TrainingSe
     ema: float | None = None
     last_p, best_p = work / "last.pt", work / "best.pt"
     if last_p.is_file():
-        ck = load_checkpoint(last_p)
-        old = {k: v for k, v in ck["config"].items() if k not in _RESUME_FREE}
-        new = {k: v for k, v in cfg.to_dict().items() if k not in _RESUME_FREE}
-        if diff := settings_diff(old, new):
-            raise InputError(f"{last_p} was written by another configuration ({'; '.join(diff)}; checkpoint → now); "
-                             "use another --work-dir or --restart to start over")
-        load_state_dict_strict(net, ck["model"], source=str(last_p))
-        opt.load_state_dict(ck["optimizer"])
+        ck = _resume(net, opt, last_p, cfg)
         step, best, ema = int(ck["step"]), float(ck["best"]), ck.get("ema")
         _log.info("resuming %s at step %d/%d", last_p, step, cfg.iterations)
 
@@ -327,14 +334,7 @@ def _train_head(cfg: TrainConfig, net: SaliencyUNet, train_set: TrainingSet, val
     opt = torch.optim.Adam(net.cls.parameters(), lr=cfg.lr)
     step, path = 0, work / "head_last.pt"
     if path.is_file():
-        ck = load_checkpoint(path)
-        old = {k: v for k, v in ck["config"].items() if k not in _RESUME_FREE}
-        new = {k: v for k, v in cfg.to_dict().items() if k not in _RESUME_FREE}
-        if diff := settings_diff(old, new):
-            raise InputError(f"{path} was written by another configuration ({'; '.join(diff)}; checkpoint → now); "
-                             "use another --work-dir or --restart to start over")
-        load_state_dict_strict(net, ck["model"], source=str(path))
-        opt.load_state_dict(ck["optimizer"])
+        ck = _resume(net, opt, path, cfg)
         step = int(ck["step"])
         _log.info("resuming %s at head step %d/%d", path, step, cfg.head_iterations)
 
