@@ -41,6 +41,8 @@ def main() -> None:
                     help="untimed warm-up run on this many frames first (default: 10 on CUDA, 0 on CPU)")
     ap.add_argument("--config", help="JSON file of BoostConfig fields laid over the preset's")
     ap.add_argument("--preset", default="quality", help="vsodboost.presets name (default: quality)")
+    ap.add_argument("--mqpm", default="default", help="MQPM weights: 'default' (the shipped pair) or one checkpoint "
+                    "(e.g. vsodboost/weights/mqpm_lite0_dis.pt alone)")
     args = ap.parse_args()
     try:
         resolve_device(args.device)  # before any data is read: no CUDA → a clear message, exit status 2
@@ -59,7 +61,7 @@ def main() -> None:
     target = adapters.precomputed(SHARED_SETS["davis"].target_maps(data))
     t0 = time.perf_counter()
     config = json.load(open(args.config)) if args.config else {}
-    booster = Booster(target, config=config, preset=args.preset, device=args.device,
+    booster = Booster(target, mqpm=args.mqpm, config=config, preset=args.preset, device=args.device,
                       threads=args.threads)
     cuda = booster.device.type == "cuda"
     setup = time.perf_counter() - t0
@@ -88,7 +90,7 @@ def main() -> None:
         "stages_s": {k: round(v, 2) for k, v in result.timings.items()},
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "mined": len(result.mined),
-        "preset": args.preset,
+        "preset": args.preset, "mqpm": args.mqpm,
         "config": booster.config.to_dict(),
     }
     if booster.device.type == "cuda":
