@@ -128,8 +128,10 @@ def load_mqpm(weights: str | os.PathLike[str] = "default", *, hq: str | os.PathL
     """
     default = str(weights) == "default"
     net, prov = _read(DEFAULT_WEIGHTS if default else Path(weights).expanduser(), "MQPM")
-    hq_path = DEFAULT_HQ_WEIGHTS if default and hq is None else None if hq is None else \
-        DEFAULT_HQ_WEIGHTS if str(hq) == "default" else Path(hq).expanduser()
+    if hq is None:  # "default" is the shipped pair; a path alone is one network for both outputs
+        hq_path = DEFAULT_HQ_WEIGHTS if default else None
+    else:
+        hq_path = DEFAULT_HQ_WEIGHTS if str(hq) == "default" else Path(hq).expanduser()
     hq_net = None
     if hq_path is not None:
         hq_net, prov["hq"] = _read(hq_path, "MQPM HQ")
