@@ -53,8 +53,8 @@ PAPER_DIFFERENCES = [
     "DAVSOD-TR (not available here); labels from the weight-free Θ `border-contrast-center` (77.6% HQ, the paper "
     "~30%); encoder `tf_efficientnet_lite0` (ImageNet) instead of VGG-16; 128² input, 300 iterations, stages 0–4 "
     "frozen. Two networks of that recipe: the motion map from Eqs. 6–7 summed as the paper writes them "
-    "(vsodboost/weights/mqpm_lite0_dis.md), the HQ probability from Eqs. 6–7 averaged (mqpm_lite0_dis_hq.md), each the "
-    "better at its output in cross-validation inside DAVIS-TR; the paper trains one network.",
+    "(vsodboost/weights/mqpm_lite0_dis.md), the HQ probability from Eqs. 6–7 averaged (mqpm_lite0_dis_hq.md), "
+    "each the better at its output in cross-validation inside DAVIS-TR; the paper trains one network.",
     "**Flow**: OpenCV DIS (`medium`) instead of SPyNet by default (SPyNet, PWC-Net and LiteFlowNet are ported and "
     "selectable; Table VI); flows at ≤ 480 px in the Booster and ≤ 384 px for MQPM training (HQ labels agree on "
     "99.8% of frames between the two sizes, docs/mqpm.md).",
@@ -236,8 +236,9 @@ def main() -> None:
         ("Cross-validated (scripts/folds.py): each sequence is boosted only with the MQPM of the fold that holds it "
          f"out (`{args.mqpm_cv_dir}`)." if args.mqpm_cv_dir else
          "Shipped weights, out-of-sample: the default MQPM (two networks: map and HQ probability) is trained on "
-         "DAVIS-TR (30 DAVIS-2016 `train` sequences) and saw no sequence scored here; `vsodboost bench` checks every scored sequence against the training "
-         "records of the models it uses and printed no in-sample warning.")
+         "DAVIS-TR (30 DAVIS-2016 `train` sequences) and saw no sequence scored here; `vsodboost bench` checks "
+         "every scored sequence against the training records of the models it uses and printed no in-sample "
+         "warning.")
         + " The spatial models are the presets' (`quality`: U²-Net-p trained on DUTS, then on DAVIS-TR, of which "
         "../shared/data holds `bear`, never scored here; `paper`: the same model since 2026-12-05; `fast`: the Lite0 "
         "U-Net, ECSSD).",

@@ -4,9 +4,9 @@ Every recipe is trained K times on the DAVIS-TR sequences outside one fold (sort
 k, k+K, ...) and scored on the fold's sequences, which it never saw, against their MQS labels (Eq. 1, Θ = the
 recipe's, λ of Eqs. 2–4 from the fold's own training frames): the AUC of the HQ probability, Spearman's ρ between
 the probability and MQS (over the fold and, averaged, within each sequence: the Booster ranks
-frames within one video), the share predicted HQ (p ≥ 0.5) and the accuracy; and the motion saliency map (Eq. 6) against
-the fold's GT (maxF, S, MAE, frame-averaged, pysodmetrics conventions: the map the S-consistency filter and the
-``motion`` fusion use). No DAVIS val or ViSal frame is read.
+frames within one video), the share predicted HQ (p ≥ 0.5) and the accuracy; and the motion saliency map (Eq. 6)
+against the fold's GT (maxF, S, MAE, frame-averaged, pysodmetrics conventions: the map the S-consistency filter and
+the ``motion`` fusion use). No DAVIS val or ViSal frame is read.
 
     OMP_NUM_THREADS=1 python scripts/mqpm_recipe_cv.py --data ~/data/DAVIS2016-train --work /tmp/mqpm-cv \\
         --recipe sum300:reduction=sum --recipe mean300:reduction=mean \\
@@ -125,7 +125,8 @@ def main() -> None:
               f"{mean['spearman_within']:.3f} | predicted HQ "
               f"{mean['hq_predicted']:.1%} (labels {np.mean([r['hq_labels'] for r in rows]):.1%}) | accuracy "
               f"{mean['accuracy']:.3f} | motion map maxF " + " ".join(f"{r['map']['maxF']:.3f}" for r in rows)
-              + f" (mean {mean['map']['maxF']:.3f}), S {mean['map']['S']:.3f}, MAE {mean['map']['MAE']:.4f}", flush=True)
+              + f" (mean {mean['map']['maxF']:.3f}), S {mean['map']['S']:.3f}, MAE {mean['map']['MAE']:.4f}",
+              flush=True)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
 

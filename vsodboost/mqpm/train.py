@@ -7,8 +7,9 @@ x-component changes sign, so the colours stay physically right); then, with ``he
 head alone on Eq. 7 (the motion map frozen).
 
 The run lives in a work directory: ``last.pt`` (model, optimizer, step, config) every ``ckpt_every`` steps,
-``best.pt`` when the monitored loss improves, ``head_last.pt`` in the head stage, ``log.jsonl``, ``labels.json``. Rerunning the same command resumes
-from ``last.pt``; the result is exported to ``out`` (fp16 inference checkpoint, :func:`~vsodboost.mqpm.load_mqpm`).
+``best.pt`` when the monitored loss improves, ``head_last.pt`` in the head stage, ``log.jsonl``, ``labels.json``.
+Rerunning the same command resumes from ``last.pt`` (or ``head_last.pt``); the result is exported to ``out`` (fp16
+inference checkpoint, :func:`~vsodboost.mqpm.load_mqpm`).
 """
 
 from __future__ import annotations
