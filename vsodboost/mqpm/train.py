@@ -18,7 +18,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -194,9 +194,19 @@ def _resume(net: SaliencyUNet, opt: torch.optim.Optimizer, path: Path, cfg: Trai
     return ck
 
 
-def _lr_factor(step: int, cfg: TrainConfig) -> float:
-    t = min(step / max(cfg.iterations, 1), 1.0)
-    return cfg.lr_min_factor + (1 - cfg.lr_min_factor) * 0.5 * (1 + math.cos(math.pi * t))
+def _lr_factor(step: int, iterations: int, min_factor: float) -> float:
+    """Cosine decay from 1 to ``min_factor`` over ``iterations`` steps."""
+    t = min(step / max(iterations, 1), 1.0)
+    return min_factor + (1 - min_factor) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def _draw(train_set: TrainingSet, cfg: TrainConfig, key: int, device: torch.device):
+    """The batch of one step, from a generator seeded with ``key`` alone: a resumed run sees the same samples as an
+    uninterrupted one."""
+    g = torch.Generator().manual_seed(key)
+    idx = torch.randint(len(train_set), (cfg.batch_size,), generator=g)
+    flip = torch.randint(2, (cfg.batch_size,), generator=g) if cfg.hflip else torch.zeros_like(idx)
+    return _batch(train_set, idx, flip, device)
 
 
 def _losses(net: SaliencyUNet, x: torch.Tensor, y: torch.Tensor, lab: torch.Tensor, cls_weight: float,
@@ -272,17 +282,12 @@ def _train_network(cfg: TrainConfig, train_set: TrainingSet, val_set: TrainingSe
               "optimizer": opt.state_dict(), "meta": dict(meta or {})}
         atomic_write(path, lambda f: torch.save(ck, f))
 
-    n = len(train_set)
     t0, seen = time.time(), 0
     logf = open(work / "log.jsonl", "a")
     _set_train(net, cfg.freeze_stages)
     while step < cfg.iterations:
-        # the batch of step k depends only on (seed, k): a resumed run sees the same samples as an uninterrupted one
-        g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
-        idx = torch.randint(n, (cfg.batch_size,), generator=g)
-        flip = torch.randint(2, (cfg.batch_size,), generator=g) if cfg.hflip else torch.zeros_like(idx)
-        x, y, lab = _batch(train_set, idx, flip, device)
-        f = _lr_factor(step, cfg)
+        x, y, lab = _draw(train_set, cfg, cfg.seed * 1_000_003 + step, device)  # depends on (seed, step) only
+        f = _lr_factor(step, cfg.iterations, cfg.lr_min_factor)
         for grp in opt.param_groups:
             grp["lr"] = grp["base"] * f
         loss, l_map, l_cls, _ = _losses(net, x, y, lab, cfg.cls_weight, cfg.reduction)
@@ -348,16 +353,12 @@ def _train_head(cfg: TrainConfig, net: SaliencyUNet, train_set: TrainingSet, val
         net.eval()
         net.cls.train()
 
-    n, t0, seen = len(train_set), time.time(), 0
-    head_cfg = replace(cfg, iterations=cfg.head_iterations)  # the cosine schedule over the head stage
+    t0, seen = time.time(), 0
     set_train()
     with open(work / "log.jsonl", "a") as logf:
         while step < cfg.head_iterations:
-            g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + cfg.iterations + step)
-            idx = torch.randint(n, (cfg.batch_size,), generator=g)
-            flip = torch.randint(2, (cfg.batch_size,), generator=g) if cfg.hflip else torch.zeros_like(idx)
-            x, y, lab = _batch(train_set, idx, flip, device)
-            f = _lr_factor(step, head_cfg)
+            x, y, lab = _draw(train_set, cfg, cfg.seed * 1_000_003 + cfg.iterations + step, device)
+            f = _lr_factor(step, cfg.head_iterations, cfg.lr_min_factor)
             for grp in opt.param_groups:
                 grp["lr"] = cfg.lr * f
             _, _, l_cls, _ = _losses(net, x, y, lab, 1.0, "mean")  # Eq. 7 averaged; Eq. 6 has no gradient here
