@@ -101,18 +101,20 @@ def main() -> None:
                 colour = flow_to_color(torch.from_numpy(fs.flows).float())
                 prob, motion = mq.predict(colour)
                 ps = prob.numpy().astype(np.float64)
-                maps.step((motion * 255).round().to(torch.uint8), torch.from_numpy(fs.gt), sequence=fs.sequence)
-                ms = motion_quality_scores(colour, torch.from_numpy(fs.gt), theta).numpy().astype(np.float64)
+                gt = torch.from_numpy(fs.gt)
+                maps.step((motion * 255).round().to(torch.uint8), gt, sequence=fs.sequence)
+                ms = motion_quality_scores(colour, gt, theta).numpy().astype(np.float64)
                 within.append(spearman(ps, ms))  # the Booster ranks frames within one video
                 p += ps.tolist()
                 m += ms.tolist()
             p, m = np.array(p), np.array(m)
             y = m >= lam
+            map_scores = maps.results()  # one summary of the fold's motion maps (Eq. 6) against the GT
             rows.append({"fold": k, "lambda": lam, "frames": len(p), "auc": auc(p, y), "spearman": spearman(p, m),
                          "spearman_within": float(np.nanmean(within)),
                          "hq_predicted": float((p >= 0.5).mean()), "hq_labels": float(y.mean()),
                          "accuracy": float(((p >= 0.5) == y).mean()),
-                         "map": {key: maps.results()[key] for key in ("maxF", "S", "MAE")}})
+                         "map": {key: map_scores[key] for key in ("maxF", "S", "MAE")}})
             pooled["p"] += p.tolist(); pooled["mqs"] += m.tolist(); pooled["y"] += y.tolist()
         pp, yy = np.array(pooled["p"]), np.array(pooled["y"], bool)
         mean = {key: float(np.mean([r[key] for r in rows])) for key in ("auc", "spearman", "spearman_within", "hq_predicted",
